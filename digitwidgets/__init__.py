@@ -1,0 +1,57 @@
+"""Train LeNet-5 on MNIST and try it: reusable ipywidgets components and a Voila dashboard.
+
+Names are imported on first use, so ``import digitwidgets`` stays fast and the core never
+pays for TensorFlow or ipywidgets before it needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_mnist": "mnist",
+    "load_embedded_sample": "mnist",
+    "MnistData": "mnist",
+    "DataInfo": "mnist",
+    "MnistLoadError": "mnist",
+    "Hyperparameters": "hyperparameters",
+    "build_lenet5": "model",
+    "Trainer": "training",
+    "TrainingEvent": "training",
+    "TrainingInProgressError": "training",
+    "RunStore": "runs",
+    "RunRecord": "runs",
+    "Drawing": "preprocessing",
+    "Preprocessed": "preprocessing",
+    "preprocess_digit": "preprocessing",
+    "rasterize_strokes": "preprocessing",
+    "plain_resize": "preprocessing",
+    "decode_image": "images",
+    "ImageError": "images",
+    "Recognizer": "recognition",
+    "Recognition": "recognition",
+    "HyperparameterControls": "widgets.controls",
+    "TrainingPanel": "widgets.training_panel",
+    "TrainingChart": "widgets.chart",
+    "DrawingPad": "widgets.drawing_pad",
+    "PredictionView": "widgets.prediction",
+    "ImageUpload": "widgets.upload",
+    "Dashboard": "widgets.dashboard",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'digitwidgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
