@@ -7,6 +7,11 @@ pays for TensorFlow or ipywidgets before it needs them.
 from __future__ import annotations
 
 import importlib
+import os
+
+# TensorFlow prints C++ start-up chatter to the kernel's stderr, which Voila shows to visitors;
+# set before anything imports TensorFlow, and only where the user has not chosen a level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""The project's commands, each doing its own set-up: ``python3 tasks.py app|test|bench``.
+
+``app``   serves the dashboard with Voila on localhost and prints its address.
+``test``  runs ruff and the whole test suite, browser tests included.
+``bench`` runs the benchmarks in ``bench/`` and rewrites ``docs/benchmarks.md``.
+
+The first run makes a virtual environment in ``.venv`` and installs the package with its
+test extra; later runs reuse it and reinstall only when ``pyproject.toml`` changed. Only the
+standard library is used here, so any Python 3.10+ can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".digitwidgets-installed"
+CHROMIUM = Path(os.environ.get("DIGITWIDGETS_CHROMIUM", "/usr/bin/chromium"))
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
+def say(message: str) -> None:
+    """Print a progress line that stands out from the tools' own output."""
+    print(f"[digitwidgets] {message}", flush=True)
+
+
+def run(*command: str | Path, **kwargs) -> None:
+    """Run a command, stopping this script with its exit code if it fails."""
+    result = subprocess.run([str(part) for part in command], **kwargs)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def install_fingerprint() -> str:
+    """What the installed environment depends on: the package metadata and the Python."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create ``.venv`` and install the package with its test extra, once per change."""
+    if sys.version_info < (3, 10):
+        sys.exit("digitwidgets needs Python 3.10 or newer.")
+    if not PYTHON.exists():
+        say(f"creating the virtual environment in {VENV} ...")
+        try:
+            venv.create(VENV, with_pip=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            sys.exit(f"Could not create {VENV}: {error}. On Debian/Ubuntu: apt-get install python3-venv")
+    fingerprint = install_fingerprint()
+    if STAMP.exists() and STAMP.read_text() == fingerprint:
+        return
+    say("installing digitwidgets and its dependencies (the first time takes a few minutes) ...")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--editable", f"{ROOT}[test]")
+    STAMP.write_text(fingerprint)
+
+
+def ensure_chromium() -> None:
+    """Make sure the system Chromium the browser tests drive is there, installing it as root."""
+    if CHROMIUM.exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("installing Chromium for the browser tests (apt-get install chromium) ...")
+        run(apt, "update", "-qq")
+        run(apt, "install", "-y", "-qq", "chromium", env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not CHROMIUM.exists():
+        sys.exit(
+            f"The browser tests need Chromium at {CHROMIUM}. Install it (Debian/Ubuntu: "
+            "sudo apt-get install chromium), point DIGITWIDGETS_CHROMIUM at it, or run "
+            "'python3 tasks.py test --no-browser' to leave the browser tests out on purpose."
+        )
+
+
+def command_app(args: argparse.Namespace) -> None:
+    """Serve the dashboard with Voila and print where to open it."""
+    ensure_environment()
+    env = {**os.environ, **QUIET_ENV}
+    say(f"starting the dashboard: open http://localhost:{args.port}/ in a browser (Ctrl+C stops it)")
+    command = [
+        BIN / "voila",
+        ROOT / "notebooks" / "dashboard.ipynb",
+        f"--port={args.port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+    ]
+    try:
+        subprocess.run([str(part) for part in command], cwd=ROOT, env=env)
+    except KeyboardInterrupt:
+        say("dashboard stopped")
+
+
+def command_test(args: argparse.Namespace) -> None:
+    """Lint, then run the whole test suite; extra arguments go to pytest."""
+    ensure_environment()
+    env = {**os.environ, **QUIET_ENV}
+    if args.no_browser:
+        env["DIGITWIDGETS_SKIP_BROWSER"] = "1"
+        say("leaving the browser tests out, as asked (--no-browser)")
+    else:
+        ensure_chromium()
+        env["DIGITWIDGETS_CHROMIUM"] = str(CHROMIUM)
+    say("ruff check ...")
+    run(BIN / "ruff", "check", ROOT, cwd=ROOT)
+    run(BIN / "ruff", "format", "--check", "--quiet", ROOT, cwd=ROOT)
+    say("pytest ...")
+    run(PYTHON, "-m", "pytest", *args.pytest_args, cwd=ROOT, env=env)
+
+
+def command_bench(args: argparse.Namespace) -> None:
+    """Run every benchmark and rewrite docs/benchmarks.md with its table and plot."""
+    ensure_environment()
+    ensure_chromium()
+    env = {**os.environ, **QUIET_ENV, "DIGITWIDGETS_CHROMIUM": str(CHROMIUM)}
+    extra = ["--quick"] if args.quick else []
+    run(PYTHON, ROOT / "bench" / "run_all.py", *extra, cwd=ROOT, env=env)
+
+
+def main() -> None:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    app = commands.add_parser("app", help="serve the dashboard with Voila on localhost")
+    app.add_argument("--port", type=int, default=8866)
+    app.set_defaults(handler=command_app)
+    test = commands.add_parser("test", help="run ruff and the test suite")
+    test.add_argument("--no-browser", action="store_true", help="leave the browser tests out")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    test.set_defaults(handler=command_test)
+    bench = commands.add_parser("bench", help="run the benchmarks, rewrite docs/benchmarks.md")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes, to check they run")
+    bench.set_defaults(handler=command_bench)
+    args = parser.parse_args()
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()
