@@ -1,0 +1,1 @@
+"""The ipywidgets components: thin views that present the core and wire user events to it."""

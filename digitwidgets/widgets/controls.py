@@ -1,0 +1,143 @@
+"""HyperparameterControls: one control per training setting, kept in sync with a Hyperparameters."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import traitlets
+
+from digitwidgets.hyperparameters import FIELDS, Hyperparameters
+
+_DESCRIPTION_STYLE = {"description_width": "120px"}
+_CONTROL_LAYOUT = {"width": "380px"}
+
+# The learning rate lives on a log scale: 1e-6 .. 10 covers every value worth trying.
+_LEARNING_RATE_EXPONENTS = (-6, 1)
+
+
+def _css_class(name: str) -> str:
+    return "dw-" + name.replace("_", "-")
+
+
+def _make_control(name: str) -> widgets.Widget:
+    """The input widget for one field, chosen from its kind in ``FIELDS``."""
+    spec = FIELDS[name]
+    default = getattr(Hyperparameters(), name)
+    common = {
+        "description": spec.label,
+        "tooltip": spec.help,
+        "style": _DESCRIPTION_STYLE,
+        "layout": widgets.Layout(**_CONTROL_LAYOUT),
+    }
+    if spec.kind == "choice":
+        control = widgets.Dropdown(options=list(spec.choices), value=default, **common)
+    elif spec.kind == "bool":
+        control = widgets.Checkbox(value=default, indent=True, **common)
+    elif name == "learning_rate":
+        low, high = _LEARNING_RATE_EXPONENTS
+        control = widgets.FloatLogSlider(
+            value=default,
+            base=10,
+            min=low,
+            max=high,
+            step=0.1,
+            readout_format=".1e",
+            continuous_update=False,
+            **common,
+        )
+    elif name == "seed":
+        # A seed is an identifier, not a quantity: typed, and checked against FIELDS on change.
+        control = widgets.IntText(value=default, **common)
+    elif spec.kind == "int":
+        control = widgets.IntSlider(
+            value=default,
+            min=int(spec.min),
+            max=int(spec.max),
+            step=int(spec.step or 1),
+            continuous_update=False,
+            **common,
+        )
+    else:
+        control = widgets.FloatSlider(
+            value=default,
+            min=spec.min,
+            max=spec.max,
+            step=spec.step or 0.01,
+            readout_format=".2f",
+            continuous_update=False,
+            **common,
+        )
+    control.add_class(_css_class(name))
+    return control
+
+
+class HyperparameterControls(widgets.VBox):
+    """A control per training setting; ``value`` is always a valid Hyperparameters.
+
+    Editing a control builds a new Hyperparameters; when the combination is invalid the
+    reason is shown under the controls and ``value`` keeps the last valid settings.
+    Setting ``value`` from code moves the controls.
+    """
+
+    value = traitlets.Instance(
+        Hyperparameters,
+        help="The current settings; always valid.",
+    )
+    disabled = traitlets.Bool(False, help="Lock every control, e.g. while a model trains.")
+    message = traitlets.Unicode(
+        "", read_only=True, help="Why the controls' current values are invalid, or ''."
+    )
+
+    def __init__(self, value: Hyperparameters | None = None, **kwargs):
+        """Build the controls, starting from ``value`` (the defaults if None)."""
+        super().__init__(**kwargs)
+        self._controls = {name: _make_control(name) for name in FIELDS}
+        self._message = widgets.HTML("")
+        self._message.add_class("dw-controls-message")
+        self._updating = False
+        for control in self._controls.values():
+            traitlets.dlink((self, "disabled"), (control, "disabled"))
+            control.observe(self._on_control_change, "value")
+        traitlets.dlink((self, "message"), (self._message, "value"), _message_html)
+        self.value = value if value is not None else Hyperparameters()
+        self.children = [*self._controls.values(), self._message]
+        self.add_class("dw-controls")
+
+    @traitlets.default("value")
+    def _default_value(self) -> Hyperparameters:
+        return Hyperparameters()
+
+    @traitlets.observe("value")
+    def _on_value_change(self, change) -> None:
+        if self._updating or not hasattr(self, "_controls"):
+            return
+        self._updating = True
+        try:
+            for name, control in self._controls.items():
+                control.value = getattr(change["new"], name)
+        finally:
+            self._updating = False
+        self.set_trait("message", "")
+
+    def _on_control_change(self, change) -> None:
+        if self._updating:
+            return
+        values = {name: control.value for name, control in self._controls.items()}
+        try:
+            candidate = Hyperparameters(**values)
+        except ValueError as error:
+            self.set_trait("message", str(error))
+            return
+        self._updating = True
+        try:
+            self.value = candidate
+        finally:
+            self._updating = False
+        self.set_trait("message", "")
+
+
+def _message_html(message: str) -> str:
+    if not message:
+        return ""
+    # Escaped by hand: the message quotes the user's input.
+    text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<span style='color:#b00020'>{text} The last valid settings are kept.</span>"
