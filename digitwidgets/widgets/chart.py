@@ -1,0 +1,172 @@
+"""TrainingChart: live loss and accuracy curves of the run in progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+_TRAIN_COLOR = "#1f77b4"
+_VALIDATION_COLOR = "#ff7f0e"
+_BATCH_COLOR = "#9ecae1"
+_HISTORY_KEYS = (
+    "batch_epoch",
+    "batch_loss",
+    "batch_accuracy",
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+)
+
+
+def _empty_history() -> dict[str, list[float]]:
+    return {key: [] for key in _HISTORY_KEYS}
+
+
+class _MetricFigure:
+    """One bqplot figure for one metric: per-batch train line, per-epoch train and validation."""
+
+    def __init__(self, title: str, label: str, y_range: tuple[float, float] | None):
+        x_scale = bqplot.LinearScale(min=0.0)
+        y_scale = bqplot.LinearScale(**({"min": y_range[0], "max": y_range[1]} if y_range else {}))
+        scales = {"x": x_scale, "y": y_scale}
+        empty = np.zeros(0)
+        self.batch = bqplot.Lines(
+            x=empty,
+            y=empty,
+            scales=scales,
+            colors=[_BATCH_COLOR],
+            stroke_width=1,
+            labels=["train (per batch)"],
+            display_legend=True,
+        )
+        self.train = bqplot.Lines(
+            x=empty,
+            y=empty,
+            scales=scales,
+            colors=[_TRAIN_COLOR],
+            marker="circle",
+            marker_size=24,
+            labels=["train (epoch)"],
+            display_legend=True,
+        )
+        self.validation = bqplot.Lines(
+            x=empty,
+            y=empty,
+            scales=scales,
+            colors=[_VALIDATION_COLOR],
+            marker="circle",
+            marker_size=24,
+            labels=["validation (epoch)"],
+            display_legend=True,
+        )
+        self.figure = bqplot.Figure(
+            marks=[self.batch, self.train, self.validation],
+            axes=[
+                bqplot.Axis(scale=x_scale, label="epoch", tick_format=".1f"),
+                bqplot.Axis(scale=y_scale, label=label, side="left"),
+            ],
+            title=title,
+            legend_location="top-right",
+            fig_margin={"top": 40, "bottom": 45, "left": 55, "right": 15},
+            layout=widgets.Layout(width="440px", height="300px"),
+        )
+
+    def show(self, history: dict[str, list[float]], metric: str) -> None:
+        """Put the history's numbers for ``metric`` into the marks, one message per mark."""
+        for mark, x_key, y_key in (
+            (self.batch, "batch_epoch", f"batch_{metric}"),
+            (self.train, "epoch", metric),
+            (self.validation, "epoch", f"val_{metric}"),
+        ):
+            x = np.asarray(history[x_key], dtype=float)
+            y = np.asarray(history[y_key], dtype=float)
+            with mark.hold_sync():
+                mark.x = x[: len(y)]
+                mark.y = y
+
+
+class TrainingChart(widgets.VBox):
+    """Loss and accuracy of the current run, side by side, updated as training goes.
+
+    The light line is the training metric of each batch (x is the fractional epoch);
+    the dots are the per-epoch training and validation values, plotted at the end of
+    each epoch. A new run (a ``start`` event with a new run id) clears the chart: it
+    shows one run at a time, and comparing runs is the job of a run comparison view.
+
+    Attach it with ``follow(trainer)`` or feed it with ``handle_event(event)``. Events
+    may come from the training thread; batch updates are coalesced so the marks change
+    at most once every ``min_interval`` seconds, and epoch and end events always show.
+    """
+
+    history = traitlets.Dict(
+        read_only=True,
+        help="What the marks show: batch_epoch, batch_loss, batch_accuracy (per batch); "
+        "epoch, loss, accuracy, val_loss, val_accuracy (per epoch).",
+    )
+    run_id = traitlets.Unicode("", read_only=True, help="The run shown, or '' before any.")
+    min_interval = traitlets.Float(
+        0.25, help="Seconds between two chart updates driven by batch events."
+    )
+
+    def __init__(self, **kwargs):
+        """Build both figures, empty."""
+        super().__init__(**kwargs)
+        self._lock = threading.Lock()
+        self._history = _empty_history()
+        self._last_shown = 0.0
+        self._loss = _MetricFigure("Loss", "cross-entropy", None)
+        self._accuracy = _MetricFigure("Accuracy", "accuracy", (0.0, 1.0))
+        self.set_trait("history", _empty_history())
+        self.children = [widgets.HBox([self._loss.figure, self._accuracy.figure])]
+        self.add_class("dw-chart")
+
+    def follow(self, trainer) -> None:
+        """Listen to a Trainer's events from now on."""
+        trainer.add_listener(self.handle_event)
+
+    def unfollow(self, trainer) -> None:
+        """Stop listening to a Trainer."""
+        trainer.remove_listener(self.handle_event)
+
+    def clear(self) -> None:
+        """Empty the chart."""
+        with self._lock:
+            self._history = _empty_history()
+        self._show()
+
+    def handle_event(self, event) -> None:
+        """Add a TrainingEvent's numbers to the chart."""
+        logs = event.logs or {}
+        with self._lock:
+            if event.kind == "start" or event.run_id != self.run_id:
+                self._history = _empty_history()
+                self.set_trait("run_id", event.run_id)
+            history = self._history
+            if event.kind == "batch":
+                if event.batches:
+                    history["batch_epoch"].append(event.epoch + event.batch / event.batches)
+                    history["batch_loss"].append(float(logs.get("loss", np.nan)))
+                    history["batch_accuracy"].append(float(logs.get("accuracy", np.nan)))
+            elif event.kind == "epoch":
+                history["epoch"].append(float(event.epoch + 1))
+                for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                    if key in logs:
+                        history[key].append(float(logs[key]))
+            due = event.kind != "batch" or time.monotonic() - self._last_shown >= self.min_interval
+        if due:
+            self._show()
+
+    def _show(self) -> None:
+        with self._lock:
+            snapshot = {key: list(values) for key, values in self._history.items()}
+            self._last_shown = time.monotonic()
+        self._loss.show(snapshot, "loss")
+        self._accuracy.show(snapshot, "accuracy")
+        self.set_trait("history", snapshot)
