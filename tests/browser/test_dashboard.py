@@ -1,0 +1,164 @@
+"""A person's way through the dashboard, in order, on one page of a real Voila server.
+
+The tests share one page (one kernel), as a visitor would: set a hyperparameter, train and
+watch the chart grow, stop, draw a digit, upload images. They run in file order.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import open_dashboard
+
+
+@pytest.fixture(scope="module")
+def page(browser, dashboard_server, artifacts):
+    """The dashboard, opened once for the whole module."""
+    page = open_dashboard(browser, dashboard_server.url)
+    yield page
+    page.screenshot(path=str(artifacts / "dashboard-final.png"), full_page=True)
+    page.context.close()
+
+
+def chart_points(page) -> int:
+    """How many points the chart's lines draw now (bqplot renders each line as an SVG path)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.dw-chart path.line')]
+              .map(p => (p.getAttribute('d') || '').split(/[ML]/).length - 1)
+              .reduce((a, b) => a + b, 0)"""
+    )
+
+
+def status_text(page) -> str:
+    return page.inner_text(".dw-status").strip()
+
+
+def prediction_text(page) -> str:
+    return page.inner_text(".dw-prediction").strip()
+
+
+def draw_stroke(page, points) -> None:
+    """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
+    box = page.locator(".dw-pad canvas").last.bounding_box()
+    if box is None:
+        box = page.locator(".dw-pad").bounding_box()
+    x0, y0 = points[0]
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
+    page.mouse.up()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_page_shows_every_part(page, artifacts):
+    for hook in ("dw-train", "dw-stop", "dw-status", "dw-progress", "dw-chart", "dw-pad",
+                 "dw-clear", "dw-undo", "dw-prediction", "dw-probabilities", "dw-upload",
+                 "dw-activation", "dw-optimizer", "dw-learning-rate", "dw-epochs",
+                 "dw-batch-size"):
+        assert page.locator(f".{hook}").count() >= 1, f"nothing on the page has class {hook}"
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "Error" not in body
+    assert "sample" in body.lower() or "mnist" in body.lower()
+    page.screenshot(path=str(artifacts / "dashboard-opened.png"), full_page=True)
+
+
+def test_set_hyperparameter_then_train_and_watch_the_chart_grow(page, artifacts):
+    set_epochs(page, 3)
+    assert page.locator("button.dw-stop").is_disabled()
+    page.click("button.dw-train")
+    page.wait_for_function("() => document.querySelector('button.dw-train').disabled")
+    page.wait_for_function(
+        "() => !document.querySelector('button.dw-stop').disabled", timeout=30_000
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.dw-chart path.line')]"
+        ".some(p => (p.getAttribute('d') || '').split('L').length > 2)",
+        timeout=60_000,
+    )
+    first = chart_points(page)
+    page.wait_for_timeout(2_500)
+    assert chart_points(page) > first, "the chart did not grow while training ran"
+    assert "poch" in page.inner_text(".dw-progress") or "poch" in status_text(page)
+    page.screenshot(path=str(artifacts / "dashboard-training.png"), full_page=True)
+
+
+def test_stop_ends_training(page, artifacts):
+    page.wait_for_function(
+        "() => /validation|val/i.test(document.querySelector('.dw-chart').textContent)"
+        " && document.querySelectorAll('.dw-chart path.line').length > 0",
+        timeout=60_000,
+    )
+    # Let one epoch finish so the pad gets a model worth drawing for.
+    page.wait_for_function(
+        "() => /Epoch [2-9]/.test(document.querySelector('.dw-progress').textContent)",
+        timeout=120_000,
+    )
+    page.click("button.dw-stop")
+    page.wait_for_function(
+        "() => /stopped/i.test(document.querySelector('.dw-status').textContent)",
+        timeout=30_000,
+    )
+    assert not page.locator("button.dw-train").is_disabled()
+    page.screenshot(path=str(artifacts / "dashboard-stopped.png"), full_page=True)
+
+
+def test_draw_a_one_and_read_it(page, artifacts):
+    page.click("button.dw-clear")
+    draw_stroke(page, [(0.5, 0.15 + 0.07 * i) for i in range(11)])
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() !== ''",
+        timeout=20_000,
+    )
+    assert prediction_text(page) == "1"
+    page.screenshot(path=str(artifacts / "dashboard-drawn.png"), full_page=True)
+
+
+def test_upload_an_image_and_read_it(page, digit_images, tmp_path, artifacts):
+    page.click("button.dw-clear")
+    seven = np.asarray(Image.fromarray(255 - digit_images[7]).resize((140, 140)))
+    path = tmp_path / "seven.png"
+    path.write_bytes(png_bytes(seven))
+    page.set_input_files(".dw-upload input[type=file]", str(path))
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
+        timeout=20_000,
+    )
+    page.screenshot(path=str(artifacts / "dashboard-uploaded.png"), full_page=True)
+
+
+def test_upload_a_non_image_shows_an_error(page, tmp_path, artifacts):
+    before = prediction_text(page)
+    path = tmp_path / "notes.png"
+    path.write_text("these are my notes, not a picture")
+    page.set_input_files(".dw-upload input[type=file]", str(path))
+    page.wait_for_function(
+        "() => /not .*image/i.test(document.querySelector('.dw-upload-message').textContent)",
+        timeout=20_000,
+    )
+    assert prediction_text(page) == before
+    page.screenshot(path=str(artifacts / "dashboard-bad-upload.png"), full_page=True)
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Type a number of epochs into the epochs control, as a person would."""
+    field = page.locator(".dw-epochs input").first
+    if field.count():
+        field.fill(str(epochs))
+        field.press("Enter")
+    else:
+        readout = page.locator(".dw-epochs .widget-readout").first
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(epochs))
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
