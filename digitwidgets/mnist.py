@@ -1,0 +1,300 @@
+"""Load MNIST from the best source at hand, falling back to an embedded sample of real digits.
+
+Sources, in order: a file named by the caller, a file named by ``$DIGITWIDGETS_MNIST``, the
+Keras cache (``$KERAS_HOME/datasets/mnist.npz``), a download through Keras, and last the
+sample embedded in the package, so the app always has real digits to train on, even offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DataInfo",
+    "MnistData",
+    "MnistLoadError",
+    "load_embedded_sample",
+    "load_mnist",
+]
+
+MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
+FULL_TRAIN_SIZE = 60_000
+
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_SIDE = 28
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+
+_log = logging.getLogger(__name__)
+
+
+class MnistLoadError(RuntimeError):
+    """A named MNIST source is unusable; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where a data set came from and how many digits it holds.
+
+    Attributes:
+        source: ``"path"``, ``"keras-cache"``, ``"download"`` or ``"embedded-sample"``.
+        location: The file the digits were read from.
+        n_train: Number of training digits.
+        n_test: Number of test digits.
+    """
+
+    source: str
+    location: str
+    n_train: int
+    n_test: int
+
+    @property
+    def is_full(self) -> bool:
+        """Whether this is the whole MNIST training set (60,000 digits or more)."""
+        return self.n_train >= FULL_TRAIN_SIZE
+
+    def describe(self) -> str:
+        """One sentence for a person, such as "Full MNIST: 60,000 training / 10,000 test ..."."""
+        sizes = f"{self.n_train:,} training / {self.n_test:,} test digits"
+        if self.source == "embedded-sample":
+            return f"Offline sample of real MNIST: {sizes} (embedded in digitwidgets)"
+        kind = "Full MNIST" if self.is_full else "Partial MNIST"
+        where = {
+            "keras-cache": "Keras cache",
+            "download": "downloaded to",
+            "path": "file",
+        }.get(self.source, self.source)
+        return f"{kind}: {sizes} ({where}: {_shorten_home(self.location)})"
+
+    def to_dict(self) -> dict:
+        """Plain fields for JSON, such as a saved run's metadata."""
+        return asdict(self)
+
+
+class MnistData(tuple):
+    """MNIST arrays that unpack as ``(x_train, y_train), (x_test, y_test)``, with ``.info``.
+
+    Images are uint8 ``(N, 28, 28)``, ink 255 on 0; labels are uint8 ``(N,)`` in 0..9.
+    """
+
+    def __new__(cls, x_train, y_train, x_test, y_test, info: DataInfo):
+        """Pair the four arrays as Keras does and attach where they came from."""
+        data = super().__new__(cls, ((x_train, y_train), (x_test, y_test)))
+        data._info = info
+        return data
+
+    def __getnewargs__(self):
+        # Lets pickle and copy rebuild the object through __new__'s five arguments.
+        return (self.x_train, self.y_train, self.x_test, self.y_test, self._info)
+
+    def __repr__(self) -> str:
+        return f"MnistData({self._info.describe()!r})"
+
+    @property
+    def info(self) -> DataInfo:
+        """Where the digits came from and how many there are."""
+        return self._info
+
+    @property
+    def x_train(self) -> np.ndarray:
+        """Training images, uint8 (N, 28, 28)."""
+        return self[0][0]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        """Training labels, uint8 (N,)."""
+        return self[0][1]
+
+    @property
+    def x_test(self) -> np.ndarray:
+        """Test images, uint8 (N, 28, 28)."""
+        return self[1][0]
+
+    @property
+    def y_test(self) -> np.ndarray:
+        """Test labels, uint8 (N,)."""
+        return self[1][1]
+
+
+def load_mnist(path=None, *, download: bool = True, timeout: float = 20.0) -> MnistData:
+    """Load MNIST from the first usable source, ending with the embedded sample.
+
+    Args:
+        path: An ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``, as
+            Keras's ``mnist.npz``. When given, ``$DIGITWIDGETS_MNIST`` is not consulted.
+        download: Whether to try downloading MNIST through Keras into its cache when the
+            cache has no usable copy. ``$DIGITWIDGETS_OFFLINE=1`` also turns this off.
+        timeout: Seconds to wait for the download (Keras import included) before giving up.
+
+    Returns:
+        The digits, with ``.info`` saying where they came from.
+
+    Raises:
+        MnistLoadError: When the file named by ``path`` or ``$DIGITWIDGETS_MNIST`` is
+            missing or unusable. A damaged Keras cache only warns and falls through.
+    """
+    if path is not None:
+        return _load_file(Path(path).expanduser(), "path")
+    named = os.environ.get("DIGITWIDGETS_MNIST", "").strip()
+    if named:
+        return _load_file(Path(named).expanduser(), "path", origin="$DIGITWIDGETS_MNIST")
+
+    cache = _keras_home() / "datasets" / "mnist.npz"
+    if cache.exists():
+        try:
+            return _load_file(cache, "keras-cache")
+        except MnistLoadError as error:
+            warnings.warn(f"{error}; ignoring the Keras cache.", stacklevel=2)
+
+    if download and not _offline():
+        downloaded = _download(timeout)
+        if downloaded is not None:
+            try:
+                return _load_file(downloaded, "download")
+            except MnistLoadError as error:
+                warnings.warn(f"{error}; ignoring the download.", stacklevel=2)
+
+    return load_embedded_sample()
+
+
+def load_embedded_sample() -> MnistData:
+    """Load the 10,000 real MNIST digits shipped with the package (8,500 train / 1,500 test)."""
+    return _load_file(SAMPLE_PATH, "embedded-sample")
+
+
+def _load_file(path: Path, source: str, *, origin: str = "") -> MnistData:
+    named = f"{path} (from {origin})" if origin else str(path)
+    if not path.exists():
+        raise MnistLoadError(f"MNIST file {named} does not exist")
+    if not path.is_file():
+        raise MnistLoadError(f"MNIST file {named} is not a file")
+    arrays = _read_npz(path, named)
+    x_train, y_train = _check_split(arrays, "train", named)
+    x_test, y_test = _check_split(arrays, "test", named)
+    info = DataInfo(source, str(path.resolve()), len(y_train), len(y_test))
+    return MnistData(x_train, y_train, x_test, y_test, info)
+
+
+def _read_npz(path: Path, named: str) -> dict[str, np.ndarray]:
+    # np.load and zipfile fail in many ways on damaged files (BadZipFile, EOFError,
+    # zlib.error, ValueError, OSError ...); all of them mean the same thing to a user.
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise MnistLoadError(f"MNIST file {named} holds one array, not an .npz archive")
+        with archive:
+            missing = [key for key in _KEYS if key not in archive.files]
+            if missing:
+                found = ", ".join(archive.files) or "nothing"
+                raise MnistLoadError(
+                    f"MNIST file {named} has no {', '.join(missing)} (found: {found})"
+                )
+            return {key: archive[key] for key in _KEYS}
+    except MnistLoadError:
+        raise
+    except Exception as error:
+        raise MnistLoadError(
+            f"MNIST file {named} is damaged or not an .npz archive "
+            f"({type(error).__name__}: {error})"
+        ) from error
+
+
+def _check_split(arrays: dict, split: str, named: str) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    if images.ndim != 3 or images.shape[1:] != (_SIDE, _SIDE):
+        raise MnistLoadError(
+            f"MNIST file {named}: x_{split} has shape {images.shape}, expected (N, 28, 28)"
+        )
+    if labels.shape != (len(images),):
+        raise MnistLoadError(
+            f"MNIST file {named}: y_{split} has shape {labels.shape}, "
+            f"expected ({len(images)},) to match x_{split}"
+        )
+    if len(images) == 0:
+        raise MnistLoadError(f"MNIST file {named}: x_{split} holds no digits")
+    images = _as_uint8(images, 255, f"x_{split}", "grey levels 0..255", named)
+    labels = _as_uint8(labels, 9, f"y_{split}", "labels 0..9", named)
+    return images, labels
+
+
+def _as_uint8(array: np.ndarray, highest: int, name: str, expected: str, named: str):
+    if array.dtype == np.uint8 and highest == 255:
+        return array
+    problem = f"MNIST file {named}: {name} must hold whole-number {expected}"
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise MnistLoadError(f"{problem}, not {array.dtype} values")
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise MnistLoadError(f"{problem}; it has NaN or infinite values")
+    low, high = array.min(), array.max()
+    if low < 0 or high > highest:
+        raise MnistLoadError(f"{problem}; its values run from {low} to {high}")
+    if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.rint(array)):
+        raise MnistLoadError(f"{problem}; it has fractional values")
+    return array.astype(np.uint8)
+
+
+def _keras_home() -> Path:
+    # Mirrors keras.src.backend.config without importing Keras, so reading the cache stays fast.
+    configured = os.environ.get("KERAS_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    base = Path.home() if os.access(Path.home(), os.W_OK) else Path("/tmp")
+    return base / ".keras"
+
+
+def _offline() -> bool:
+    return os.environ.get("DIGITWIDGETS_OFFLINE", "").strip().lower() in _TRUE_WORDS
+
+
+def _download(timeout: float) -> Path | None:
+    """Fetch ``mnist.npz`` into the Keras cache, waiting at most ``timeout`` seconds."""
+    outcome: dict[str, object] = {}
+    keras_home = _keras_home()
+
+    def fetch() -> None:
+        try:
+            outcome["path"] = _fetch_with_keras(keras_home)
+        except Exception as error:  # offline, refused, bad hash: all mean "use another source"
+            outcome["error"] = error
+
+    # urlretrieve has no timeout and a stalled connection would block for minutes; a daemon
+    # thread can be abandoned and never keeps the interpreter from exiting.
+    thread = threading.Thread(target=fetch, name="digitwidgets-mnist-download", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        _log.info("MNIST download took longer than %s s; using another source", timeout)
+        return None
+    if "error" in outcome:
+        _log.info("MNIST download failed: %s", outcome["error"])
+        return None
+    return Path(outcome["path"])
+
+
+def _fetch_with_keras(keras_home: Path) -> Path:
+    """Download MNIST with ``keras.utils.get_file`` into ``keras_home/datasets``."""
+    import keras  # here, so that loading from files never pays for importing TensorFlow
+
+    fetched = keras.utils.get_file(
+        fname="mnist.npz",
+        origin=MNIST_ORIGIN,
+        file_hash=MNIST_SHA256,
+        cache_dir=str(keras_home),
+        cache_subdir="datasets",
+    )
+    return Path(fetched)
+
+
+def _shorten_home(location: str) -> str:
+    home = str(Path.home())
+    if location == home or location.startswith(home + os.sep):
+        return "~" + location[len(home) :]
+    return location
