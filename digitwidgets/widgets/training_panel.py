@@ -1,0 +1,151 @@
+"""TrainingPanel: Train and Stop buttons, progress and a status line for one Trainer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from digitwidgets.hyperparameters import Hyperparameters
+
+_END_KINDS = ("finish", "stopped", "failed")
+
+
+def format_duration(seconds: float | None) -> str:
+    """Seconds as "m:ss" (or "h:mm:ss"); "?" when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _progress_text(event) -> str:
+    parts = [f"Epoch {min(event.epoch + 1, event.epochs)}/{event.epochs}"]
+    if event.batches:
+        parts.append(f"batch {event.batch}/{event.batches}")
+    parts.append(f"{format_duration(event.elapsed)} elapsed")
+    if event.remaining is not None:
+        parts.append(f"~{format_duration(event.remaining)} left")
+    return " · ".join(parts)
+
+
+def _status_text(event) -> str:
+    """The status line for an event, with what the Trainer adds (a failure, a save error)."""
+    if event.kind in ("start", "batch", "epoch"):
+        return "Training…"
+    message = event.message or ""
+    logs = event.logs or {}
+    if event.kind == "finish":
+        accuracy = logs.get("val_accuracy", logs.get("accuracy"))
+        which = "validation accuracy" if "val_accuracy" in logs else "training accuracy"
+        score = f"{which} {accuracy:.1%} " if accuracy is not None else ""
+        extra = message.removeprefix("Finished.").strip()
+        return f"Finished: {score}in {format_duration(event.elapsed)}" + (
+            f". {extra}" if extra else ""
+        )
+    if event.kind == "stopped" and (not message or message.startswith("Stopped.")):
+        done = event.epoch + (1 if event.batches and event.batch >= event.batches else 0)
+        extra = message.removeprefix("Stopped.").strip()
+        text = f"Stopped by you after {done} epoch{'' if done == 1 else 's'}"
+        return text + (f". {extra}" if extra else "")
+    return message or "Training failed."
+
+
+class TrainingPanel(widgets.VBox):
+    """Start and stop training, and follow its progress.
+
+    ``hyperparameters`` is a HyperparameterControls (its ``value`` is read, and it is
+    locked while training) or a callable returning a Hyperparameters. The panel listens
+    to ``trainer``; its listener runs on the training thread and only sets traits.
+    """
+
+    running = traitlets.Bool(False, read_only=True, help="Whether a run is in progress.")
+    status = traitlets.Unicode(
+        "Ready to train.", read_only=True, help="What happened last, as a sentence."
+    )
+    progress = traitlets.Float(0.0, read_only=True, help="Fraction of the run done, 0..1.")
+
+    def __init__(self, trainer, hyperparameters, data, **kwargs):
+        """Wire the buttons to ``trainer.start(hyperparameters, data)`` and ``trainer.stop()``."""
+        super().__init__(**kwargs)
+        self._trainer = trainer
+        self._source = hyperparameters
+        self._data = data
+        self._lock = threading.Lock()
+        self._ended: set[str] = set()
+        self._event_callbacks = widgets.CallbackDispatcher()
+
+        self._train = widgets.Button(description="Train", button_style="primary", icon="play")
+        self._train.add_class("dw-train")
+        self._stop = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self._stop.add_class("dw-stop")
+        self._progress = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="300px")
+        )
+        self._progress.add_class("dw-progress")
+        self._progress_label = widgets.Label("")
+        self._progress_label.add_class("dw-progress-text")
+        self._status = widgets.Label(self.status)
+        self._status.add_class("dw-status")
+
+        traitlets.dlink((self, "running"), (self._train, "disabled"))
+        traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
+        traitlets.dlink((self, "status"), (self._status, "value"))
+        traitlets.dlink((self, "progress"), (self._progress, "value"))
+        if isinstance(getattr(hyperparameters, "value", None), Hyperparameters):
+            traitlets.dlink((self, "running"), (hyperparameters, "disabled"))
+
+        self._train.on_click(lambda _: self.train())
+        self._stop.on_click(lambda _: self.stop())
+        trainer.add_listener(self._on_event)
+
+        self.children = [
+            widgets.HBox([self._train, self._stop]),
+            widgets.HBox([self._progress, self._progress_label]),
+            self._status,
+        ]
+        self.add_class("dw-training-panel")
+
+    def train(self) -> None:
+        """Start a run with the current settings; a refusal is shown in the status line."""
+        from digitwidgets.training import TrainingInProgressError
+
+        try:
+            hp = self._source.value if hasattr(self._source, "value") else self._source()
+            run_id = self._trainer.start(hp, self._data)
+        except (ValueError, TrainingInProgressError) as error:
+            self.set_trait("status", f"Could not start: {error}")
+            return
+        with self._lock:
+            # The run may already be over when start() returns (tiny data, a fast machine).
+            if run_id not in self._ended:
+                self.set_trait("running", True)
+
+    def stop(self) -> None:
+        """Ask the trainer to stop after the current batch."""
+        self._trainer.stop()
+        if self.running:
+            self.set_trait("status", "Stopping after this batch…")
+
+    def on_event(self, callback: Callable, remove: bool = False) -> None:
+        """Register a callback for each TrainingEvent the panel receives (training thread)."""
+        self._event_callbacks.register_callback(callback, remove=remove)
+
+    def _on_event(self, event) -> None:
+        with self._lock:
+            if event.kind in _END_KINDS:
+                self._ended.add(event.run_id)
+                self.set_trait("running", False)
+            elif event.run_id not in self._ended:
+                self.set_trait("running", True)
+        if event.kind == "finish":
+            self.set_trait("progress", 1.0)
+        elif event.kind != "failed":
+            self.set_trait("progress", float(event.progress))
+        if event.kind != "failed" and event.epochs:
+            self._progress_label.value = _progress_text(event)
+        self.set_trait("status", _status_text(event))
+        self._event_callbacks(event)

@@ -1,0 +1,185 @@
+"""TrainingPanel: Train/Stop/status follow a run's events, and refusals are explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from digitwidgets.hyperparameters import Hyperparameters
+from digitwidgets.training import TrainingEvent, TrainingInProgressError
+from digitwidgets.widgets.controls import HyperparameterControls
+from digitwidgets.widgets.training_panel import TrainingPanel, format_duration
+
+
+class FakeTrainer:
+    """Records start/stop calls and lets the test emit events as the training thread would."""
+
+    def __init__(self, refuse=None):
+        self.listeners = []
+        self.started = []
+        self.stopped = 0
+        self.refuse = refuse
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+    def remove_listener(self, listener):
+        self.listeners.remove(listener)
+
+    def start(self, hp, data):
+        if self.refuse is not None:
+            raise self.refuse
+        self.started.append((hp, data))
+        return f"run-{len(self.started)}"
+
+    def stop(self):
+        self.stopped += 1
+
+    def emit(self, kind, **fields):
+        event = TrainingEvent(kind, f"run-{len(self.started)}", **fields)
+        for listener in self.listeners:
+            listener(event)
+
+
+def _child(widget, css_class):
+    if css_class in getattr(widget, "_dom_classes", ()):
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = _child(child, css_class)
+        if found is not None:
+            return found
+    return None
+
+
+def test_train_starts_with_the_controls_settings_and_locks_them():
+    trainer, controls = FakeTrainer(), HyperparameterControls(Hyperparameters(epochs=3))
+    panel = TrainingPanel(trainer, controls, data="the data")
+    train, stop = _child(panel, "dw-train"), _child(panel, "dw-stop")
+    assert not train.disabled and stop.disabled
+    train.click()
+    assert trainer.started == [(Hyperparameters(epochs=3), "the data")]
+    assert panel.running and train.disabled and not stop.disabled and controls.disabled
+    trainer.emit("start", epochs=3, batches=120)
+    assert panel.status == "Training…"
+    trainer.emit(
+        "batch", epoch=1, epochs=3, batch=40, batches=120, step=160, elapsed=12.0, remaining=45.0
+    )
+    text = _child(panel, "dw-progress-text").value
+    assert text == "Epoch 2/3 · batch 40/120 · 0:12 elapsed · ~0:45 left"
+    assert _child(panel, "dw-progress").value == pytest.approx(160 / 360)
+    trainer.emit("finish", epoch=2, epochs=3, logs={"val_accuracy": 0.981}, elapsed=52.0)
+    assert not panel.running and not train.disabled and stop.disabled and not controls.disabled
+    assert panel.status.startswith("Finished")
+    assert _child(panel, "dw-status").value == panel.status
+    assert panel.progress == 1.0
+
+
+def test_fallback_messages_when_the_trainer_gives_none():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel.train()
+    trainer.emit("finish", epoch=2, epochs=3, logs={"val_accuracy": 0.981}, elapsed=52.0)
+    assert panel.status == "Finished: validation accuracy 98.1% in 0:52"
+    panel.train()
+    trainer.emit("stopped", epoch=2, epochs=10)
+    assert panel.status == "Stopped by you after 2 epochs"
+
+
+def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=10), data=None)
+    panel.train()
+    _child(panel, "dw-stop").click()
+    assert trainer.stopped == 1 and panel.running
+    trainer.emit("stopped", epoch=2, epochs=10, batch=5, batches=100, message="Stopped.")
+    assert not panel.running
+    assert panel.status == "Stopped by you after 2 epochs"
+
+
+def test_interruption_and_save_errors_are_reported():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel.train()
+    trainer.emit("stopped", epoch=1, epochs=10, message="Interrupted: the app shut down.")
+    assert panel.status == "Interrupted: the app shut down."
+    panel.train()
+    message = "Finished. The run could not be saved: disk full"
+    trainer.emit("finish", epochs=1, logs={"val_accuracy": 0.5}, elapsed=3, message=message)
+    assert (
+        panel.status
+        == "Finished: validation accuracy 50.0% in 0:03. The run could not be saved: disk full"
+    )
+
+
+def test_failure_message_is_shown():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel.train()
+    message = "Diverged: the loss became NaN in epoch 1. Try a lower learning rate."
+    trainer.emit("failed", epoch=0, epochs=10, message=message)
+    assert panel.status == message and not panel.running
+
+
+@pytest.mark.parametrize(
+    "error", [TrainingInProgressError("a run is already in progress"), ValueError("no data")]
+)
+def test_refused_start_is_explained_and_nothing_else_changes(error):
+    trainer, controls = FakeTrainer(refuse=error), HyperparameterControls()
+    panel = TrainingPanel(trainer, controls, data=None)
+    panel.train()
+    assert panel.status == f"Could not start: {error}"
+    assert not panel.running and not controls.disabled
+    assert not _child(panel, "dw-train").disabled
+
+
+def test_a_run_that_ends_before_start_returns_is_not_left_running():
+    class InstantTrainer(FakeTrainer):
+        def start(self, hp, data):
+            run_id = super().start(hp, data)
+            self.emit("finish", epochs=1, logs={"accuracy": 0.5})
+            return run_id
+
+    panel = TrainingPanel(InstantTrainer(), Hyperparameters, data=None)
+    panel.train()
+    assert not panel.running
+
+
+def test_on_event_redispatches():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    seen = []
+    panel.on_event(seen.append)
+    trainer.emit("start", epochs=1)
+    assert [event.kind for event in seen] == ["start"]
+    panel.on_event(seen.append, remove=True)
+    trainer.emit("finish", epochs=1)
+    assert len(seen) == 1
+
+
+def test_format_duration():
+    assert format_duration(52) == "0:52"
+    assert format_duration(3725) == "1:02:05"
+    assert format_duration(None) == "?"
+
+
+def test_a_real_tiny_training_through_the_trainer(sample_arrays):
+    from digitwidgets.training import Trainer
+
+    data = (
+        (sample_arrays["x_train"][:300], sample_arrays["y_train"][:300]),
+        (
+            sample_arrays["x_test"][:50],
+            sample_arrays["y_test"][:50],
+        ),
+    )
+    trainer = Trainer()
+    controls = HyperparameterControls(Hyperparameters(epochs=1, batch_size=32))
+    panel = TrainingPanel(trainer, controls, data)
+    kinds = []
+    panel.on_event(lambda event: kinds.append(event.kind))
+    _child(panel, "dw-train").click()
+    assert trainer.wait(timeout=120)
+    assert kinds[0] == "start" and kinds[-1] == "finish" and "epoch" in kinds
+    assert not panel.running and not controls.disabled
+    assert panel.status.startswith("Finished: validation accuracy")
+    assert panel.progress == 1.0
+    assert _child(panel, "dw-progress-text").value.startswith("Epoch 1/1")
