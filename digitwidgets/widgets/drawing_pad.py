@@ -1,0 +1,171 @@
+"""DrawingPad: draw a digit with mouse or finger; each finished stroke is recognized."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import traitlets
+from ipycanvas import Canvas, hold_canvas
+
+from digitwidgets.preprocessing import Drawing
+from digitwidgets.recognition import Recognition, Recognizer
+
+_PAPER = "white"
+_INK = "#111111"
+DRAW_A_DIGIT = "Draw a digit"
+
+
+class DrawingPad(widgets.VBox):
+    """A canvas to draw one digit on, with Undo and Clear.
+
+    The strokes are kept in Python (``strokes``) and rasterized for the model from there;
+    the canvas only shows them. Dark ink on white paper reads as a pen on paper;
+    preprocessing turns it into MNIST's light-on-dark form either way.
+    """
+
+    value = traitlets.Instance(
+        Recognition,
+        allow_none=True,
+        read_only=True,
+        help="The recognition of the current drawing, or None when nothing is drawn.",
+    )
+    strokes = traitlets.List(
+        help="Finished strokes, each a list of [x, y] canvas points; setting it redraws.",
+    )
+    recognizer = traitlets.Instance(
+        Recognizer, help="Recognizes the drawing; swap its model to use another one."
+    )
+    message = traitlets.Unicode(DRAW_A_DIGIT, read_only=True, help="What the pad tells the user.")
+
+    def __init__(self, recognizer: Recognizer | None = None, *, size=280, pen_width=18.0, **kwargs):
+        """Build a ``size`` x ``size`` pad drawing with a ``pen_width`` pixels pen."""
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.pen_width = float(pen_width)
+        if recognizer is not None:
+            self.recognizer = recognizer
+        self._current: list[list[float]] | None = None
+        self._canvas = Canvas(
+            width=self.size,
+            height=self.size,
+            layout=widgets.Layout(
+                width=f"{self.size}px", height=f"{self.size}px", border="1px solid #999"
+            ),
+        )
+        self._canvas.add_class("dw-pad")
+        self._canvas.on_mouse_down(self._on_mouse_down)
+        self._canvas.on_mouse_move(self._on_mouse_move)
+        self._canvas.on_mouse_up(self._on_mouse_up)
+        self._canvas.on_mouse_out(self._on_mouse_up)
+        self._canvas.on_touch_start(self._on_touch_start)
+        self._canvas.on_touch_move(self._on_touch_move)
+        self._canvas.on_touch_end(self._on_touch_end)
+        self._canvas.on_touch_cancel(self._on_touch_end)
+        # Commands sent before the browser shows the canvas are lost (Voila): draw again.
+        self._canvas.on_client_ready(self._redraw)
+
+        self._undo = widgets.Button(description="Undo", icon="undo")
+        self._undo.add_class("dw-undo")
+        self._undo.on_click(lambda _: self.undo())
+        self._clear = widgets.Button(description="Clear", icon="eraser")
+        self._clear.add_class("dw-clear")
+        self._clear.on_click(lambda _: self.clear())
+        self._message = widgets.Label(self.message)
+        self._message.add_class("dw-pad-message")
+        traitlets.dlink((self, "message"), (self._message, "value"))
+
+        self._redraw()
+        self.children = [self._canvas, widgets.HBox([self._undo, self._clear]), self._message]
+        self.add_class("dw-drawing-pad")
+
+    @traitlets.default("recognizer")
+    def _default_recognizer(self) -> Recognizer:
+        return Recognizer()
+
+    def undo(self) -> None:
+        """Remove the last stroke."""
+        self.strokes = self.strokes[:-1]
+
+    def clear(self) -> None:
+        """Remove every stroke."""
+        self.strokes = []
+
+    def recognize(self) -> None:
+        """Recognize the current strokes again (e.g. after the recognizer got a new model)."""
+        if not self.strokes:
+            self.set_trait("value", None)
+            self.set_trait("message", DRAW_A_DIGIT)
+            return
+        drawing = Drawing(
+            strokes=tuple(tuple((float(x), float(y)) for x, y in s) for s in self.strokes),
+            width=self.size,
+            height=self.size,
+            pen_width=self.pen_width,
+        )
+        recognition = self.recognizer.recognize(drawing)
+        self.set_trait("value", recognition)
+        if recognition.ok:
+            message = f"Looks like a {recognition.digit}. Undo or Clear to draw again."
+        else:
+            message = recognition.message
+        self.set_trait("message", message)
+
+    @traitlets.observe("strokes")
+    def _on_strokes_change(self, change) -> None:
+        self._redraw()
+        self.recognize()
+
+    @traitlets.observe("recognizer")
+    def _on_recognizer_change(self, change) -> None:
+        if self.strokes:
+            self.recognize()
+
+    def _on_mouse_down(self, x: float, y: float) -> None:
+        self._current = [[float(x), float(y)]]
+        # A dot, so that a click without a move leaves a mark as it does for the model.
+        self._canvas.fill_style = _INK
+        self._canvas.fill_circle(x, y, self.pen_width / 2)
+
+    def _on_mouse_move(self, x: float, y: float) -> None:
+        if self._current is None:
+            return
+        last_x, last_y = self._current[-1]
+        self._current.append([float(x), float(y)])
+        self._canvas.stroke_line(last_x, last_y, x, y)
+
+    def _on_mouse_up(self, x: float, y: float) -> None:
+        if self._current is None:
+            return
+        if [float(x), float(y)] != self._current[-1]:
+            self._on_mouse_move(x, y)
+        stroke, self._current = self._current, None
+        self.strokes = [*self.strokes, stroke]
+
+    def _on_touch_start(self, touches) -> None:
+        if touches:
+            self._on_mouse_down(*touches[0])
+
+    def _on_touch_move(self, touches) -> None:
+        if touches:
+            self._on_mouse_move(*touches[0])
+
+    def _on_touch_end(self, touches) -> None:
+        # The lifted finger is no longer in ``touches``: end where the stroke last was.
+        if self._current is not None:
+            self._on_mouse_up(*self._current[-1])
+
+    def _redraw(self) -> None:
+        canvas = self._canvas
+        with hold_canvas():
+            canvas.clear()
+            canvas.fill_style = _PAPER
+            canvas.fill_rect(0, 0, self.size, self.size)
+            canvas.stroke_style = _INK
+            canvas.fill_style = _INK
+            canvas.line_width = self.pen_width
+            canvas.line_cap = "round"
+            canvas.line_join = "round"
+            for stroke in self.strokes:
+                if len(stroke) == 1:
+                    canvas.fill_circle(stroke[0][0], stroke[0][1], self.pen_width / 2)
+                else:
+                    canvas.stroke_lines(stroke)

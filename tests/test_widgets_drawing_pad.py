@@ -1,0 +1,140 @@
+"""DrawingPad: handlers build strokes, Undo/Clear edit them, strokes get recognized."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitwidgets.hyperparameters import Hyperparameters
+from digitwidgets.recognition import Recognizer
+from digitwidgets.widgets.drawing_pad import DRAW_A_DIGIT, DrawingPad
+
+SCALE = 10  # 28x28 MNIST pixels onto the 280x280 pad
+
+
+@pytest.fixture(scope="module")
+def trained_model(sample_arrays):
+    """A LeNet-5 trained briefly on 3,000 real digits: good enough to read clear digits."""
+    import keras
+
+    from digitwidgets.model import build_lenet5
+
+    keras.utils.set_random_seed(0)
+    model = build_lenet5(Hyperparameters())
+    x = sample_arrays["x_train"][:3000].astype("float32") / 255.0
+    model.fit(x, sample_arrays["y_train"][:3000], epochs=3, batch_size=64, verbose=0)
+    return model
+
+
+def _trace(pad, image):
+    """Draw a real digit's ink as a person would: one horizontal stroke per run of ink."""
+    for row in range(28):
+        ink = np.flatnonzero(image[row] > 100)
+        if not len(ink):
+            continue
+        runs = np.split(ink, np.flatnonzero(np.diff(ink) > 1) + 1)
+        for run in runs:
+            y = row * SCALE + SCALE / 2
+            pad._on_mouse_down(run[0] * SCALE + SCALE / 2, y)
+            pad._on_mouse_move((run[0] + run[-1]) / 2 * SCALE + SCALE / 2, y)
+            pad._on_mouse_up(run[-1] * SCALE + SCALE / 2, y)
+
+
+def test_mouse_handlers_build_strokes():
+    pad = DrawingPad()
+    assert pad.message == DRAW_A_DIGIT and pad.value is None
+    pad._on_mouse_move(5, 5)  # moving without a pressed button draws nothing
+    assert pad.strokes == []
+    pad._on_mouse_down(140, 40)
+    pad._on_mouse_move(140, 100)
+    pad._on_mouse_move(141, 180)
+    assert pad.strokes == []  # a stroke is published when it ends
+    pad._on_mouse_up(141, 240)
+    assert pad.strokes == [[[140, 40], [140, 100], [141, 180], [141, 240]]]
+    pad._on_mouse_down(100, 50)
+    pad._on_mouse_up(100, 50)
+    assert pad.strokes[1] == [[100, 50]]
+
+
+def test_touch_handlers_build_strokes():
+    pad = DrawingPad()
+    pad._on_touch_start([(20, 30)])
+    pad._on_touch_move([(25, 60), (200, 200)])  # a second finger is ignored
+    pad._on_touch_end([])
+    assert pad.strokes == [[[20, 30], [25, 60]]]
+
+
+def test_without_a_model_the_pad_says_to_train_first():
+    pad = DrawingPad()
+    pad._on_mouse_down(140, 40)
+    pad._on_mouse_up(140, 240)
+    assert pad.value is not None and not pad.value.ok
+    assert pad.message.startswith("Train a model first")
+    assert pad.value.preprocessed is not None and not pad.value.preprocessed.empty
+
+
+def test_undo_and_clear():
+    pad = DrawingPad()
+    for x in (60, 140, 220):
+        pad._on_mouse_down(x, 40)
+        pad._on_mouse_up(x, 240)
+    pad.undo()
+    assert [stroke[0][0] for stroke in pad.strokes] == [60, 140]
+    pad.children[1].children[0].click()  # Undo
+    assert len(pad.strokes) == 1
+    pad.children[1].children[1].click()  # Clear
+    assert pad.strokes == [] and pad.value is None and pad.message == DRAW_A_DIGIT
+
+
+def test_css_classes():
+    pad = DrawingPad()
+    canvas = pad.children[0]
+    assert "dw-pad" in canvas._dom_classes
+    assert (canvas.width, canvas.height) == (280, 280)
+    assert "dw-undo" in pad.children[1].children[0]._dom_classes
+    assert "dw-clear" in pad.children[1].children[1]._dom_classes
+
+
+def test_client_ready_redraws_every_stroke(monkeypatch):
+    from ipycanvas.canvas import _CANVAS_MANAGER
+
+    pad = DrawingPad()
+    pad._on_mouse_down(140, 40)
+    pad._on_mouse_up(140, 240)
+    sent = []
+    monkeypatch.setattr(
+        _CANVAS_MANAGER, "send_command", lambda canvas, command, buffers=(): sent.append(command)
+    )
+    pad.children[0]._handle_frontend_event(None, {"event": "client_ready"}, [])
+    with_stroke = len(sent)
+    pad.clear()
+    sent.clear()
+    pad.children[0]._handle_frontend_event(None, {"event": "client_ready"}, [])
+    # The paper is repainted either way; the stroke adds its own commands.
+    assert with_stroke > len(sent) > 0
+
+
+@pytest.mark.slow
+def test_traced_real_digits_are_recognized(trained_model, digit_images):
+    recognizer = Recognizer(trained_model)
+    pad = DrawingPad(recognizer)
+    right = []
+    for digit, image in digit_images.items():
+        pad.clear()
+        _trace(pad, image)
+        assert pad.value is not None and pad.value.ok
+        right.append(pad.value.digit == digit)
+    assert sum(right) >= 8, right
+
+
+@pytest.mark.slow
+def test_a_vertical_stroke_is_a_one_and_a_new_model_re_recognizes(trained_model):
+    pad = DrawingPad()
+    pad._on_mouse_down(140, 40)
+    pad._on_mouse_move(140, 140)
+    pad._on_mouse_up(140, 240)
+    assert not pad.value.ok
+    pad.recognizer.model = trained_model
+    pad.recognize()
+    assert pad.value.digit == 1
+    assert pad.message.startswith("Looks like a 1")
