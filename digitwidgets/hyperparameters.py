@@ -113,9 +113,9 @@ class Hyperparameters:
     activation: str = "relu"
     optimizer: str = "adam"
     learning_rate: float = 1e-3
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.2
     validation_split: float = 0.1
     augmentation: bool = False
     seed: int = 0

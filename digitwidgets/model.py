@@ -1,8 +1,9 @@
 """LeNet-5 for 28x28 MNIST digits, in two forms chosen by ``Hyperparameters.architecture``.
 
 ``"modern"`` is the default: 'same'-padded first convolution on the 28x28 image, ReLU, max
-pooling and Adam. It trains to about 98% on the embedded sample in well under a minute on a
-laptop CPU, where the 1998 form needs more epochs to get there.
+pooling and Adam. With the default 20 epochs and dropout 0.2 it reaches about 98% on the
+embedded sample's test digits in under half a minute on a laptop CPU; the 1998 form learns
+more slowly with tanh and average pooling, and a first-time user should see a good model.
 
 ``"classic"`` follows LeCun et al. (1998): the image is zero-padded to 32x32, 'valid'
 convolutions, average pooling, and usually tanh. It is kept to compare with.
@@ -61,10 +62,39 @@ def augmentation_layers(hp: Hyperparameters) -> list[keras.layers.Layer]:
     if not hp.augmentation:
         return []
     return [
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=hp.seed, name="shift"),
-        layers.RandomRotation(0.04, fill_mode="constant", seed=hp.seed, name="rotate"),
-        layers.RandomZoom(0.1, fill_mode="constant", seed=hp.seed, name="zoom"),
+        TrainingOnlyTranslation(0.1, 0.1, fill_mode="constant", seed=hp.seed, name="shift"),
+        TrainingOnlyRotation(0.04, fill_mode="constant", seed=hp.seed, name="rotate"),
+        TrainingOnlyZoom(0.1, fill_mode="constant", seed=hp.seed, name="zoom"),
     ]
+
+
+# Keras's random image layers default to training=True when a model is called directly,
+# as ``Recognizer`` does (``model(x)``); these default to False, so only ``fit`` augments.
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class TrainingOnlyTranslation(layers.RandomTranslation):
+    """``RandomTranslation`` that shifts only while training."""
+
+    def call(self, inputs, training=False):
+        """Shift ``inputs`` at random if ``training``, else return them unchanged."""
+        return super().call(inputs, training=training)
+
+
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class TrainingOnlyRotation(layers.RandomRotation):
+    """``RandomRotation`` that rotates only while training."""
+
+    def call(self, inputs, training=False):
+        """Rotate ``inputs`` at random if ``training``, else return them unchanged."""
+        return super().call(inputs, training=training)
+
+
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class TrainingOnlyZoom(layers.RandomZoom):
+    """``RandomZoom`` that zooms only while training."""
+
+    def call(self, inputs, training=False):
+        """Zoom ``inputs`` at random if ``training``, else return them unchanged."""
+        return super().call(inputs, training=training)
 
 
 def _modern_features(x, activation: str):

@@ -142,6 +142,8 @@ class RunStore:
         """The run's Keras model; raises ``RunStoreError`` for a damaged or unsuitable run."""
         import keras
 
+        from . import model as _registers_custom_layers  # noqa: F401
+
         record = self.get(run_id)
         if record.status == "damaged":
             raise RunStoreError(f"Run {run_id} is damaged: {record.message}")
