@@ -1,0 +1,299 @@
+"""Trainer: background training on real digits, its events, stopping, divergence, saving."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from digitwidgets.hyperparameters import Hyperparameters
+from digitwidgets.mnist import DataInfo, MnistData, load_embedded_sample
+from digitwidgets.model import build_lenet5
+from digitwidgets.runs import RunStore
+from digitwidgets.training import ProgressCallback, Trainer, TrainingInProgressError
+
+TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)
+
+
+def _subset(sample_arrays, n_train, n_test=200) -> MnistData:
+    info = DataInfo("embedded-sample", "first digits of the sample", n_train, n_test)
+    return MnistData(
+        sample_arrays["x_train"][:n_train],
+        sample_arrays["y_train"][:n_train],
+        sample_arrays["x_test"][:n_test],
+        sample_arrays["y_test"][:n_test],
+        info,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_data(sample_arrays):
+    return _subset(sample_arrays, 1000)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(sample_arrays):
+    return _subset(sample_arrays, 300)
+
+
+def _train(trainer, hp, data, timeout=120):
+    events = []
+    trainer.add_listener(events.append)
+    trainer.start(hp, data)
+    assert trainer.wait(timeout)
+    return events
+
+
+@pytest.fixture(scope="module")
+def finished(small_data, tmp_path_factory):
+    """One real two-epoch training on 1,000 digits, reporting every batch."""
+    trainer = Trainer(RunStore(tmp_path_factory.mktemp("runs")), batch_interval=0)
+    hp = Hyperparameters(epochs=2, batch_size=64, dropout=0.0)
+    events = _train(trainer, hp, small_data)
+    return trainer, events
+
+
+def test_events_come_in_order_with_consistent_counts(finished):
+    trainer, events = finished
+    kinds = [event.kind for event in events]
+    # 900 digits after the 10% validation split: 15 batches of 64 per epoch.
+    assert kinds == ["start"] + (["batch"] * 15 + ["epoch"]) * 2 + ["finish"]
+    batches = [event for event in events if event.kind == "batch"]
+    assert [event.step for event in batches] == list(range(1, 31))
+    assert [event.batch for event in batches] == list(range(1, 16)) * 2
+    assert all(event.batches == 15 and event.epochs == 2 for event in events[1:])
+    assert {"loss", "accuracy"} <= set(batches[0].logs)
+    assert batches[-1].remaining == pytest.approx(0.0)
+    assert events[-1].progress == 1.0
+    assert batches[14].progress == pytest.approx(0.5)
+    assert len({event.run_id for event in events}) == 1
+    assert not trainer.running
+
+
+def test_epoch_events_carry_validation_metrics_and_a_usable_model(finished, sample_arrays):
+    _, events = finished
+    epochs = [event for event in events if event.kind == "epoch"]
+    assert [event.epoch for event in epochs] == [0, 1]
+    for event in epochs:
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(event.logs)
+    assert epochs[1].logs["loss"] < epochs[0].logs["loss"]
+    digits = sample_arrays["x_test"][:200].astype("float32") / 255.0
+    guesses = np.asarray(epochs[1].model(digits)).argmax(axis=1)
+    assert (guesses == sample_arrays["y_test"][:200]).mean() > 0.5
+
+
+def test_finished_run_is_saved_and_kept_as_the_trainers_model(finished, sample_arrays):
+    trainer, events = finished
+    finish = events[-1]
+    assert finish.run.status == "finished"
+    assert finish.model is trainer.model
+    assert len(finish.run.history["val_accuracy"]) == 2
+    assert finish.run.data["n_train"] == 1000
+    digits = sample_arrays["x_test"][:32].astype("float32") / 255.0
+    loaded = trainer.store.load_model(finish.run.run_id)
+    np.testing.assert_allclose(
+        np.asarray(loaded(digits)), np.asarray(trainer.model(digits)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_batch_events_are_throttled(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path), batch_interval=3600)
+    events = _train(trainer, TINY, tiny_data)
+    kinds = [event.kind for event in events]
+    assert kinds == ["start", "batch", "epoch", "finish"]
+    assert events[-1].step == math.ceil(270 / 32)
+
+
+def test_stop_from_a_listener_ends_within_a_batch_or_two(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path), batch_interval=0)
+
+    def stop_on_third_batch(event):
+        if event.kind == "batch" and event.step == 3:
+            trainer.stop()
+
+    trainer.add_listener(stop_on_third_batch)
+    events = _train(trainer, TINY.replace(epochs=3), tiny_data)
+    assert events[-1].kind == "stopped"
+    assert events[-1].step <= 5
+    assert events[-1].run.status == "stopped"
+    assert trainer.model is events[-1].model is not None
+    trainer.stop()  # idempotent once stopped
+
+
+def test_second_start_is_refused_while_running(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path))
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold_at_start(event):
+        if event.kind == "start":
+            started.set()
+            release.wait(30)
+
+    trainer.add_listener(hold_at_start)
+    trainer.start(TINY, tiny_data)
+    assert started.wait(30)
+    assert trainer.running
+    with pytest.raises(TrainingInProgressError):
+        trainer.start(TINY, tiny_data)
+    training_threads = [t for t in threading.enumerate() if t.name.startswith("digitwidgets-")]
+    assert len(training_threads) == 1
+    trainer.stop()
+    release.set()
+    assert trainer.wait(60)
+
+
+def test_huge_learning_rate_fails_with_advice(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path))
+    hp = TINY.replace(optimizer="sgd", learning_rate=10.0, epochs=2)
+    events = _train(trainer, hp, tiny_data)
+    failed = events[-1]
+    assert failed.kind == "failed"
+    assert failed.message.startswith("Training diverged: the loss")
+    assert "at epoch 1, batch" in failed.message
+    assert failed.message.endswith("Lower the learning rate.")
+    assert failed.run.status == "failed"
+    assert trainer.model is None
+    assert [event.kind for event in events].count("failed") == 1
+
+
+def test_batch_size_larger_than_the_data_is_refused(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path))
+    with pytest.raises(ValueError, match="batch_size"):
+        trainer.start(TINY.replace(batch_size=512), tiny_data)
+    assert not trainer.running
+
+
+def test_a_failing_listener_does_not_stop_training(tiny_data, tmp_path, caplog):
+    trainer = Trainer(RunStore(tmp_path))
+
+    def broken(event):
+        raise RuntimeError("display went away")
+
+    trainer.add_listener(broken)
+    events = _train(trainer, TINY, tiny_data)
+    assert events[-1].kind == "finish"
+    assert "display went away" in caplog.text
+
+
+def test_an_error_inside_training_is_reported(tiny_data, tmp_path, monkeypatch):
+    def out_of_memory(hp):
+        raise MemoryError("cannot allocate the model")
+
+    monkeypatch.setattr("digitwidgets.training.build_lenet5", out_of_memory)
+    events = _train(Trainer(RunStore(tmp_path)), TINY, tiny_data)
+    assert [event.kind for event in events] == ["start", "failed"]
+    assert "cannot allocate the model" in events[-1].message
+
+
+def test_unwritable_store_still_hands_over_the_model(tiny_data, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    trainer = Trainer(RunStore(blocker / "runs"))
+    events = _train(trainer, TINY, tiny_data)
+    assert events[-1].kind == "finish"
+    assert events[-1].run is None
+    assert "could not be saved" in events[-1].message
+    assert trainer.model is not None
+
+
+def test_shutdown_saves_the_run_as_interrupted(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path), batch_interval=0)
+    first_batch = threading.Event()
+    events = []
+    trainer.add_listener(events.append)
+    trainer.add_listener(lambda event: event.kind == "batch" and first_batch.set())
+    trainer.start(TINY.replace(epochs=20), tiny_data)
+    assert first_batch.wait(60)
+    trainer.shutdown()
+    assert not trainer.running
+    assert events[-1].kind == "stopped"
+    assert events[-1].run.status == "interrupted"
+    assert trainer.store.list()[0].status == "interrupted"
+
+
+class _Recorder:
+    """A trainer stand-in for the callback: records what it is told."""
+
+    batch_interval = 0.0
+    _stop_requested = False
+
+    def __init__(self):
+        self.events = []
+
+    def _emit(self, event):
+        self.events.append(event)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return build_lenet5(TINY)
+
+
+def test_callback_hooks_with_made_up_logs(small_model):
+    trainer = _Recorder()
+    callback = ProgressCallback(trainer, "hand", epochs=2, batches=3, clock=0.0)
+    callback.set_model(small_model)
+    callback.on_epoch_begin(0)
+    for batch, loss in enumerate([2.3, 2.0, 1.8]):
+        callback.on_train_batch_end(batch, {"loss": loss, "accuracy": 0.2})
+    callback.on_epoch_end(0, {"loss": 1.8, "accuracy": 0.3, "val_loss": 1.7, "val_accuracy": 0.4})
+    kinds = [event.kind for event in trainer.events]
+    assert kinds == ["batch", "batch", "batch", "epoch"]
+    assert [event.step for event in trainer.events] == [1, 2, 3, 3]
+    assert trainer.events[-1].progress == pytest.approx(0.5)
+    assert trainer.events[-1].model is not small_model
+    assert callback.history == {
+        "loss": [1.8],
+        "accuracy": [0.3],
+        "val_loss": [1.7],
+        "val_accuracy": [0.4],
+    }
+    assert callback.divergence == ""
+
+
+def test_callback_catches_nan_and_exploding_loss(small_model):
+    callback = ProgressCallback(_Recorder(), "hand", epochs=1, batches=9, clock=0.0)
+    callback.set_model(small_model)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(0, {"loss": 2.3})
+    callback.on_train_batch_end(1, {"loss": math.nan})
+    assert callback.divergence == (
+        "Training diverged: the loss became NaN at epoch 1, batch 2. Lower the learning rate."
+    )
+    assert small_model.stop_training
+
+    exploding = ProgressCallback(_Recorder(), "hand", epochs=1, batches=9, clock=0.0)
+    exploding.set_model(small_model)
+    exploding.on_epoch_begin(0)
+    exploding.on_train_batch_end(0, {"loss": 2.3})
+    exploding.on_train_batch_end(1, {"loss": 2.2})
+    assert exploding.divergence == ""
+    exploding.on_train_batch_end(2, {"loss": 5000.0})
+    assert "exploded" in exploding.divergence and "batch 3" in exploding.divergence
+
+
+def test_callback_passes_a_stop_request_to_keras(small_model):
+    trainer = _Recorder()
+    trainer._stop_requested = True
+    callback = ProgressCallback(trainer, "hand", epochs=1, batches=9, clock=0.0)
+    callback.set_model(small_model)
+    small_model.stop_training = False
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(0, {"loss": 2.3})
+    assert small_model.stop_training
+
+
+@pytest.mark.slow
+def test_default_hyperparameters_reach_97_percent_on_the_sample(tmp_path):
+    data = load_embedded_sample()
+    trainer = Trainer(RunStore(tmp_path))
+    events = _train(trainer, Hyperparameters(), data, timeout=600)
+    assert events[-1].kind == "finish", events[-1].message
+    probabilities = np.concatenate(
+        [np.asarray(trainer.model(data.x_test[i : i + 500] / 255.0)) for i in range(0, 1500, 500)]
+    )
+    accuracy = (probabilities.argmax(axis=1) == data.y_test).mean()
+    assert accuracy >= 0.97
