@@ -1,0 +1,113 @@
+"""Dashboard: builds on the embedded sample, carries every CSS class, wires its components."""
+
+from __future__ import annotations
+
+import atexit
+
+import pytest
+
+from digitwidgets.hyperparameters import Hyperparameters
+from digitwidgets.mnist import load_embedded_sample
+from digitwidgets.training import TrainingEvent
+from digitwidgets.widgets.dashboard import Dashboard
+
+CSS_CLASSES = [
+    "dw-architecture",
+    "dw-activation",
+    "dw-optimizer",
+    "dw-learning-rate",
+    "dw-epochs",
+    "dw-batch-size",
+    "dw-dropout",
+    "dw-validation-split",
+    "dw-augmentation",
+    "dw-seed",
+    "dw-train",
+    "dw-stop",
+    "dw-progress",
+    "dw-status",
+    "dw-chart",
+    "dw-pad",
+    "dw-clear",
+    "dw-undo",
+    "dw-prediction",
+    "dw-probabilities",
+    "dw-upload",
+    "dw-upload-message",
+]
+
+
+class FakeTrainer:
+    """Listeners and a way to emit events, as the training thread would."""
+
+    def __init__(self):
+        self.listeners = []
+        self.model = None
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+    def emit(self, event):
+        for listener in self.listeners:
+            listener(event)
+
+
+def _classes(widget):
+    found = set(getattr(widget, "_dom_classes", ()))
+    for child in getattr(widget, "children", ()):
+        found |= _classes(child)
+    return found
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_embedded_sample()
+
+
+@pytest.fixture(scope="module")
+def untrained_model():
+    from digitwidgets.model import build_lenet5
+
+    return build_lenet5(Hyperparameters())
+
+
+def test_builds_on_the_embedded_sample_with_every_css_class(sample, monkeypatch):
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    dashboard = Dashboard(data=sample)
+    classes = _classes(dashboard)
+    assert [name for name in CSS_CLASSES if name not in classes] == []
+    texts = [c.value for c in dashboard.children if isinstance(getattr(c, "value", None), str)]
+    assert any(sample.info.describe() in text for text in texts)
+    assert [t for t in texts if "·" in t] == [
+        "1 · Choose settings",
+        "2 · Train and watch",
+        "3 · Draw a digit",
+    ]
+    assert registered == [dashboard.trainer.shutdown]
+
+
+def test_drawing_and_uploads_reach_the_prediction_view(sample):
+    dashboard = Dashboard(data=sample, trainer=FakeTrainer())
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.prediction.value is dashboard.pad.value is not None
+    dashboard.upload.recognize_file(b"garbage", "x.png")
+    assert dashboard.prediction.value is dashboard.pad.value
+
+
+def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model):
+    trainer = FakeTrainer()
+    dashboard = Dashboard(data=sample, trainer=trainer)
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert not dashboard.prediction.value.ok
+    trainer.emit(TrainingEvent("batch", "run", epochs=1, batches=3, batch=1))
+    assert dashboard.recognizer.model is None
+    trainer.emit(TrainingEvent("epoch", "run", epochs=1, batches=3, model=untrained_model))
+    assert dashboard.recognizer.model is untrained_model
+    assert dashboard.prediction.value.ok
+    assert dashboard.prediction.children  # the view shows it
+    digit = dashboard.prediction.value.digit
+    shown = dashboard.prediction.children[0].children[0].children[0].value
+    assert shown == str(digit)
