@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 
+from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.chart import TrainingChart
-
-try:
-    from digitwidgets.training import TrainingEvent
-except ImportError:  # the core's training module has not landed yet
-
-    @dataclass(frozen=True)
-    class TrainingEvent:
-        """Stand-in with TrainingEvent's fields."""
-
-        kind: str
-        run_id: str
-        epoch: int = 0
-        epochs: int = 0
-        batch: int = 0
-        batches: int = 0
-        step: int = 0
-        logs: dict = field(default_factory=dict)
-        elapsed: float = 0.0
-        remaining: float | None = None
-        message: str = ""
-        model: object | None = None
-        run: object | None = None
 
 
 def _events(run_id="run-a"):

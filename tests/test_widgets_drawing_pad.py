@@ -114,7 +114,6 @@ def test_client_ready_redraws_every_stroke(monkeypatch):
     assert with_stroke > len(sent) > 0
 
 
-@pytest.mark.slow
 def test_traced_real_digits_are_recognized(trained_model, digit_images):
     recognizer = Recognizer(trained_model)
     pad = DrawingPad(recognizer)
@@ -127,7 +126,6 @@ def test_traced_real_digits_are_recognized(trained_model, digit_images):
     assert sum(right) >= 8, right
 
 
-@pytest.mark.slow
 def test_a_vertical_stroke_is_a_one_and_a_new_model_re_recognizes(trained_model):
     pad = DrawingPad()
     pad._on_mouse_down(140, 40)

@@ -6,6 +6,7 @@ import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.training import TrainingEvent, TrainingInProgressError
+from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
 from digitwidgets.widgets.training_panel import TrainingPanel, format_duration
 
@@ -174,6 +175,8 @@ def test_a_real_tiny_training_through_the_trainer(sample_arrays):
     trainer = Trainer()
     controls = HyperparameterControls(Hyperparameters(epochs=1, batch_size=32))
     panel = TrainingPanel(trainer, controls, data)
+    chart = TrainingChart()
+    chart.follow(trainer)
     kinds = []
     panel.on_event(lambda event: kinds.append(event.kind))
     _child(panel, "dw-train").click()
@@ -183,3 +186,6 @@ def test_a_real_tiny_training_through_the_trainer(sample_arrays):
     assert panel.status.startswith("Finished: validation accuracy")
     assert panel.progress == 1.0
     assert _child(panel, "dw-progress-text").value.startswith("Epoch 1/1")
+    run = trainer.store.get(chart.run_id)
+    assert chart.history["val_accuracy"] == pytest.approx(run.history["val_accuracy"])
+    assert chart.history["loss"] == pytest.approx(run.history["loss"])
