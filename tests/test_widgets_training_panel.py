@@ -66,7 +66,8 @@ def test_train_starts_with_the_controls_settings_and_locks_them():
     )
     text = _child(panel, "dw-progress-text").value
     assert text == "Epoch 2/3 · batch 40/120 · 0:12 elapsed · ~0:45 left"
-    assert _child(panel, "dw-progress").value == pytest.approx(160 / 360)
+    assert _child(panel, "dw-progress-bar").value == pytest.approx(160 / 360)
+    assert _child(panel, "dw-progress-text") in _child(panel, "dw-progress").children
     trainer.emit("finish", epoch=2, epochs=3, logs={"val_accuracy": 0.981}, elapsed=52.0)
     assert not panel.running and not train.disabled and stop.disabled and not controls.disabled
     assert panel.status.startswith("Finished")

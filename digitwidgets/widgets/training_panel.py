@@ -85,9 +85,12 @@ class TrainingPanel(widgets.VBox):
         self._progress = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="300px")
         )
-        self._progress.add_class("dw-progress")
+        self._progress.add_class("dw-progress-bar")
         self._progress_label = widgets.Label("")
         self._progress_label.add_class("dw-progress-text")
+        # The bar and its text share the dw-progress box: a reader finds both in one place.
+        progress = widgets.HBox([self._progress, self._progress_label])
+        progress.add_class("dw-progress")
         self._status = widgets.Label(self.status)
         self._status.add_class("dw-status")
 
@@ -104,7 +107,7 @@ class TrainingPanel(widgets.VBox):
 
         self.children = [
             widgets.HBox([self._train, self._stop]),
-            widgets.HBox([self._progress, self._progress_label]),
+            progress,
             self._status,
         ]
         self.add_class("dw-training-panel")
