@@ -72,9 +72,18 @@ class VoilaServer:
         log = self.log_path.open("w")
         voila = Path(sys.executable).with_name("voila")
         self.process = subprocess.Popen(
-            [str(voila), str(self.notebook), f"--port={self.port}", "--no-browser",
-             "--Voila.ip=127.0.0.1", *self.extra_args],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(voila),
+                str(self.notebook),
+                f"--port={self.port}",
+                "--no-browser",
+                "--Voila.ip=127.0.0.1",
+                *self.extra_args,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
