@@ -1,0 +1,120 @@
+"""Random changes to training digits, made on the fly inside the model and only while training.
+
+A digit drawn on a pad differs from MNIST's in ways that preprocessing cannot undo: a
+rounder or more slanted hand, a thicker or thinner pen, a digit a little off its box. These
+layers show the model such variations while it trains: small shifts, turns and zooms, and
+strokes made thicker or thinner. They sit at the front of the model, so each batch is
+changed afresh on every epoch without a copy of the data set, and Keras switches them off
+outside training: ``model(x)`` and ``model.predict(x)`` see the digit as given.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+# About +-3 pixels, +-12 degrees and +-12% on a 28x28 digit: what is left of a person's
+# variation once MNIST-style preprocessing has cropped, scaled and centred the drawing.
+SHIFT = 0.1
+ROTATION = 12 / 360
+ZOOM = 0.12
+
+
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class RandomStrokeWidth(layers.Layer):
+    """Make each digit's strokes thicker or thinner by a random amount, in training only.
+
+    A 3x3 grey dilation (max pooling with stride 1) thickens a stroke by about a pixel on
+    each side, a grey erosion (minus the max pooling of minus the image) thins it. Each
+    digit gets its own amount ``t`` drawn from ``[-thinning, thickening]`` and becomes
+    ``x + t * (dilated - x)`` for ``t > 0`` or ``x + |t| * (eroded - x)`` for ``t < 0``, so
+    thicknesses between the three are reached too. Input (batch, height, width, channels).
+    """
+
+    def __init__(self, thinning: float = 0.5, thickening: float = 1.0, seed=None, **kwargs):
+        """Draw amounts from ``[-thinning, thickening]``; both in [0, 1]."""
+        super().__init__(**kwargs)
+        if not (0.0 <= thinning <= 1.0 and 0.0 <= thickening <= 1.0):
+            raise ValueError(
+                f"thinning and thickening must be in [0, 1], not {thinning!r}, {thickening!r}."
+            )
+        self.thinning = float(thinning)
+        self.thickening = float(thickening)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        """The inputs unchanged outside training; otherwise thickened or thinned per digit."""
+        if not training:
+            return inputs
+        dilated = ops.max_pool(inputs, pool_size=3, strides=1, padding="same")
+        eroded = -ops.max_pool(-inputs, pool_size=3, strides=1, padding="same")
+        amount = keras.random.uniform(
+            (ops.shape(inputs)[0], 1, 1, 1),
+            minval=-self.thinning,
+            maxval=self.thickening,
+            seed=self.seed_generator,
+            dtype=inputs.dtype,
+        )
+        thicker = inputs + ops.maximum(amount, 0.0) * (dilated - inputs)
+        return thicker + ops.maximum(-amount, 0.0) * (eroded - inputs)
+
+    def compute_output_shape(self, input_shape):
+        """The input's shape."""
+        return input_shape
+
+    def get_config(self):
+        """The constructor's arguments, for saving."""
+        config = super().get_config()
+        config.update(thinning=self.thinning, thickening=self.thickening, seed=self.seed)
+        return config
+
+
+def augmentation_layers(seed: int = 0) -> list[keras.layers.Layer]:
+    """Fresh shift, rotation, zoom and stroke-width layers, for (batch, 28, 28, 1) digits.
+
+    Apply them in order right after the input's channel axis is added. They change digits
+    only in training; the background they reveal is filled with 0 (no ink).
+    """
+    return [
+        layers.RandomTranslation(
+            SHIFT, SHIFT, fill_mode="constant", seed=_seed(seed, 0), name="shift"
+        ),
+        layers.RandomRotation(ROTATION, fill_mode="constant", seed=_seed(seed, 1), name="rotate"),
+        layers.RandomZoom(ZOOM, fill_mode="constant", seed=_seed(seed, 2), name="zoom"),
+        RandomStrokeWidth(seed=_seed(seed, 3), name="stroke_width"),
+    ]
+
+
+def _seed(seed: int, layer: int) -> int:
+    """A different seed per layer, so their random draws are not the same numbers."""
+    return (seed * 4 + layer) % 2**31
+
+
+def augment(images, seed: int = 0):
+    """Apply the augmentation layers in training mode to (N, 28, 28) images; for looking at them.
+
+    Returns a NumPy (N, 28, 28) float32 array clipped to [0, 1].
+    """
+    batch = ops.convert_to_tensor(images, dtype="float32")[..., None]
+    for layer in augmentation_layers(seed):
+        batch = layer(batch, training=True)
+    return ops.convert_to_numpy(ops.clip(batch[..., 0], 0.0, 1.0))
+
+
+def with_augmentation(model, seed: int = 0):
+    """A model for training ``model`` with augmentation: the same weights, augmenting first.
+
+    Fitting the returned model trains ``model`` itself (the layers are shared), while
+    ``model`` stays free of augmentation layers, so it saves and loads as plain Keras. The
+    returned model is compiled with a fresh optimizer of ``model``'s kind and settings.
+    """
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], dtype="float32", name="digit")
+    x = layers.Reshape((*inputs.shape[1:3], 1), name="channel")(inputs)
+    for layer in augmentation_layers(seed):
+        x = layer(x)
+    x = layers.Reshape(tuple(inputs.shape[1:]), name="unchannel")(x)
+    training_model = keras.Model(inputs, model(x), name=f"{model.name}_augmented")
+    optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+    training_model.compile(optimizer=optimizer, loss=model.loss, metrics=["accuracy"])
+    return training_model
