@@ -1,0 +1,318 @@
+"""RunComparison: the saved runs in a table, their validation curves overlaid, load and delete."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import datetime
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from digitwidgets.hyperparameters import FIELDS, Hyperparameters
+from digitwidgets.runs import RunRecord, RunStore, RunStoreError
+from digitwidgets.widgets.training_panel import format_duration
+
+_COLUMNS = (
+    ("", "28px"),
+    ("When", "130px"),
+    ("Settings", "190px"),
+    ("Data", "120px"),
+    ("Train", "60px"),
+    ("Val.", "60px"),
+    ("Time", "55px"),
+    ("Status", "80px"),
+    ("", "170px"),
+)
+_SOURCES = {
+    "embedded-sample": "sample",
+    "path": "file",
+    "keras-cache": "MNIST",
+    "download": "MNIST",
+}
+_END_KINDS = ("finish", "stopped", "failed")
+
+
+def _when(started_at: str) -> str:
+    """An ISO 8601 time as local "2026-05-01 14:03"; as given if it does not parse."""
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except ValueError:
+        return started_at or "?"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _data_text(data: dict) -> str:
+    source = _SOURCES.get(data.get("source", ""), data.get("source") or "?")
+    n_train = data.get("n_train")
+    return f"{source}, {n_train:,}" if isinstance(n_train, int) else source
+
+
+def _accuracy_text(value: float | None) -> str:
+    return "–" if value is None or value != value else f"{value:.1%}"
+
+
+def _field_value(hp: Hyperparameters, name: str, other_value) -> str:
+    """``hp``'s value of one field in ``describe_changes``'s words ("lr 0.1", "sgd")."""
+    base = Hyperparameters()
+    return base.replace(**{name: getattr(hp, name)}).describe_changes(
+        base.replace(**{name: other_value})
+    )
+
+
+def curve_labels(records: list[RunRecord]) -> list[str]:
+    """One distinct label per run saying what differs between them: "sgd, lr 0.1"."""
+    settings = [record.hyperparameters for record in records]
+    known = [hp for hp in settings if hp is not None]
+    varying = [name for name in FIELDS if len({getattr(hp, name) for hp in known}) > 1]
+    labels = []
+    for record, hp in zip(records, settings, strict=True):
+        if hp is None:
+            labels.append(record.run_id)
+        elif varying:
+            parts = []
+            for name in varying:
+                other = next(
+                    getattr(o, name) for o in known if getattr(o, name) != getattr(hp, name)
+                )
+                parts.append(_field_value(hp, name, other))
+            labels.append(", ".join(parts))
+        else:
+            labels.append(hp.describe_changes())
+    # Runs with the same settings would share a label: tell them apart by when they ran.
+    for index, label in enumerate(labels):
+        if labels.count(label) > 1:
+            labels[index] = (
+                f"{label} ({_when(records[index].started_at)}, {records[index].run_id[-6:]})"
+            )
+    return labels
+
+
+class RunComparison(widgets.VBox):
+    """The saved runs of a ``RunStore``: compare their validation curves, load or delete one.
+
+    Tick runs to overlay their per-epoch validation accuracy; each curve is labelled by
+    what differs between the ticked runs. "Load" fires ``on_load(model, record)``; "Delete"
+    asks for confirmation first. Call ``refresh()`` (or ``follow(trainer)``) when runs change.
+    """
+
+    runs = traitlets.List(read_only=True, help="The run ids in the table, newest first.")
+    selected = traitlets.List(help="The ticked run ids, whose curves the chart overlays.")
+    compared = traitlets.List(read_only=True, help="The curve labels the chart shows, in order.")
+    status = traitlets.Unicode("", read_only=True, help="What happened last, as a sentence.")
+
+    def __init__(self, store: RunStore | None = None, **kwargs):
+        """List the runs in ``store`` (default: the default RunStore)."""
+        super().__init__(**kwargs)
+        self._store = store if store is not None else RunStore()
+        self._records: dict[str, RunRecord] = {}
+        self._checkboxes: dict[str, widgets.Checkbox] = {}
+        self._pending_delete: str | None = None
+        self._load_callbacks = widgets.CallbackDispatcher()
+
+        self._table = widgets.VBox()
+        self._table.add_class("dw-runs-table")
+        self._status = widgets.Label("")
+        self._status.add_class("dw-runs-status")
+        traitlets.dlink((self, "status"), (self._status, "value"))
+        self._confirm = widgets.Button(description="Delete", button_style="danger")
+        self._confirm.add_class("dw-confirm-delete")
+        self._confirm.on_click(lambda _: self.confirm_delete())
+        self._cancel = widgets.Button(description="Cancel")
+        self._cancel.add_class("dw-cancel-delete")
+        self._cancel.on_click(lambda _: self.cancel_delete())
+        self._confirmation = widgets.HBox(
+            [self._confirm, self._cancel], layout=widgets.Layout(display="none")
+        )
+        self._lines, chart = self._build_chart()
+        self.children = [self._table, self._confirmation, self._status, chart]
+        self.add_class("dw-runs")
+        self.refresh()
+
+    def _build_chart(self) -> tuple[bqplot.Lines, bqplot.Figure]:
+        x_scale = bqplot.LinearScale(min=1.0)
+        y_scale = bqplot.LinearScale()
+        lines = bqplot.Lines(
+            x=np.zeros((0, 0)),
+            y=np.zeros((0, 0)),
+            scales={"x": x_scale, "y": y_scale},
+            marker="circle",
+            marker_size=24,
+            display_legend=True,
+            labels=[],
+        )
+        figure = bqplot.Figure(
+            marks=[lines],
+            axes=[
+                bqplot.Axis(scale=x_scale, label="epoch", tick_format="d"),
+                bqplot.Axis(
+                    scale=y_scale,
+                    side="left",
+                    label="validation accuracy",
+                    tick_format=".0%",
+                ),
+            ],
+            title="Validation accuracy of the ticked runs",
+            legend_location="bottom-right",
+            fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
+            layout=widgets.Layout(width="640px", height="340px"),
+        )
+        figure.add_class("dw-compare-chart")
+        return lines, figure
+
+    def follow(self, trainer) -> None:
+        """Refresh the table whenever ``trainer`` ends a run (and has saved it)."""
+        trainer.add_listener(self._on_training_event)
+
+    def refresh(self) -> None:
+        """Read the store again and rebuild the table, keeping ticked runs that still exist."""
+        try:
+            records = self._store.list()
+        except OSError as exc:
+            records = []
+            self.set_trait("status", f"Cannot read the saved runs: {exc}")
+        self._records = {record.run_id: record for record in records}
+        old_rows = self._table.children
+        self._checkboxes = {}
+        rows = [self._header()] + [self._row(record) for record in records]
+        if not records:
+            rows.append(widgets.HTML("<i>No saved runs yet: train one.</i>"))
+        self._table.children = rows
+        for row in old_rows:
+            for child in row.children if isinstance(row, widgets.Box) else ():
+                child.close()
+            row.close()
+        self.set_trait("runs", [record.run_id for record in records])
+        if self._pending_delete not in self._records:
+            self.cancel_delete()
+        self.selected = [run_id for run_id in self.selected if run_id in self._records]
+        self._update_chart()
+
+    def on_load(self, callback: Callable, remove: bool = False) -> None:
+        """Call ``callback(model, record)`` when the user loads a run's model."""
+        self._load_callbacks.register_callback(callback, remove=remove)
+
+    def load(self, run_id: str) -> None:
+        """Load the model of ``run_id`` and hand it to the ``on_load`` callbacks."""
+        try:
+            model = self._store.load_model(run_id)
+            record = self._store.get(run_id)
+        except RunStoreError as exc:
+            self.set_trait("status", str(exc))
+            return
+        self.set_trait("status", f"Loaded run {run_id} into the drawing pad.")
+        self._load_callbacks(model, record)
+
+    def ask_delete(self, run_id: str) -> None:
+        """Ask the user to confirm deleting ``run_id``; nothing is deleted yet."""
+        self._pending_delete = run_id
+        self._confirm.description = f"Really delete run {run_id}?"
+        self._confirmation.layout.display = "flex"
+
+    def cancel_delete(self) -> None:
+        """Forget the deletion the user was asked to confirm."""
+        self._pending_delete = None
+        self._confirmation.layout.display = "none"
+
+    def confirm_delete(self) -> None:
+        """Delete the run the user was asked about, then refresh the table."""
+        run_id = self._pending_delete
+        self.cancel_delete()
+        if run_id is None:
+            return
+        try:
+            self._store.delete(run_id)
+            self.set_trait("status", f"Deleted run {run_id}.")
+        except (RunStoreError, OSError) as exc:
+            self.set_trait("status", f"Could not delete run {run_id}: {exc}")
+        self.refresh()
+
+    @traitlets.observe("selected")
+    def _on_selected_change(self, change) -> None:
+        for run_id, checkbox in self._checkboxes.items():
+            checkbox.value = run_id in change["new"]
+        self._update_chart()
+
+    def _update_chart(self) -> None:
+        records = [self._records[run_id] for run_id in self.selected if run_id in self._records]
+        curves = [record.history.get("val_accuracy") or [] for record in records]
+        longest = max((len(curve) for curve in curves), default=0)
+        # One row per run, padded with NaN: bqplot draws rows of different lengths as gaps.
+        y = np.full((len(curves), longest), np.nan)
+        for row, curve in enumerate(curves):
+            y[row, : len(curve)] = curve
+        x = np.tile(np.arange(1, longest + 1, dtype=float), (len(curves), 1))
+        labels = curve_labels(records)
+        with self._lines.hold_sync():
+            self._lines.x = x
+            self._lines.y = y
+            self._lines.labels = labels
+        self.set_trait("compared", labels)
+        missing = [r.run_id for r, curve in zip(records, curves, strict=True) if not curve]
+        if missing:
+            self.set_trait(
+                "status", f"No validation accuracy to draw for run {', '.join(missing)}."
+            )
+
+    def _header(self) -> widgets.HBox:
+        cells = [
+            widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width=width))
+            for name, width in _COLUMNS
+        ]
+        return widgets.HBox(cells)
+
+    def _row(self, record: RunRecord) -> widgets.HBox:
+        hp = record.hyperparameters
+        damaged = record.status == "damaged"
+        checkbox = widgets.Checkbox(
+            value=record.run_id in self.selected,
+            indent=False,
+            disabled=damaged,
+            layout=widgets.Layout(width=_COLUMNS[0][1]),
+        )
+        checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
+        self._checkboxes[record.run_id] = checkbox
+        settings = hp.describe_changes() if hp is not None else "?"
+        texts = [
+            _when(record.started_at),
+            settings if hp is None else f"{settings} · {hp.epochs} ep.",
+            _data_text(record.data),
+            _accuracy_text(record.final("accuracy")),
+            _accuracy_text(record.final("val_accuracy")),
+            format_duration(record.duration),
+            record.status,
+        ]
+        cells = [
+            widgets.HTML(
+                f'<span title="{html.escape(record.message or record.run_id)}">'
+                f"{html.escape(text)}</span>",
+                layout=widgets.Layout(width=width),
+            )
+            for text, (_, width) in zip(texts, _COLUMNS[1:-1], strict=True)
+        ]
+        load = widgets.Button(description="Load", icon="upload", disabled=damaged)
+        load.tooltip = "Use this run's model in the drawing pad and the evaluation"
+        load.layout.width = "80px"
+        load.add_class("dw-load-run")
+        load.on_click(lambda _: self.load(record.run_id))
+        delete = widgets.Button(description="Delete", icon="trash")
+        delete.layout.width = "80px"
+        delete.add_class("dw-delete-run")
+        delete.on_click(lambda _: self.ask_delete(record.run_id))
+        row = widgets.HBox([checkbox, *cells, load, delete], layout={"align_items": "center"})
+        row.add_class("dw-run-row")
+        return row
+
+    def _on_tick(self, run_id: str, ticked: bool) -> None:
+        chosen = [r for r in self.selected if r != run_id] + ([run_id] if ticked else [])
+        # Keep the table's order (newest first) so colours follow the rows.
+        self.selected = [r for r in self._records if r in chosen]
+
+    def _on_training_event(self, event) -> None:
+        # Training thread: the run is saved before the terminal event is sent.
+        if event.kind in _END_KINDS:
+            self.refresh()
