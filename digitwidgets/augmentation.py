@@ -20,6 +20,36 @@ ROTATION = 12 / 360
 ZOOM = 0.12
 
 
+# Keras's random image layers default to training=True when a model is called directly
+# (``model(x)``); these default to False, so only ``fit`` (or an explicit training=True)
+# augments. Names and package match what saved runs already refer to.
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class TrainingOnlyTranslation(layers.RandomTranslation):
+    """``RandomTranslation`` that shifts only while training."""
+
+    def call(self, inputs, training=False):
+        """Shift ``inputs`` at random if ``training``, else return them unchanged."""
+        return super().call(inputs, training=training)
+
+
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class TrainingOnlyRotation(layers.RandomRotation):
+    """``RandomRotation`` that rotates only while training."""
+
+    def call(self, inputs, training=False):
+        """Rotate ``inputs`` at random if ``training``, else return them unchanged."""
+        return super().call(inputs, training=training)
+
+
+@keras.saving.register_keras_serializable(package="digitwidgets")
+class TrainingOnlyZoom(layers.RandomZoom):
+    """``RandomZoom`` that zooms only while training."""
+
+    def call(self, inputs, training=False):
+        """Zoom ``inputs`` at random if ``training``, else return them unchanged."""
+        return super().call(inputs, training=training)
+
+
 @keras.saving.register_keras_serializable(package="digitwidgets")
 class RandomStrokeWidth(layers.Layer):
     """Make each digit's strokes thicker or thinner by a random amount, in training only.
@@ -43,7 +73,7 @@ class RandomStrokeWidth(layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=False):
         """The inputs unchanged outside training; otherwise thickened or thinned per digit."""
         if not training:
             return inputs
@@ -77,11 +107,11 @@ def augmentation_layers(seed: int = 0) -> list[keras.layers.Layer]:
     only in training; the background they reveal is filled with 0 (no ink).
     """
     return [
-        layers.RandomTranslation(
+        TrainingOnlyTranslation(
             SHIFT, SHIFT, fill_mode="constant", seed=_seed(seed, 0), name="shift"
         ),
-        layers.RandomRotation(ROTATION, fill_mode="constant", seed=_seed(seed, 1), name="rotate"),
-        layers.RandomZoom(ZOOM, fill_mode="constant", seed=_seed(seed, 2), name="zoom"),
+        TrainingOnlyRotation(ROTATION, fill_mode="constant", seed=_seed(seed, 1), name="rotate"),
+        TrainingOnlyZoom(ZOOM, fill_mode="constant", seed=_seed(seed, 2), name="zoom"),
         RandomStrokeWidth(seed=_seed(seed, 3), name="stroke_width"),
     ]
 

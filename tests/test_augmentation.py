@@ -110,3 +110,15 @@ def test_a_model_with_augmentation_layers_saves_and_loads(tmp_path, digits):
     np.testing.assert_allclose(
         loaded.predict(digits[:4], verbose=0), model.predict(digits[:4], verbose=0)
     )
+
+
+def test_a_model_augments_only_when_training(digits):
+    """Called directly, as Recognizer does, a model holding the layers leaves digits be."""
+    inputs = keras.Input((28, 28, 1))
+    x = inputs
+    for layer in augmentation_layers(seed=8):
+        x = layer(x)
+    model = keras.Model(inputs, x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(digits)), digits)
+    np.testing.assert_array_equal(model.predict(digits, verbose=0), digits)
+    assert not np.allclose(keras.ops.convert_to_numpy(model(digits, training=True)), digits)
