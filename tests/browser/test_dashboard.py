@@ -43,9 +43,7 @@ def prediction_text(page) -> str:
 
 def draw_stroke(page, points) -> None:
     """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
-    box = page.locator(".dw-pad canvas").last.bounding_box()
-    if box is None:
-        box = page.locator(".dw-pad").bounding_box()
+    box = page.locator("canvas.dw-pad, .dw-pad canvas").first.bounding_box()
     x0, y0 = points[0]
     page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
     page.mouse.down()
@@ -142,7 +140,7 @@ def test_upload_an_image_and_read_it(page, digit_images, tmp_path, artifacts):
     seven = np.asarray(Image.fromarray(255 - digit_images[7]).resize((140, 140)))
     path = tmp_path / "seven.png"
     path.write_bytes(png_bytes(seven))
-    page.set_input_files(".dw-upload input[type=file]", str(path))
+    choose_file(page, path)
     page.wait_for_function(
         "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
         timeout=20_000,
@@ -154,13 +152,20 @@ def test_upload_a_non_image_shows_an_error(page, tmp_path, artifacts):
     before = prediction_text(page)
     path = tmp_path / "notes.png"
     path.write_text("these are my notes, not a picture")
-    page.set_input_files(".dw-upload input[type=file]", str(path))
+    choose_file(page, path)
     page.wait_for_function(
         "() => /not .*image/i.test(document.querySelector('.dw-upload-message').textContent)",
         timeout=20_000,
     )
     assert prediction_text(page) == before
     page.screenshot(path=str(artifacts / "dashboard-bad-upload.png"), full_page=True)
+
+
+def choose_file(page, path) -> None:
+    """Click the upload button and pick a file in the chooser, as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.click(".dw-upload")
+    chooser.value.set_files(str(path))
 
 
 def set_epochs(page, epochs: int) -> None:
