@@ -90,3 +90,15 @@ def _score_parts(model):
 
         return features, logits
     return model, lambda values: values
+
+
+def overlay(image28: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """The digit in grey with its saliency in red on top: uint8 (28, 28, 3), for showing.
+
+    Ink is light grey on black as the model sees it; the more a pixel counts, the redder.
+    """
+    ink = np.clip(np.asarray(image28, dtype=np.float32).reshape(SIZE, SIZE), 0.0, 1.0)
+    weight = np.clip(np.asarray(heat, dtype=np.float32).reshape(SIZE, SIZE), 0.0, 1.0)
+    grey = 0.45 * ink
+    rgb = np.stack([grey + (1.0 - grey) * weight, grey * (1 - weight), grey * (1 - weight)], -1)
+    return np.round(rgb * 255).astype(np.uint8)

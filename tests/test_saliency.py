@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitwidgets.pretrained import load_pretrained
-from digitwidgets.saliency import saliency
+from digitwidgets.saliency import overlay, saliency
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +42,15 @@ def test_empty_image_gives_an_empty_map(model):
 def test_wrong_shape_is_refused(model):
     with pytest.raises(ValueError, match="28x28"):
         saliency(model, np.zeros((32, 32)))
+
+
+def test_overlay_is_red_where_the_map_is_high(model, digit_images):
+    image = _as_input(digit_images[7])
+    heat = saliency(model, image)
+    picture = overlay(image, heat)
+    assert picture.shape == (28, 28, 3) and picture.dtype == np.uint8
+    hottest = np.unravel_index(np.argmax(heat), heat.shape)
+    red, green, _ = picture[hottest].astype(int)
+    assert red == 255 and green < 50
+    # Ink that does not count stays grey; background stays black.
+    assert (picture[image == 0] == 0).all()
