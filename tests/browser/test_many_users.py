@@ -1,0 +1,161 @@
+"""Two visitors on one Voila server at once, served as deploy/voila-nginx serves it.
+
+One visitor trains (then stops) while the other draws. Each page has its own kernel, so
+neither sees the other's model, drawing or chart, and the drawer's page keeps answering while
+the other trains.
+The server runs with the deploy files' base URL and token.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from .conftest import ROOT, VoilaServer, open_dashboard
+
+TOKEN = "a-token-for-the-many-users-test"
+BASE_URL = "/digits/"
+
+CHART_POINTS = """() => [...document.querySelectorAll('.dw-chart path.line')]
+    .map(p => (p.getAttribute('d') || '').split(/[ML]/).length - 1)
+    .reduce((a, b) => a + b, 0)"""
+
+KERNEL_ID = "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+
+TRAINING = "() => document.querySelector('button.dw-train').disabled"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium_path):
+    """One Voila server with the deploy files' base URL and a token."""
+    server = VoilaServer(
+        ROOT / "notebooks" / "dashboard.ipynb",
+        tmp_path_factory.mktemp("voila-many"),
+        extra_args=[f"--Voila.base_url={BASE_URL}", f"--Voila.token={TOKEN}"],
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def dashboard_url(server: VoilaServer) -> str:
+    return f"{server.url}{BASE_URL.strip('/')}/?token={TOKEN}"
+
+
+def wait_for_pad_message(page, pattern: str) -> None:
+    """Wait until the pad's message (set by the page's kernel) matches ``pattern``."""
+    page.wait_for_function(
+        f"() => /{pattern}/i.test(document.querySelector('.dw-pad-message').textContent)",
+        timeout=30_000,
+    )
+
+
+def draw_stroke(page, points) -> None:
+    """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
+    canvas = page.locator(".dw-pad canvas, canvas.dw-pad").last
+    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is in the viewport
+    box = canvas.bounding_box()
+    x0, y0 = points[0]
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
+    page.mouse.up()
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Type a number of epochs into the epochs control, as a person would."""
+    field = page.locator(".dw-epochs input").first
+    if field.count():
+        field.fill(str(epochs))
+        field.press("Enter")
+    else:
+        page.locator(".dw-epochs .widget-readout").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(epochs))
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def pad_message(page) -> str:
+    return page.inner_text(".dw-pad-message").strip()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_a_visitor_without_the_token_gets_no_dashboard(server):
+    # Voila has no login page: without the token it redirects to /login, which redirects again.
+    opener = urllib.request.build_opener(_NoRedirects)
+    url = f"{server.url}{BASE_URL.strip('/')}/"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(url, timeout=30)
+    assert refused.value.code in (302, 401, 403)
+    assert "dw-train" not in refused.value.read().decode(errors="replace")
+    with opener.open(f"{url}?token={TOKEN}", timeout=120) as reply:
+        assert reply.status == 200
+
+
+@pytest.mark.slow
+def test_one_trains_while_the_other_draws(browser, server, artifacts):
+    trainer = open_dashboard(browser, dashboard_url(server))
+    drawer = open_dashboard(browser, dashboard_url(server))
+    try:
+        assert trainer.evaluate(KERNEL_ID) != drawer.evaluate(KERNEL_ID)
+
+        set_epochs(trainer, 40)
+        trainer.click("button.dw-train")
+        trainer.wait_for_function(f"() => ({CHART_POINTS})() > 2", timeout=90_000)
+        points_before = trainer.evaluate(CHART_POINTS)
+
+        # Each pad message below is the drawer's kernel answering while the other one trains.
+        one = [(0.5, 0.15 + 0.07 * i) for i in range(11)]
+        draw_stroke(drawer, one)
+        wait_for_pad_message(drawer, "train a model first")
+        drawer.click("button.dw-clear")
+        wait_for_pad_message(drawer, "draw a digit")
+        draw_stroke(drawer, one)
+        wait_for_pad_message(drawer, "train a model first")
+        drawer.click("button.dw-undo")
+        wait_for_pad_message(drawer, "draw a digit")
+        draw_stroke(drawer, one)
+        wait_for_pad_message(drawer, "train a model first")
+        drawer.screenshot(path=str(artifacts / "many-users-drawer.png"), full_page=True)
+
+        assert trainer.evaluate(TRAINING), "training ended before the drawer was done"
+        assert trainer.evaluate(CHART_POINTS) > points_before, "the trainer's chart stalled"
+        assert drawer.evaluate(CHART_POINTS) == 0, "the drawer sees the other's chart"
+        assert not drawer.evaluate(TRAINING)
+        assert pad_message(trainer).lower().startswith("draw a digit"), "the drawer's strokes leak"
+
+        # Enough epochs to outlast the drawer's actions; stop once one has given a model.
+        trainer.wait_for_function(
+            "() => /Epoch [2-9]/.test(document.querySelector('.dw-progress').textContent)",
+            timeout=120_000,
+        )
+        trainer.click("button.dw-stop")
+        trainer.wait_for_function(
+            "() => /stopped/i.test(document.querySelector('.dw-status').textContent)",
+            timeout=60_000,
+        )
+        trainer.screenshot(path=str(artifacts / "many-users-trainer.png"), full_page=True)
+
+        # The trainer's model reads the trainer's drawing; the drawer still has no model.
+        draw_stroke(trainer, one)
+        trainer.wait_for_function(
+            "() => document.querySelector('.dw-prediction').textContent.trim() !== ''",
+            timeout=30_000,
+        )
+        drawer.click("button.dw-clear")
+        wait_for_pad_message(drawer, "draw a digit")
+        draw_stroke(drawer, one)
+        wait_for_pad_message(drawer, "train a model first")
+        assert drawer.inner_text(".dw-prediction").strip() == ""
+        assert drawer.evaluate(CHART_POINTS) == 0
+    finally:
+        trainer.context.close()
+        drawer.context.close()
