@@ -1,0 +1,191 @@
+"""Peak resident memory of one dashboard kernel through a training run, as a visitor starts it.
+
+Starts a Voila server, opens the dashboard in the system Chromium, sets the epochs, clicks
+Train and samples the resident memory (RSS) of that page's kernel process and its children
+every 0.2 s until the run ends. Two data sets: the embedded sample (8,500/1,500 digits, what
+the app uses offline) and a full-size set (60,000/10,000: the sample's real digits repeated,
+as large in memory as full MNIST, which a Binder build downloads). Prints the figures;
+``--json PATH`` also writes them; ``--quick`` runs the sample only, one epoch.
+
+    .venv/bin/python bench/bench_kernel_memory.py --json bench-kernel-memory.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer  # noqa: E402
+
+NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
+SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
+SAMPLE_EVERY = 0.2
+MB = 2**20
+
+
+def full_size_mnist(path: Path) -> Path:
+    """Write a 60,000/10,000 set made of the embedded sample's real digits, repeated."""
+    with np.load(SAMPLE) as sample:
+        x_train, y_train = sample["x_train"], sample["y_train"]
+        x_test, y_test = sample["x_test"], sample["y_test"]
+    train = np.resize(np.arange(len(x_train)), 60_000)
+    test = np.resize(np.arange(len(x_test)), 10_000)
+    np.savez(
+        path,
+        x_train=x_train[train],
+        y_train=y_train[train],
+        x_test=x_test[test],
+        y_test=y_test[test],
+    )
+    return path
+
+
+def kernel_process(server: VoilaServer, kernel_id: str) -> psutil.Process:
+    """The server's child process running the kernel with this id (its connection file names it)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for child in psutil.Process(server.process.pid).children(recursive=True):
+            try:
+                if any(kernel_id in part for part in child.cmdline()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.2)
+    raise RuntimeError(f"no process for kernel {kernel_id}")
+
+
+def resident_bytes(process: psutil.Process) -> int:
+    """RSS of a process and all its children, in bytes."""
+    total = 0
+    for each in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a child may end meanwhile
+            total += each.memory_info().rss
+    return total
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Type the number of epochs into the dashboard's epochs control."""
+    field = page.locator(".dw-epochs input").first
+    if field.count():
+        field.fill(str(epochs))
+        field.press("Enter")
+    else:  # a slider: type into its readout
+        page.locator(".dw-epochs .widget-readout").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(epochs))
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def measure(browser, home: Path, *, epochs: int, mnist: Path | None) -> dict:
+    """Serve the dashboard, train once from the page, and return the memory figures."""
+    env = {"DIGITWIDGETS_MNIST": str(mnist)} if mnist else {}
+    server = VoilaServer(NOTEBOOK, home, env=env).start()
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(180_000)
+        page.goto(server.url)
+        page.wait_for_selector("button.dw-train", state="visible")
+        data_line = page.inner_text(".dw-data-info").strip()
+        kernel_id = page.evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+        )
+        kernel = kernel_process(server, kernel_id)
+        idle = resident_bytes(kernel)
+        set_epochs(page, epochs)
+
+        began = time.monotonic()
+        page.click("button.dw-train")
+        page.wait_for_function("() => document.querySelector('button.dw-train').disabled")
+        peak, samples = idle, 0
+        while page.evaluate("() => document.querySelector('button.dw-train').disabled"):
+            peak = max(peak, resident_bytes(kernel))
+            samples += 1
+            if time.monotonic() - began > 1800:
+                raise RuntimeError("training did not end within 30 minutes")
+            time.sleep(SAMPLE_EVERY)
+        seconds = time.monotonic() - began
+        after = resident_bytes(kernel)
+        status = page.inner_text(".dw-status").strip()
+        server_bytes = psutil.Process(server.process.pid).memory_info().rss
+    finally:
+        context.close()
+        server.stop()
+    return {
+        "data": data_line,
+        "epochs": epochs,
+        "status": status,
+        "idle_kernel_mb": round(idle / MB),
+        "peak_kernel_mb": round(peak / MB),
+        "after_training_kernel_mb": round(after / MB),
+        "voila_server_mb": round(server_bytes / MB),
+        "training_seconds": round(seconds, 1),
+        "samples": samples,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the measurements and print them; exit status 1 if a run did not finish."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="PATH", help="also write the figures here")
+    parser.add_argument("--quick", action="store_true", help="embedded sample, one epoch")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    runs = {}
+    with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            runs["embedded_sample"] = measure(
+                browser, Path(scratch) / "sample", epochs=1 if args.quick else 2, mnist=None
+            )
+            if not args.quick:
+                mnist = full_size_mnist(Path(scratch) / "mnist-full-size.npz")
+                runs["full_size"] = measure(browser, Path(scratch) / "full", epochs=1, mnist=mnist)
+        finally:
+            browser.close()
+
+    figures = {
+        "benchmark": "kernel_memory",
+        "quick": args.quick,
+        "sample_interval_s": SAMPLE_EVERY,
+        "runs": runs,
+        "peak_kernel_mb": max(run["peak_kernel_mb"] for run in runs.values()),
+        "cpu_count": os.cpu_count(),
+        "memory_total_mb": round(psutil.virtual_memory().total / MB),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    for name, run in runs.items():
+        print(
+            f"{name}: {run['data']}\n"
+            f"  kernel RSS idle {run['idle_kernel_mb']} MB, peak while training "
+            f"{run['peak_kernel_mb']} MB, after {run['after_training_kernel_mb']} MB "
+            f"({run['epochs']} epoch(s), {run['training_seconds']} s, {run['samples']} samples); "
+            f"Voila server {run['voila_server_mb']} MB; status: {run['status']}"
+        )
+    print(f"Peak resident memory of one dashboard kernel: {figures['peak_kernel_mb']} MB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if all(run["status"].startswith("Finished") for run in runs.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
