@@ -1,0 +1,190 @@
+"""What a Binder build and launch do, as far as this machine allows without repo2docker.
+
+A fresh virtual environment gets ``binder/requirements.txt`` (as repo2docker installs it), then
+``binder/postBuild`` runs with a fresh home (its MNIST download fails offline, and the build
+must still succeed), then ``binder/start`` launches a Jupyter server with the Voila server
+extension, and the browser opens ``/voila/render/notebooks/dashboard.ipynb`` as the README's
+badge does. Nothing is shared with the project's ``.venv``. Not simulated: the container image,
+the conda base environment repo2docker makes, ``jupyterhub-singleuser`` and a real download.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .conftest import ROOT, free_port, open_dashboard
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+BINDER = ROOT / "binder"
+TOKEN = "a-token-for-the-binder-test"
+# Variables the test session sets that a Binder container would not have.
+NOT_ON_BINDER = (
+    "KERAS_HOME",
+    "DIGITWIDGETS_RUNS",
+    "DIGITWIDGETS_OFFLINE",
+    "DIGITWIDGETS_MNIST",
+    "VIRTUAL_ENV",
+    "JUPYTER_CONFIG_PATH",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+)
+
+
+class BinderBuild:
+    """A virtual environment and home made from binder/ as repo2docker would make them."""
+
+    def __init__(self, root: Path):
+        self.venv = root / "venv"
+        self.home = root / "home"
+        self.home.mkdir()
+        bin_dir = self.venv / "bin"
+        self.env = {key: value for key, value in os.environ.items() if key not in NOT_ON_BINDER}
+        self.env.update(
+            HOME=str(self.home),
+            PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            # A short bounded wait: offline it fails either way, and the build must go on.
+            DIGITWIDGETS_MNIST_TIMEOUT="20",
+        )
+        self.post_build_output = ""
+        self.post_build_status = None
+
+    def build(self) -> None:
+        """Install the requirements into a fresh environment, then run postBuild."""
+        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True, timeout=300)
+        # pip keeps its cache in the real home: the wheels are the same, and it saves minutes.
+        subprocess.run(
+            [
+                self.venv / "bin" / "python",
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-r",
+                BINDER / "requirements.txt",
+            ],
+            check=True,
+            timeout=1200,
+        )
+        result = subprocess.run(
+            [BINDER / "postBuild"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        self.post_build_status = result.returncode
+        self.post_build_output = result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def binder(tmp_path_factory, chromium_path):
+    """The built environment; removed afterwards (TensorFlow is over a gigabyte)."""
+    root = tmp_path_factory.mktemp("binder")
+    build = BinderBuild(root)
+    try:
+        build.build()
+        yield build
+    finally:
+        shutil.rmtree(root / "venv", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def jupyter_server(binder):
+    """``binder/start jupyter server``: the launch Binder does, on a loopback port with a token."""
+    port = free_port()
+    log_path = binder.home / "jupyter-server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                BINDER / "start",
+                "jupyter",
+                "server",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                f"--IdentityProvider.token={TOKEN}",
+                f"--ServerApp.root_dir={ROOT}",
+                # Binder runs as jovyan; CI machines often run as root, which Jupyter refuses.
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            cwd=ROOT,
+            env=binder.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, f"the server exited:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"the server did not start:\n{log_path.read_text()}"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield process, port, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_post_build_succeeds_offline_and_says_it_fell_back(binder):
+    assert binder.post_build_status == 0, binder.post_build_output
+    assert "falls back to the embedded sample" in binder.post_build_output
+    assert not (binder.home / ".keras" / "datasets" / "mnist.npz").exists()
+    where = subprocess.run(
+        [binder.venv / "bin" / "python", "-c", "import digitwidgets; print(digitwidgets.__file__)"],
+        env=binder.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
+    assert Path(where).resolve().is_relative_to(ROOT), "postBuild did not install this checkout"
+
+
+def test_binder_url_opens_the_dashboard_on_the_offline_sample(
+    binder, jupyter_server, browser, artifacts
+):
+    process, port, log_path = jupyter_server
+    url = f"http://127.0.0.1:{port}/voila/render/notebooks/dashboard.ipynb?token={TOKEN}"
+    page = open_dashboard(browser, url)
+    try:
+        data_line = page.inner_text(".dw-data-info")
+        assert "sample" in data_line.lower(), data_line
+        body = page.inner_text("body")
+        assert "Traceback" not in body
+        assert "import Dashboard" not in body, "sources should be stripped"
+        page.screenshot(path=str(artifacts / "binder-dashboard.png"), full_page=True)
+
+        # The server read binder/jupyter-config: idle kernels are culled after 30 minutes.
+        assert "idle durations > 1800 seconds" in log_path.read_text()
+        kernels = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if "ipykernel_launcher" in " ".join(child.cmdline())
+        ]
+        assert kernels, "no kernel process under the Jupyter server"
+        for kernel in kernels:
+            assert Path(kernel.cmdline()[0]).is_relative_to(binder.venv)
+            environment = kernel.environ()
+            assert 1 <= int(environment["TF_NUM_INTRAOP_THREADS"]) <= os.cpu_count()
+            assert environment["TF_NUM_INTEROP_THREADS"] == "1"
+    finally:
+        page.context.close()
