@@ -91,7 +91,7 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "augmentation": FieldSpec(
         "Augmentation",
-        "Shift, rotate and zoom the training digits at random so the model generalizes.",
+        "Shift, turn, zoom, thicken or thin training digits at random: drawn digits read better.",
         "bool",
     ),
     "seed": FieldSpec(

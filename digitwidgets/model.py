@@ -17,6 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from . import augmentation
 from .hyperparameters import Hyperparameters
 
 INPUT_SHAPE = (28, 28)
@@ -58,43 +59,8 @@ def build_lenet5(hp: Hyperparameters) -> keras.Model:
 
 
 def augmentation_layers(hp: Hyperparameters) -> list[keras.layers.Layer]:
-    """Random shift/rotation/zoom layers if ``hp.augmentation``; active only in training."""
-    if not hp.augmentation:
-        return []
-    return [
-        TrainingOnlyTranslation(0.1, 0.1, fill_mode="constant", seed=hp.seed, name="shift"),
-        TrainingOnlyRotation(0.04, fill_mode="constant", seed=hp.seed, name="rotate"),
-        TrainingOnlyZoom(0.1, fill_mode="constant", seed=hp.seed, name="zoom"),
-    ]
-
-
-# Keras's random image layers default to training=True when a model is called directly,
-# as ``Recognizer`` does (``model(x)``); these default to False, so only ``fit`` augments.
-@keras.saving.register_keras_serializable(package="digitwidgets")
-class TrainingOnlyTranslation(layers.RandomTranslation):
-    """``RandomTranslation`` that shifts only while training."""
-
-    def call(self, inputs, training=False):
-        """Shift ``inputs`` at random if ``training``, else return them unchanged."""
-        return super().call(inputs, training=training)
-
-
-@keras.saving.register_keras_serializable(package="digitwidgets")
-class TrainingOnlyRotation(layers.RandomRotation):
-    """``RandomRotation`` that rotates only while training."""
-
-    def call(self, inputs, training=False):
-        """Rotate ``inputs`` at random if ``training``, else return them unchanged."""
-        return super().call(inputs, training=training)
-
-
-@keras.saving.register_keras_serializable(package="digitwidgets")
-class TrainingOnlyZoom(layers.RandomZoom):
-    """``RandomZoom`` that zooms only while training."""
-
-    def call(self, inputs, training=False):
-        """Zoom ``inputs`` at random if ``training``, else return them unchanged."""
-        return super().call(inputs, training=training)
+    """``digitwidgets.augmentation``'s layers if ``hp.augmentation``; active only in training."""
+    return augmentation.augmentation_layers(hp.seed) if hp.augmentation else []
 
 
 def _modern_features(x, activation: str):
