@@ -88,8 +88,9 @@ def test_undo_and_clear():
 
 def test_css_classes():
     pad = DrawingPad()
-    canvas = pad.children[0]
+    canvas = pad.children[0].children[0]
     assert "dw-pad" in canvas._dom_classes
+    assert type(canvas).__name__ == "Canvas"
     assert (canvas.width, canvas.height) == (280, 280)
     assert "dw-undo" in pad.children[1].children[0]._dom_classes
     assert "dw-clear" in pad.children[1].children[1]._dom_classes
@@ -105,11 +106,11 @@ def test_client_ready_redraws_every_stroke(monkeypatch):
     monkeypatch.setattr(
         _CANVAS_MANAGER, "send_command", lambda canvas, command, buffers=(): sent.append(command)
     )
-    pad.children[0]._handle_frontend_event(None, {"event": "client_ready"}, [])
+    pad._canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
     with_stroke = len(sent)
     pad.clear()
     sent.clear()
-    pad.children[0]._handle_frontend_event(None, {"event": "client_ready"}, [])
+    pad._canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
     # The paper is repainted either way; the stroke adds its own commands.
     assert with_stroke > len(sent) > 0
 

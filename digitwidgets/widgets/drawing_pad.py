@@ -47,11 +47,13 @@ class DrawingPad(widgets.VBox):
         self._canvas = Canvas(
             width=self.size,
             height=self.size,
-            layout=widgets.Layout(
-                width=f"{self.size}px", height=f"{self.size}px", border="1px solid #999"
-            ),
+            layout=widgets.Layout(width=f"{self.size}px", height=f"{self.size}px"),
         )
         self._canvas.add_class("dw-pad")
+        # The frame carries dw-pad too, so ".dw-pad canvas" finds the drawing surface as well.
+        frame = widgets.Box([self._canvas], layout=widgets.Layout(border="1px solid #999"))
+        frame.add_class("dw-pad")
+        frame.add_class("dw-pad-frame")
         self._canvas.on_mouse_down(self._on_mouse_down)
         self._canvas.on_mouse_move(self._on_mouse_move)
         self._canvas.on_mouse_up(self._on_mouse_up)
@@ -74,7 +76,7 @@ class DrawingPad(widgets.VBox):
         traitlets.dlink((self, "message"), (self._message, "value"))
 
         self._redraw()
-        self.children = [self._canvas, widgets.HBox([self._undo, self._clear]), self._message]
+        self.children = [frame, widgets.HBox([self._undo, self._clear]), self._message]
         self.add_class("dw-drawing-pad")
 
     @traitlets.default("recognizer")
