@@ -212,6 +212,8 @@ def test_nginx_forwards_websockets_to_the_loopback_voila():
     assert re.search(r"proxy_set_header\s+Upgrade\s+\$http_upgrade;", nginx)
     assert re.search(r"proxy_set_header\s+Connection\s+\$connection_upgrade;", nginx)
     assert "proxy_http_version 1.1;" in nginx
+    # With $host a non-default port is lost and Voila refuses the websocket as cross-origin.
+    assert re.search(r"proxy_set_header\s+Host\s+\$http_host;", nginx)
     location = re.search(r"location\s+(\S+)\s*\{", nginx).group(1)
     upstream = re.search(r"proxy_pass\s+http://127\.0\.0\.1:(\d+);", nginx).group(1)
     assert f"--Voila.base_url={location}" in service
