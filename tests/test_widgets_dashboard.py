@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 
+import ipywidgets as widgets
 import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
@@ -40,9 +41,10 @@ CSS_CLASSES = [
 class FakeTrainer:
     """Listeners and a way to emit events, as the training thread would."""
 
-    def __init__(self):
+    def __init__(self, store):
         self.listeners = []
         self.model = None
+        self.store = store
 
     def add_listener(self, listener):
         self.listeners.append(listener)
@@ -50,6 +52,19 @@ class FakeTrainer:
     def emit(self, event):
         for listener in self.listeners:
             listener(event)
+
+
+def _descendants(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _descendants(child)
+
+
+@pytest.fixture
+def fake_trainer(tmp_path):
+    from digitwidgets.runs import RunStore
+
+    return FakeTrainer(RunStore(tmp_path / "runs"))
 
 
 def _classes(widget):
@@ -77,18 +92,29 @@ def test_builds_on_the_embedded_sample_with_every_css_class(sample, monkeypatch)
     dashboard = Dashboard(data=sample)
     classes = _classes(dashboard)
     assert [name for name in CSS_CLASSES if name not in classes] == []
-    texts = [c.value for c in dashboard.children if isinstance(getattr(c, "value", None), str)]
+    texts = [w.value for w in _descendants(dashboard) if isinstance(w, widgets.HTML)]
     assert any(sample.info.describe() in text for text in texts)
-    assert [t for t in texts if "·" in t] == [
+    assert [t for t in texts if " · " in t and len(t) < 40] == [
         "1 · Choose settings",
         "2 · Train and watch",
         "3 · Draw a digit",
+        "4 · Look deeper",
     ]
     assert registered == [dashboard.trainer.shutdown]
 
 
-def test_drawing_and_uploads_reach_the_prediction_view(sample):
-    dashboard = Dashboard(data=sample, trainer=FakeTrainer())
+def test_starts_with_the_pretrained_model_so_a_visitor_can_draw_at_once(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    assert dashboard.recognizer.model is not None
+    assert "Pretrained LeNet-5" in dashboard.model_description
+    assert dashboard.evaluation.model is dashboard.recognizer.model
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.prediction.value.digit == 1
+
+
+def test_drawing_and_uploads_reach_the_prediction_view(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_up(140, 240)
     assert dashboard.prediction.value is dashboard.pad.value is not None
@@ -96,9 +122,10 @@ def test_drawing_and_uploads_reach_the_prediction_view(sample):
     assert dashboard.prediction.value is dashboard.pad.value
 
 
-def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model):
-    trainer = FakeTrainer()
-    dashboard = Dashboard(data=sample, trainer=trainer)
+def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model, fake_trainer):
+    trainer = fake_trainer
+    dashboard = Dashboard(data=sample, trainer=trainer, pretrained=False)
+    assert dashboard.model_description.startswith("No model yet")
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_up(140, 240)
     assert not dashboard.prediction.value.ok
@@ -106,6 +133,7 @@ def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model
     assert dashboard.recognizer.model is None
     trainer.emit(TrainingEvent("epoch", "run", epochs=1, batches=3, model=untrained_model))
     assert dashboard.recognizer.model is untrained_model
+    assert "after epoch 1 of 1" in dashboard.model_description
     assert dashboard.prediction.value.ok
     assert dashboard.prediction.children  # the view shows it
     digit = dashboard.prediction.value.digit

@@ -1,28 +1,36 @@
-"""Dashboard: the whole app on one page: choose settings, train and watch, then draw a digit."""
+"""Dashboard: the whole app on one page: choose settings, train and watch, draw, look deeper."""
 
 from __future__ import annotations
 
 import atexit
 
 import ipywidgets as widgets
+import traitlets
 
 from digitwidgets.recognition import Recognizer
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
 from digitwidgets.widgets.drawing_pad import DrawingPad
+from digitwidgets.widgets.evaluation import EvaluationPanel
+from digitwidgets.widgets.export import ExportPanel
 from digitwidgets.widgets.prediction import PredictionView
+from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
 from digitwidgets.widgets.upload import ImageUpload
 
 _MODEL_EVENTS = ("epoch", "finish", "stopped")
+_NO_MODEL = "No model yet: train one in step 2, or load a saved run in step 4."
 
 # Scoped to the components' own classes so the page around the dashboard is untouched.
 _CSS = """
 <style>
-.dw-dashboard { max-width: 960px; font-size: 14px; }
-.dw-dashboard .dw-section { margin: 18px 0 6px 0; font-size: 18px; font-weight: 600; }
+.dw-dashboard { max-width: 1240px; font-size: 14px; }
+.dw-dashboard .dw-title h2 { margin: 4px 0; }
+.dw-dashboard .dw-section { margin: 14px 0 4px 0; font-size: 18px; font-weight: 600; }
 .dw-dashboard .dw-intro { color: #555; }
 .dw-dashboard .dw-data-info { color: #333; font-style: italic; }
+.dw-dashboard .dw-model-label { color: #333; }
+.dw-dashboard .dw-column { padding-right: 12px; }
 .dw-prediction { font-size: 72px; font-weight: 700; line-height: 1.1; min-width: 90px;
                  text-align: center; color: #08519c; }
 .dw-model-input, .dw-step-cropped, .dw-step-scaled { image-rendering: pixelated;
@@ -39,18 +47,32 @@ def _html(text: str, css_class: str) -> widgets.HTML:
     return html
 
 
+def _column(children, width: str) -> widgets.VBox:
+    column = widgets.VBox(children, layout=widgets.Layout(width=width, min_width="300px"))
+    column.add_class("dw-column")
+    return column
+
+
 class Dashboard(widgets.VBox):
     """Train LeNet-5 on MNIST, watch it learn, then try it on your own handwriting.
 
     Every argument is optional: ``data`` defaults to ``load_mnist()`` (the embedded sample
     when nothing better is found), ``store`` to the default RunStore, ``trainer`` to a
-    Trainer saving there and ``recognizer`` to an empty Recognizer. Each model training
-    hands over (after every epoch and at the end) replaces the recognizer's model, and the
-    current drawing or upload is recognized again with it.
+    Trainer saving there and ``recognizer`` to one holding the pretrained LeNet-5 shipped
+    with the package, so a visitor can draw before training anything. Each model that
+    training hands over (after every epoch and at the end) replaces the recognizer's model,
+    and the current drawing or upload is recognized again with it; so does a saved run
+    loaded from the comparison table.
     """
 
-    def __init__(self, data=None, store=None, trainer=None, recognizer=None, **kwargs):
-        """Build and wire every component."""
+    model_description = traitlets.Unicode(
+        _NO_MODEL, read_only=True, help="Which model the pad and the upload use now."
+    )
+
+    def __init__(
+        self, data=None, store=None, trainer=None, recognizer=None, *, pretrained=True, **kwargs
+    ):
+        """Build and wire every component; ``pretrained=False`` starts with no model."""
         super().__init__(**kwargs)
         if data is None:
             from digitwidgets.mnist import load_mnist
@@ -64,8 +86,8 @@ class Dashboard(widgets.VBox):
         self.data = data
         self.trainer = trainer
         self.recognizer = recognizer if recognizer is not None else Recognizer()
-        if self.recognizer.model is None and getattr(trainer, "model", None) is not None:
-            self.recognizer.model = trainer.model
+        if self.recognizer.model is None and pretrained:
+            self._use_pretrained()
 
         self.controls = HyperparameterControls()
         self.training_panel = TrainingPanel(trainer, self.controls, data)
@@ -76,14 +98,26 @@ class Dashboard(widgets.VBox):
         self.prediction = PredictionView()
         widgets.dlink((self.pad, "value"), (self.prediction, "value"))
         widgets.dlink((self.upload, "value"), (self.prediction, "value"))
+        self.evaluation = EvaluationPanel(data, self.recognizer.model)
+        self.evaluation.follow(trainer)
+        self.evaluation.on_image_selected(self._show_recognition)
+        self.runs = RunComparison(trainer.store)
+        self.runs.follow(trainer)
+        self.runs.on_load(self._on_run_loaded)
+        self.export = ExportPanel()
+        self.export.follow(trainer)
         trainer.add_listener(self._on_training_event)
         shutdown = getattr(trainer, "shutdown", None)
         if shutdown is not None:
             # A run still going when the kernel exits is saved as interrupted, not lost.
             atexit.register(shutdown)
 
-        info = getattr(data, "info", None)
-        data_line = info.describe() if info is not None else f"{len(data[0][0]):,} training digits"
+        self._model_label = _html("", "dw-model-label")
+        traitlets.dlink(
+            (self, "model_description"),
+            (self._model_label, "value"),
+            lambda text: f"<b>Model:</b> {text}",
+        )
         self.children = [
             widgets.HTML(_CSS),
             _html("<h2>Handwritten digits with LeNet-5</h2>", "dw-title"),
@@ -92,29 +126,78 @@ class Dashboard(widgets.VBox):
                 "see what it thinks.",
                 "dw-intro",
             ),
-            _html(f"Training data: {data_line}", "dw-data-info"),
-            _html("1 · Choose settings", "dw-section"),
-            self.controls,
-            _html("2 · Train and watch", "dw-section"),
-            self.training_panel,
-            self.chart,
-            _html("3 · Draw a digit", "dw-section"),
+            _html(f"Training data: {self._describe_data()}", "dw-data-info"),
             widgets.HBox(
                 [
-                    widgets.VBox([self.pad, self.upload], layout=widgets.Layout(width="320px")),
-                    self.prediction,
+                    _column([_html("1 · Choose settings", "dw-section"), self.controls], "420px"),
+                    _column(
+                        [
+                            _html("2 · Train and watch", "dw-section"),
+                            self.training_panel,
+                            self.chart,
+                        ],
+                        "800px",
+                    ),
                 ],
-                layout=widgets.Layout(align_items="flex-start", grid_gap="24px"),
+                layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
             ),
+            _html("3 · Draw a digit", "dw-section"),
+            self._model_label,
+            widgets.HBox(
+                [_column([self.pad, self.upload], "320px"), self.prediction],
+                layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
+            ),
+            _html("4 · Look deeper", "dw-section"),
+            self._tabs(),
         ]
         self.add_class("dw-dashboard")
+
+    def _tabs(self) -> widgets.Tab:
+        tabs = widgets.Tab([self.evaluation, self.runs, self.export])
+        for index, title in enumerate(("Evaluate", "Compare runs", "Export")):
+            tabs.set_title(index, title)
+        tabs.add_class("dw-tabs")
+        return tabs
+
+    def _describe_data(self) -> str:
+        info = getattr(self.data, "info", None)
+        if info is not None:
+            return info.describe()
+        return f"{len(self.data[0][0]):,} training digits"
+
+    def _use_pretrained(self) -> None:
+        from digitwidgets.pretrained import load_pretrained
+
+        model, info = load_pretrained()
+        self.recognizer.model = model
+        self.set_trait("model_description", info["description"])
+
+    def _set_model(self, model, description: str) -> None:
+        self.recognizer.model = model
+        self.set_trait("model_description", description)
+        if self.upload.value is not None and self.prediction.value is self.upload.value:
+            self.upload.recognize()
+        else:
+            self.pad.recognize()
+
+    def _show_recognition(self, recognition) -> None:
+        self.prediction.value = recognition
+
+    def _on_run_loaded(self, model, record) -> None:
+        self._set_model(model, f"saved run {record.run_id} ({record.status})")
+        self.evaluation.evaluate_model(model, record.run_id)
+        self.export.run = record
 
     def _on_training_event(self, event) -> None:
         # Training thread: hand the model over and set traits, nothing else.
         if event.kind not in _MODEL_EVENTS or event.model is None:
             return
-        self.recognizer.model = event.model
-        if self.upload.value is not None and self.prediction.value is self.upload.value:
-            self.upload.recognize()
+        if event.kind == "epoch":
+            description = (
+                f"your run {event.run_id}, after epoch {event.epoch + 1} of {event.epochs}"
+            )
         else:
-            self.pad.recognize()
+            description = (
+                f"your run {event.run_id} ({'finished' if event.kind == 'finish' else 'stopped'})"
+            )
+        self._set_model(event.model, description)
