@@ -37,6 +37,16 @@ _EXPORTS = {
     "ImageError": "images",
     "Recognizer": "recognition",
     "Recognition": "recognition",
+    "evaluate": "evaluation",
+    "Evaluation": "evaluation",
+    "history_csv": "export",
+    "reproduction_script": "export",
+    "make_drawn_digits": "drawn_digits",
+    "DrawnDigits": "drawn_digits",
+    "load_pretrained": "pretrained",
+    "saliency": "saliency",
+    "HandwritingLog": "feedback",
+    "fine_tune": "feedback",
     "HyperparameterControls": "widgets.controls",
     "TrainingPanel": "widgets.training_panel",
     "TrainingChart": "widgets.chart",
@@ -44,6 +54,9 @@ _EXPORTS = {
     "PredictionView": "widgets.prediction",
     "ImageUpload": "widgets.upload",
     "Dashboard": "widgets.dashboard",
+    "EvaluationPanel": "widgets.evaluation",
+    "RunComparison": "widgets.runs_table",
+    "ExportPanel": "widgets.export",
 }
 
 __all__ = sorted(_EXPORTS)
