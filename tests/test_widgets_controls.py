@@ -8,8 +8,14 @@ from digitwidgets.hyperparameters import FIELDS, Hyperparameters
 from digitwidgets.widgets.controls import HyperparameterControls
 
 
+def _all(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _all(child)
+
+
 def _control(controls, css_class):
-    found = [c for c in controls.children if css_class in c._dom_classes]
+    found = [c for c in _all(controls) if css_class in c._dom_classes]
     assert len(found) == 1, css_class
     return found[0]
 
@@ -66,7 +72,7 @@ def test_invalid_input_is_explained_and_value_keeps_last_valid():
     _control(controls, "dw-seed").value = -1
     assert controls.value == Hyperparameters(epochs=4)
     assert "seed" in controls.message
-    message = [c for c in controls.children if "dw-controls-message" in c._dom_classes][0]
+    message = _control(controls, "dw-controls-message")
     assert "seed" in message.value and "last valid" in message.value
     _control(controls, "dw-seed").value = 5
     assert controls.value == Hyperparameters(epochs=4, seed=5)
@@ -80,3 +86,16 @@ def test_disabled_locks_every_control():
     assert all(_control(controls, "dw-" + n.replace("_", "-")).disabled for n in FIELDS)
     controls.disabled = False
     assert not any(_control(controls, "dw-" + n.replace("_", "-")).disabled for n in FIELDS)
+
+
+def test_controls_sit_in_a_two_column_grid():
+    import ipywidgets as widgets
+
+    controls = HyperparameterControls()
+    grid = [c for c in _all(controls) if isinstance(c, widgets.GridBox)]
+    assert len(grid) == 1
+    assert grid[0].layout.grid_template_columns.startswith("repeat(2,")
+    assert len(grid[0].children) == len(FIELDS)
+    assert {_control(controls, "dw-" + name.replace("_", "-")) for name in FIELDS} == set(
+        grid[0].children
+    )

@@ -7,8 +7,9 @@ import traitlets
 
 from digitwidgets.hyperparameters import FIELDS, Hyperparameters
 
-_DESCRIPTION_STYLE = {"description_width": "120px"}
-_CONTROL_LAYOUT = {"width": "380px"}
+_DESCRIPTION_STYLE = {"description_width": "100px"}
+# Each control fills its grid cell; the grid decides the width.
+_CONTROL_LAYOUT = {"width": "100%", "min_width": "0"}
 
 # The learning rate lives on a log scale: 1e-6 .. 10 covers every value worth trying.
 _LEARNING_RATE_EXPONENTS = (-6, 1)
@@ -31,7 +32,7 @@ def _make_control(name: str) -> widgets.Widget:
     if spec.kind == "choice":
         control = widgets.Dropdown(options=list(spec.choices), value=default, **common)
     elif spec.kind == "bool":
-        control = widgets.Checkbox(value=default, indent=True, **common)
+        control = widgets.Checkbox(value=default, indent=False, **common)
     elif name == "learning_rate":
         low, high = _LEARNING_RATE_EXPONENTS
         control = widgets.FloatLogSlider(
@@ -99,7 +100,16 @@ class HyperparameterControls(widgets.VBox):
             control.observe(self._on_control_change, "value")
         traitlets.dlink((self, "message"), (self._message, "value"), _message_html)
         self.value = value if value is not None else Hyperparameters()
-        self.children = [*self._controls.values(), self._message]
+        # Two columns of label + control: the ten settings take five rows.
+        self._grid = widgets.GridBox(
+            list(self._controls.values()),
+            layout=widgets.Layout(
+                grid_template_columns="repeat(2, minmax(240px, 1fr))",
+                grid_gap="4px 16px",
+                align_items="center",
+            ),
+        )
+        self.children = [self._grid, self._message]
         self.add_class("dw-controls")
 
     @traitlets.default("value")
