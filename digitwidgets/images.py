@@ -17,6 +17,10 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 # A digit needs few pixels; more than this is a decompression bomb or a photograph by mistake.
 MAX_IMAGE_PIXELS = 25_000_000
 FORMATS = ("PNG", "JPEG", "GIF", "BMP")
+# Pillow's own decompression-bomb check runs in Image.open, before any pixel is decoded; its
+# default (about 89 megapixels, refused only past twice that) is far too generous for a
+# server decoding strangers' files, so it is set to this package's limit explicitly.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 _NOT_AN_IMAGE = "This file is not a PNG, JPEG, GIF or BMP image."
 _DAMAGED = "This image is damaged or incomplete and cannot be read."
