@@ -97,6 +97,43 @@ def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
     assert panel.status == "Stopped by you after 2 epochs"
 
 
+def test_progress_says_where_a_stopped_run_ended_and_keeps_its_bar_partial():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=3), data=None)
+    panel.train()
+    fields = {"epoch": 2, "epochs": 3, "batch": 104, "batches": 120, "step": 344, "elapsed": 6.2}
+    trainer.emit("batch", remaining=0.4, **fields)
+    assert _child(panel, "dw-progress-text").value.endswith("~0:00 left")
+    trainer.emit("stopped", remaining=0.0, message="Stopped.", **fields)
+    assert _child(panel, "dw-progress-text").value == "Stopped at epoch 3, batch 104/120 · 0:06"
+    assert _child(panel, "dw-progress-bar").value == pytest.approx(344 / 360)
+    assert panel.status == "Stopped by you after 2 epochs"
+
+
+def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=20), data=None)
+    panel.train()
+    trainer.emit("stopped", epoch=4, epochs=20, batch=120, batches=120, step=600, elapsed=9)
+    assert _child(panel, "dw-progress-text").value == "Stopped after epoch 5 of 20 · 0:09"
+    assert _child(panel, "dw-progress-bar").value == pytest.approx(0.25)
+    panel.train()
+    trainer.emit("batch", epoch=19, epochs=20, batch=60, batches=120, step=2340, elapsed=25)
+    trainer.emit("finish", epoch=19, epochs=20, batch=120, batches=120, step=2400, elapsed=26)
+    assert _child(panel, "dw-progress-text").value == "Done: 20 epochs in 0:26"
+    assert _child(panel, "dw-progress-bar").value == 1.0
+
+
+def test_progress_of_a_failed_run_says_where_it_ended():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel.train()
+    trainer.emit("batch", epoch=0, epochs=10, batch=7, batches=120, step=7, elapsed=1.0)
+    trainer.emit("failed", epoch=0, epochs=10, batch=8, batches=120, step=8, elapsed=1.2)
+    assert _child(panel, "dw-progress-text").value == "Ended at epoch 1, batch 8/120 · 0:01"
+    assert _child(panel, "dw-progress-bar").value == pytest.approx(7 / 1200)
+
+
 def test_interruption_and_save_errors_are_reported():
     trainer = FakeTrainer()
     panel = TrainingPanel(trainer, Hyperparameters, data=None)
@@ -186,7 +223,7 @@ def test_a_real_tiny_training_through_the_trainer(sample_arrays):
     assert not panel.running and not controls.disabled
     assert panel.status.startswith("Finished: validation accuracy")
     assert panel.progress == 1.0
-    assert _child(panel, "dw-progress-text").value.startswith("Epoch 1/1")
+    assert _child(panel, "dw-progress-text").value.startswith("Done: 1 epoch in ")
     run = trainer.store.get(chart.run_id)
     assert chart.history["val_accuracy"] == pytest.approx(run.history["val_accuracy"])
     assert chart.history["loss"] == pytest.approx(run.history["loss"])

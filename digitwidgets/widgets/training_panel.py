@@ -23,6 +23,18 @@ def format_duration(seconds: float | None) -> str:
 
 
 def _progress_text(event) -> str:
+    """The line beside the bar: where the run is, or, once it has ended, where it ended."""
+    elapsed = format_duration(event.elapsed)
+    epoch = min(event.epoch + 1, event.epochs)
+    batch = f", batch {event.batch}/{event.batches}" if event.batches else ""
+    if event.kind == "finish":
+        return f"Done: {event.epochs} epoch{'' if event.epochs == 1 else 's'} in {elapsed}"
+    if event.kind == "stopped":
+        if event.batches and event.batch >= event.batches:
+            return f"Stopped after epoch {epoch} of {event.epochs} · {elapsed}"
+        return f"Stopped at epoch {epoch}{batch} · {elapsed}"
+    if event.kind == "failed":
+        return f"Ended at epoch {epoch}{batch} · {elapsed}"
     parts = [f"Epoch {min(event.epoch + 1, event.epochs)}/{event.epochs}"]
     if event.batches:
         parts.append(f"batch {event.batch}/{event.batches}")
@@ -148,7 +160,7 @@ class TrainingPanel(widgets.VBox):
             self.set_trait("progress", 1.0)
         elif event.kind != "failed":
             self.set_trait("progress", float(event.progress))
-        if event.kind != "failed" and event.epochs:
+        if event.epochs:
             self._progress_label.value = _progress_text(event)
         self.set_trait("status", _status_text(event))
         self._event_callbacks(event)
