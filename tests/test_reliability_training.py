@@ -1,0 +1,135 @@
+"""Clumsy training on the dashboard: Stop at once, Stop twice, Train right after Stop, a
+learning rate that diverges, and drawing all through a run.
+
+The Trainer's own stop, divergence and refusal rules are tested in test_training.py; here a
+real tiny training runs behind the dashboard's widgets, as a visitor drives them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+import pytest
+
+from digitwidgets.hyperparameters import Hyperparameters
+from digitwidgets.mnist import DataInfo, MnistData
+from digitwidgets.runs import RunStore
+from digitwidgets.training import Trainer
+from digitwidgets.widgets.dashboard import Dashboard
+
+TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0, validation_split=0.1)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(sample_arrays) -> MnistData:
+    """300 real training digits and 200 test digits."""
+    info = DataInfo("embedded-sample", "first digits of the sample", 300, 200)
+    return MnistData(
+        sample_arrays["x_train"][:300],
+        sample_arrays["y_train"][:300],
+        sample_arrays["x_test"][:200],
+        sample_arrays["y_test"][:200],
+        info,
+    )
+
+
+@pytest.fixture
+def dashboard(tiny_data, tmp_path):
+    """A dashboard with the pretrained model, training on the tiny data into its own runs."""
+    trainer = Trainer(RunStore(tmp_path / "runs"), batch_interval=0)
+    board = Dashboard(tiny_data, trainer=trainer)
+    yield board
+    trainer.shutdown()
+    atexit.unregister(trainer.shutdown)
+
+
+def run_to_the_end(board, timeout=120) -> None:
+    assert board.trainer.wait(timeout), "training did not end"
+
+
+def a_one(pad) -> None:
+    pad._on_mouse_down(140, 40)
+    for i in range(1, 11):
+        pad._on_mouse_move(140, 40 + 20 * i)
+    pad._on_mouse_up(140, 240)
+
+
+def test_stop_before_the_first_batch_ends(dashboard):
+    panel = dashboard.training_panel
+    dashboard.controls.value = TINY.replace(epochs=5)
+    panel._train.click()
+    panel._stop.click()
+    assert panel.status in ("Stopping after this batch…", "Training…") or "Stopped" in panel.status
+    run_to_the_end(dashboard)
+    assert panel.status == "Stopped by you after 0 epochs", panel.status
+    assert not panel.running and not panel._train.disabled and panel._stop.disabled
+    record = dashboard.trainer.store.list()[0]
+    assert record.status == "stopped"
+    # A stopped epoch still validates, so the history has one (partial) epoch.
+    assert len(record.history["val_accuracy"]) <= 1
+
+
+def test_stop_twice_then_train_right_after(dashboard):
+    panel = dashboard.training_panel
+    dashboard.controls.value = TINY.replace(epochs=5)
+    first_batch = threading.Event()
+    dashboard.trainer.add_listener(lambda event: event.kind == "batch" and first_batch.set())
+    panel.train()
+    assert first_batch.wait(60)
+    panel.stop()
+    panel.stop()
+    # Train while the stop is still pending (the button is disabled; code can still call it).
+    panel.train()
+    assert panel.status.startswith(("Could not start: A training is already running", "Stop"))
+    run_to_the_end(dashboard)
+    assert panel.status.startswith("Stopped by you")
+    panel.stop()  # a third Stop, with nothing running, changes nothing
+    assert panel.status.startswith("Stopped by you")
+    assert [r.status for r in dashboard.trainer.store.list()] == ["stopped"]
+
+    dashboard.controls.value = TINY
+    panel._train.click()
+    run_to_the_end(dashboard)
+    assert panel.status.startswith("Finished: validation accuracy"), panel.status
+    statuses = sorted(r.status for r in dashboard.trainer.store.list())
+    assert statuses == ["finished", "stopped"]
+
+
+def test_a_diverging_learning_rate_says_so_and_the_pad_keeps_its_model(dashboard):
+    model_before = dashboard.recognizer.model
+    description_before = dashboard.model_description
+    a_one(dashboard.pad)
+    assert dashboard.pad.value.digit == 1
+    dashboard.controls.value = TINY.replace(optimizer="sgd", learning_rate=10.0, epochs=3)
+    dashboard.training_panel.train()
+    run_to_the_end(dashboard)
+    status = dashboard.training_panel.status
+    assert status.startswith("Training diverged: the loss"), status
+    assert status.endswith("Lower the learning rate.")
+    assert dashboard.recognizer.model is model_before
+    assert dashboard.model_description == description_before
+    assert dashboard.pad.value.digit == 1
+    assert dashboard.trainer.store.list()[0].status == "failed"
+
+
+def test_drawing_all_through_a_training_keeps_recognizing(dashboard):
+    dashboard.controls.value = TINY.replace(epochs=3)
+    errors = []
+    # The training thread hands a model over at every epoch while the pad recognizes.
+    dashboard.trainer.add_listener(lambda event: event.kind == "failed" and errors.append(event))
+    dashboard.training_panel.train()
+    recognitions = 0
+    while dashboard.trainer.running and recognitions < 2_000:
+        a_one(dashboard.pad)
+        recognition = dashboard.pad.value
+        assert recognition is not None and recognition.ok, dashboard.pad.message
+        recognitions += 1
+        dashboard.pad.clear()
+    run_to_the_end(dashboard)
+    assert not errors
+    assert recognitions >= 5, "the pad stopped answering while training ran"
+    assert dashboard.training_panel.status.startswith("Finished"), dashboard.training_panel.status
+    assert "your run" in dashboard.model_description
+    a_one(dashboard.pad)
+    assert dashboard.pad.value.ok
