@@ -74,8 +74,10 @@ def test_an_off_diagonal_cell_shows_exactly_its_misread_digits(panel, data):
     expected = panel.value.cell(true, predicted)
     assert 0 < len(expected) <= 48
     # As the browser sends a click on the heat map's cell.
-    panel._on_cell_click(panel._heatmap, {"rowNum": true, "columnNum": predicted})
+    click = {"event": "element_click", "data": {"rowNum": true, "columnNum": predicted}}
+    panel._heatmap._handle_custom_msgs(None, click)
     assert panel.cell == (true, predicted)
+    assert panel._heatmap.selected.tolist() == [[true, predicted]]
     assert sorted(panel.gallery_indices) == sorted(expected.tolist())
     items = _all(_one(panel, "dw-gallery"), "dw-gallery-item")
     assert len(items) == len(expected)

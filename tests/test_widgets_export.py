@@ -110,6 +110,14 @@ def test_changing_the_run_replaces_the_links(record):
     assert _link(panel, "dw-download-script") is not None
 
 
+def test_forgetting_a_deleted_run_removes_its_links(record):
+    panel = ExportPanel(record)
+    panel.forget("another-run")
+    assert panel.run is record
+    panel.forget(record.run_id)
+    assert panel.run is None and _link(panel, "dw-download-model") is None
+
+
 def test_follow_offers_each_saved_run(record):
     class FakeTrainer:
         def __init__(self):

@@ -123,6 +123,8 @@ def test_runs_with_the_same_settings_are_told_apart(store, model):
 
 def test_delete_asks_for_confirmation_first(store):
     panel = RunComparison(store)
+    deleted = []
+    panel.on_delete(deleted.append)
     _all(_row(panel, "run-adam"), "dw-delete-run")[0].click()
     assert "run-adam" in [record.run_id for record in store.list()]
     (confirm,) = _all(panel, "dw-confirm-delete")
@@ -131,13 +133,14 @@ def test_delete_asks_for_confirmation_first(store):
     _all(panel, "dw-cancel-delete")[0].click()
     assert panel._confirmation.layout.display == "none"
     confirm.click()
-    assert "run-adam" in panel.runs
+    assert "run-adam" in panel.runs and deleted == []
 
     _all(_row(panel, "run-adam"), "dw-delete-run")[0].click()
     confirm.click()
     assert [record.run_id for record in store.list()] == ["run-rms", "run-sgd"]
     assert panel.runs == ["run-rms", "run-sgd"]
     assert "Deleted run run-adam" in panel.status
+    assert deleted == ["run-adam"]
 
 
 def test_deleting_a_compared_run_removes_its_line(store):
@@ -204,3 +207,15 @@ def test_follow_refreshes_when_a_run_ends(tmp_path, model):
     assert panel.runs == []
     listener(TrainingEvent("finish", "run-1"))
     assert panel.runs == ["run-1"]
+
+
+def test_one_epoch_runs_stay_separate_lines(tmp_path, model):
+    store = RunStore(tmp_path / "short")
+    _save(store, model, "run-1", SGD.replace(epochs=1), [0.3], "2026-01-01T10:00:00+00:00")
+    _save(store, model, "run-2", ADAM.replace(epochs=1), [0.6], "2026-01-01T11:00:00+00:00")
+    panel = RunComparison(store)
+    panel.selected = ["run-2", "run-1"]
+    # bqplot would read a (2, 1) array as one line through both runs' points.
+    assert panel._lines.y.shape == (2, 2)
+    np.testing.assert_allclose(panel._lines.y[:, 0], [0.6, 0.3])
+    assert panel.compared == ["adam, lr 0.001", "sgd, lr 0.1"]

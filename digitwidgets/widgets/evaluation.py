@@ -107,9 +107,9 @@ class EvaluationPanel(widgets.VBox):
         )
         self._evaluate.add_class("dw-evaluate")
         self._evaluate.on_click(lambda _: self.evaluate())
-        self._status = widgets.Label(self.status)
+        self._status = widgets.HTML(self.status)
         self._status.add_class("dw-evaluation-status")
-        traitlets.dlink((self, "status"), (self._status, "value"))
+        traitlets.dlink((self, "status"), (self._status, "value"), html.escape)
 
         self._heatmap, figure = self._build_matrix()
         self._class_accuracy = widgets.HTML("")
@@ -145,7 +145,9 @@ class EvaluationPanel(widgets.VBox):
             scales={"row": rows, "column": columns, "color": colors},
             display_format="d",
             stroke="#ffffff",
-            interactions={"click": "select"},
+            # No "select" interaction: bqplot cannot echo a selection made in the browser
+            # back (nested lists arrive as object arrays); the panel highlights the cell.
+            interactions={},
             selected_style=_SELECTED_STYLE,
             tooltip=None,
         )
@@ -156,7 +158,7 @@ class EvaluationPanel(widgets.VBox):
                 bqplot.Axis(scale=columns, label="predicted", label_offset="32px"),
                 bqplot.Axis(scale=rows, side="left", label="true", label_offset="-28px"),
             ],
-            title="Confusion matrix (test digits)",
+            title="Confusion matrix",
             fig_margin={"top": 40, "bottom": 50, "left": 50, "right": 10},
             layout=widgets.Layout(width="440px", height="440px"),
         )
@@ -211,6 +213,7 @@ class EvaluationPanel(widgets.VBox):
         order = np.argsort(-confidences if true != predicted else confidences, kind="stable")
         shown = indices[order][: self._gallery_size]
         self.set_trait("cell", (int(true), int(predicted)))
+        self._heatmap.selected = np.array([[true, predicted]])
         self._show_gallery(evaluation, shown, len(indices), true, predicted)
 
     def on_image_selected(self, callback: Callable, remove: bool = False) -> None:
@@ -262,7 +265,9 @@ class EvaluationPanel(widgets.VBox):
             self.evaluate_model(event.model, run_id)
 
     def _on_cell_click(self, _mark, content: dict) -> None:
-        self.select_cell(int(content["rowNum"]), int(content["columnNum"]))
+        # The browser sends {"event": "element_click", "data": {"rowNum", "columnNum", ...}}.
+        cell = content.get("data") or {}
+        self.select_cell(int(cell["rowNum"]), int(cell["columnNum"]))
 
     def _clear_gallery(self) -> None:
         old = self._gallery.children

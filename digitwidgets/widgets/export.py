@@ -66,6 +66,11 @@ class ExportPanel(widgets.VBox):
         """Offer each run ``trainer`` finishes or stops, once it is saved."""
         trainer.add_listener(self._on_training_event)
 
+    def forget(self, run_id: str) -> None:
+        """Stop offering run ``run_id`` (it was deleted); other runs are kept."""
+        if self.run is not None and self.run.run_id == run_id:
+            self.run = None
+
     @traitlets.observe("run")
     def _on_run_change(self, change) -> None:
         record: RunRecord | None = change["new"]

@@ -97,7 +97,8 @@ class RunComparison(widgets.VBox):
 
     Tick runs to overlay their per-epoch validation accuracy; each curve is labelled by
     what differs between the ticked runs. "Load" fires ``on_load(model, record)``; "Delete"
-    asks for confirmation first. Call ``refresh()`` (or ``follow(trainer)``) when runs change.
+    asks for confirmation first, then fires ``on_delete(run_id)``. Call ``refresh()`` (or
+    ``follow(trainer)``) when runs change.
     """
 
     runs = traitlets.List(read_only=True, help="The run ids in the table, newest first.")
@@ -113,6 +114,7 @@ class RunComparison(widgets.VBox):
         self._checkboxes: dict[str, widgets.Checkbox] = {}
         self._pending_delete: str | None = None
         self._load_callbacks = widgets.CallbackDispatcher()
+        self._delete_callbacks = widgets.CallbackDispatcher()
 
         self._table = widgets.VBox()
         self._table.add_class("dw-runs-table")
@@ -136,6 +138,9 @@ class RunComparison(widgets.VBox):
     def _build_chart(self) -> tuple[bqplot.Lines, bqplot.Figure]:
         x_scale = bqplot.LinearScale(min=1.0)
         y_scale = bqplot.LinearScale()
+        self._epoch_axis = bqplot.Axis(
+            scale=x_scale, label="epoch", tick_format="d", tick_values=np.arange(1, 3)
+        )
         lines = bqplot.Lines(
             x=np.zeros((0, 0)),
             y=np.zeros((0, 0)),
@@ -148,7 +153,7 @@ class RunComparison(widgets.VBox):
         figure = bqplot.Figure(
             marks=[lines],
             axes=[
-                bqplot.Axis(scale=x_scale, label="epoch", tick_format="d"),
+                self._epoch_axis,
                 bqplot.Axis(
                     scale=y_scale,
                     side="left",
@@ -207,6 +212,10 @@ class RunComparison(widgets.VBox):
         self.set_trait("status", f"Loaded run {run_id} into the drawing pad.")
         self._load_callbacks(model, record)
 
+    def on_delete(self, callback: Callable, remove: bool = False) -> None:
+        """Call ``callback(run_id)`` after the user has deleted a run."""
+        self._delete_callbacks.register_callback(callback, remove=remove)
+
     def ask_delete(self, run_id: str) -> None:
         """Ask the user to confirm deleting ``run_id``; nothing is deleted yet."""
         self._pending_delete = run_id
@@ -226,10 +235,13 @@ class RunComparison(widgets.VBox):
             return
         try:
             self._store.delete(run_id)
-            self.set_trait("status", f"Deleted run {run_id}.")
         except (RunStoreError, OSError) as exc:
             self.set_trait("status", f"Could not delete run {run_id}: {exc}")
+            self.refresh()
+            return
+        self.set_trait("status", f"Deleted run {run_id}.")
         self.refresh()
+        self._delete_callbacks(run_id)
 
     @traitlets.observe("selected")
     def _on_selected_change(self, change) -> None:
@@ -240,13 +252,17 @@ class RunComparison(widgets.VBox):
     def _update_chart(self) -> None:
         records = [self._records[run_id] for run_id in self.selected if run_id in self._records]
         curves = [record.history.get("val_accuracy") or [] for record in records]
-        longest = max((len(curve) for curve in curves), default=0)
+        # At least two columns: bqplot squeezes a (n, 1) array into one line of n points.
+        longest = max([2, *(len(curve) for curve in curves)])
         # One row per run, padded with NaN: bqplot draws rows of different lengths as gaps.
         y = np.full((len(curves), longest), np.nan)
         for row, curve in enumerate(curves):
             y[row, : len(curve)] = curve
         x = np.tile(np.arange(1, longest + 1, dtype=float), (len(curves), 1))
         labels = curve_labels(records)
+        self._lines.scales["x"].max = float(longest)
+        step = -(-longest // 10)
+        self._epoch_axis.tick_values = np.arange(1, longest + 1, step)
         with self._lines.hold_sync():
             self._lines.x = x
             self._lines.y = y
@@ -279,7 +295,7 @@ class RunComparison(widgets.VBox):
         settings = hp.describe_changes() if hp is not None else "?"
         texts = [
             _when(record.started_at),
-            settings if hp is None else f"{settings} · {hp.epochs} ep.",
+            settings,
             _data_text(record.data),
             _accuracy_text(record.final("accuracy")),
             _accuracy_text(record.final("val_accuracy")),

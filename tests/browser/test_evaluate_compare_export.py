@@ -1,0 +1,168 @@
+"""Evaluate a run, see a cell's digits, compare two runs, download and delete, in a real page.
+
+The page is ``notebooks/evaluation.ipynb`` next to this file (the components as the dashboard
+wires them, trained on 1,500 digits so a run takes seconds); once the dashboard holds these
+components, ``EVALUATION_NOTEBOOK`` can point at ``notebooks/dashboard.ipynb`` instead: the
+test only uses the components' ``dw-*`` classes. Tests run in file order on one page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, VoilaServer, open_dashboard
+
+NOTEBOOK = Path(
+    os.environ.get("EVALUATION_NOTEBOOK", Path(__file__).parent / "notebooks" / "evaluation.ipynb")
+)
+RUN_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium_path):
+    server = VoilaServer(ROOT / NOTEBOOK, tmp_path_factory.mktemp("voila-evaluation"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server, artifacts):
+    page = open_dashboard(browser, server.url, height=1800)
+    yield page
+    page.screenshot(path=str(artifacts / "evaluate-compare-export-final.png"), full_page=True)
+    page.context.close()
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Type a number of epochs into the epochs control (a text field or a slider's readout)."""
+    field = page.locator(".dw-epochs input").first
+    if field.count():
+        field.fill(str(epochs))
+        field.press("Enter")
+    else:
+        page.locator(".dw-epochs .widget-readout").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(epochs))
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def train_and_wait(page, runs_before: int) -> None:
+    """Click Train and wait until the run is saved and listed."""
+    page.click("button.dw-train")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.dw-run-row').length > n",
+        arg=runs_before,
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def test_train_then_the_confusion_matrix_appears(page, artifacts):
+    set_epochs(page, 1)
+    train_and_wait(page, 0)
+    page.wait_for_function(
+        "() => /Test accuracy/.test(document.querySelector('.dw-evaluation-status').innerText)",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    counts = page.eval_on_selector_all(
+        ".dw-confusion text.heatmapcell_label", "els => els.map(e => Number(e.textContent))"
+    )
+    assert len(counts) == 100 and sum(counts) == 1500
+    assert page.locator(".dw-class-accuracy td").count() == 10
+    page.locator(".dw-evaluation").screenshot(path=str(artifacts / "evaluation.png"))
+
+
+def test_click_an_off_diagonal_cell_and_see_its_digits(page, artifacts):
+    counts = page.eval_on_selector_all(
+        ".dw-confusion text.heatmapcell_label", "els => els.map(e => Number(e.textContent))"
+    )
+    off_diagonal = [k for k, count in enumerate(counts) if k // 10 != k % 10 and count]
+    assert off_diagonal, "a model trained for one epoch on 1,500 digits makes mistakes"
+    cell = max(off_diagonal, key=lambda k: counts[k])
+    page.locator(".dw-confusion rect.heatmapcell").nth(cell).click()
+    expected = min(counts[cell], 48)
+    page.wait_for_function(
+        "n => document.querySelectorAll('.dw-gallery-item').length === n", arg=expected
+    )
+    title = page.inner_text(".dw-gallery-title")
+    match = re.search(r"(\d+) test digits? (\d) read as (\d)", title)
+    assert match, title
+    total, true, predicted = (int(group) for group in match.groups())
+    assert total == counts[cell] and true != predicted
+    captions = page.eval_on_selector_all(
+        ".dw-gallery-item button", "els => els.map(e => e.innerText.trim())"
+    )
+    assert len(captions) == expected
+    assert all(caption.startswith(f"{true}→{predicted} ") for caption in captions)
+    assert page.locator(".dw-gallery-item img").count() == expected
+    page.locator(".dw-evaluation").screenshot(path=str(artifacts / "evaluation-gallery.png"))
+
+    page.locator(".dw-gallery-item button").first.click()
+    page.wait_for_function(
+        "d => document.querySelector('.dw-prediction').innerText.trim() === d",
+        arg=str(predicted),
+    )
+
+
+def test_second_run_then_overlay_both(page, artifacts):
+    page.select_option(".dw-optimizer select", "sgd")
+    page.wait_for_timeout(300)
+    train_and_wait(page, 1)
+    for checkbox in page.locator(".dw-run-row input[type=checkbox]").all():
+        checkbox.check()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.dw-compare-chart text.legendtext').length === 2",
+        timeout=10_000,
+    )
+    legend = page.eval_on_selector_all(
+        ".dw-compare-chart text.legendtext", "els => els.map(e => e.textContent.trim())"
+    )
+    assert len(legend) == 2 and len(set(legend)) == 2, legend
+    assert any(label.startswith("sgd") for label in legend)
+    assert any(label.startswith("adam") for label in legend)
+    page.locator(".dw-runs").screenshot(path=str(artifacts / "run-comparison.png"))
+
+
+def test_download_the_model_and_load_it_back(page, tmp_path, digit_images):
+    import keras
+    import numpy as np
+
+    link = page.locator(".dw-download-model a")
+    assert link.get_attribute("href").startswith("data:")
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".keras")
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    model = keras.models.load_model(path)
+    x = np.stack(list(digit_images.values())).astype("float32") / 255.0
+    assert np.asarray(model(x)).shape == (10, 10)
+
+    with page.expect_download() as history_info:
+        page.locator(".dw-download-history a").click()
+    history = tmp_path / "history.csv"
+    history_info.value.save_as(history)
+    assert history.read_text().splitlines()[0] == "epoch,loss,accuracy,val_loss,val_accuracy"
+
+
+def test_delete_a_run_after_confirming(page):
+    rows = page.locator(".dw-run-row").count()
+    page.locator(".dw-run-row .dw-delete-run").first.click()
+    confirm = page.locator("button.dw-confirm-delete")
+    confirm.wait_for(state="visible")
+    assert confirm.inner_text().startswith("Really delete run")
+    assert page.locator(".dw-run-row").count() == rows
+    confirm.click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('.dw-run-row').length === n", arg=rows - 1
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('.dw-compare-chart text.legendtext').length === 1"
+    )
+    assert page.locator(".dw-download-model a").count() == 0
