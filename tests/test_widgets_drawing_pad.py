@@ -7,7 +7,7 @@ import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.recognition import Recognizer
-from digitwidgets.widgets.drawing_pad import DRAW_A_DIGIT, DrawingPad
+from digitwidgets.widgets.drawing_pad import DRAW_A_DIGIT, NO_MODEL_YET, DrawingPad
 
 SCALE = 10  # 28x28 MNIST pixels onto the 280x280 pad
 
@@ -42,7 +42,7 @@ def _trace(pad, image):
 
 def test_mouse_handlers_build_strokes():
     pad = DrawingPad()
-    assert pad.message == DRAW_A_DIGIT and pad.value is None
+    assert pad.message == NO_MODEL_YET and pad.value is None
     pad._on_mouse_move(5, 5)  # moving without a pressed button draws nothing
     assert pad.strokes == []
     pad._on_mouse_down(140, 40)
@@ -83,7 +83,7 @@ def test_undo_and_clear():
     pad.children[1].children[0].click()  # Undo
     assert len(pad.strokes) == 1
     pad.children[1].children[1].click()  # Clear
-    assert pad.strokes == [] and pad.value is None and pad.message == DRAW_A_DIGIT
+    assert pad.strokes == [] and pad.value is None and pad.message == NO_MODEL_YET
 
 
 def test_css_classes():
@@ -94,6 +94,70 @@ def test_css_classes():
     assert (canvas.width, canvas.height) == (280, 280)
     assert "dw-undo" in pad.children[1].children[0]._dom_classes
     assert "dw-clear" in pad.children[1].children[1]._dom_classes
+
+
+def test_with_a_model_the_pad_invites_drawing_and_says_train_first_only_without(
+    trained_model,
+):
+    pad = DrawingPad(Recognizer(trained_model))
+    assert pad.message == DRAW_A_DIGIT and "train" not in pad.message.lower()
+    pad.recognizer.model = None
+    pad.recognize()
+    assert pad.message == NO_MODEL_YET
+    assert "draw a digit" in NO_MODEL_YET.lower()  # what the two-visitor browser test waits for
+
+
+def test_drawing_is_the_strokes_the_model_read(trained_model):
+    pad = DrawingPad(Recognizer(trained_model), size=200, pen_width=12)
+    assert pad.drawing is None
+    pad._on_mouse_down(100, 30)
+    pad._on_mouse_move(100, 170)
+    pad._on_mouse_up(100, 170)
+    assert pad.drawing.strokes == (((100.0, 30.0), (100.0, 170.0)),)
+    assert (pad.drawing.width, pad.drawing.height, pad.drawing.pen_width) == (200, 200, 12.0)
+    np.testing.assert_array_equal(
+        Recognizer(trained_model).recognize(pad.drawing).image, pad.value.image
+    )
+    pad.clear()
+    assert pad.drawing is None
+
+
+def _record_messages(monkeypatch):
+    """The command batches the canvas manager sends to the browser, decoded."""
+    from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
+
+    names = {index: name for name, index in COMMANDS.items()}
+    sent = []
+
+    def record(command, buffers=()):
+        batch = command if command and isinstance(command[0], list) else [command]
+        sent.append([names[item[0]] for item in batch])
+
+    monkeypatch.setattr(_CANVAS_MANAGER, "_send_custom", record)
+    return sent
+
+
+def test_client_ready_switches_the_browser_to_the_pad_before_redrawing(monkeypatch):
+    pad = DrawingPad()
+    pad._on_mouse_down(140, 40)
+    pad._on_mouse_up(140, 240)
+    sent = _record_messages(monkeypatch)
+    # The first switch went out before the page existed (lost in Voila): send it again.
+    pad._canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
+    assert len(sent) == 1 and sent[0][0] == "switchCanvas"
+    assert "strokeLines" in sent[0] and "fillRect" in sent[0]
+
+
+def test_each_mouse_move_draws_at_once(monkeypatch):
+    pad = DrawingPad()
+    pad._canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
+    sent = _record_messages(monkeypatch)
+    pad._on_mouse_down(140, 40)
+    assert len(sent) == 1 and sent[0][-1] == "fillCircle"  # the pen's dot, with its settings
+    pad._on_mouse_move(140, 120)
+    assert sent[-1] == ["strokeLine"]
+    pad._on_mouse_move(150, 200)
+    assert sent[-1] == ["strokeLine"] and pad.strokes == []
 
 
 def test_client_ready_redraws_every_stroke(monkeypatch):

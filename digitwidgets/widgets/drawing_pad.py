@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 import traitlets
 from ipycanvas import Canvas, hold_canvas
@@ -11,7 +13,8 @@ from digitwidgets.recognition import Recognition, Recognizer
 
 _PAPER = "white"
 _INK = "#111111"
-DRAW_A_DIGIT = "Draw a digit"
+DRAW_A_DIGIT = "Draw a digit with the mouse or a finger: it is read at the end of each stroke."
+NO_MODEL_YET = "No model yet: train one first, then draw a digit here."
 
 
 class DrawingPad(widgets.VBox):
@@ -34,6 +37,12 @@ class DrawingPad(widgets.VBox):
     recognizer = traitlets.Instance(
         Recognizer, help="Recognizes the drawing; swap its model to use another one."
     )
+    drawing = traitlets.Instance(
+        Drawing,
+        allow_none=True,
+        read_only=True,
+        help="The current strokes as a Drawing (what the model reads), or None when empty.",
+    )
     message = traitlets.Unicode(DRAW_A_DIGIT, read_only=True, help="What the pad tells the user.")
 
     def __init__(self, recognizer: Recognizer | None = None, *, size=280, pen_width=18.0, **kwargs):
@@ -51,7 +60,10 @@ class DrawingPad(widgets.VBox):
         )
         self._canvas.add_class("dw-pad")
         # The frame carries dw-pad too, so ".dw-pad canvas" finds the drawing surface as well.
-        frame = widgets.Box([self._canvas], layout=widgets.Layout(border="1px solid #999"))
+        frame = widgets.Box(
+            [self._canvas],
+            layout=widgets.Layout(border="1px solid #999", width="fit-content", overflow="hidden"),
+        )
         frame.add_class("dw-pad")
         frame.add_class("dw-pad-frame")
         self._canvas.on_mouse_down(self._on_mouse_down)
@@ -62,8 +74,7 @@ class DrawingPad(widgets.VBox):
         self._canvas.on_touch_move(self._on_touch_move)
         self._canvas.on_touch_end(self._on_touch_end)
         self._canvas.on_touch_cancel(self._on_touch_end)
-        # Commands sent before the browser shows the canvas are lost (Voila): draw again.
-        self._canvas.on_client_ready(self._redraw)
+        self._canvas.on_client_ready(self._on_client_ready)
 
         self._undo = widgets.Button(description="Undo", icon="undo")
         self._undo.add_class("dw-undo")
@@ -71,11 +82,13 @@ class DrawingPad(widgets.VBox):
         self._clear = widgets.Button(description="Clear", icon="eraser")
         self._clear.add_class("dw-clear")
         self._clear.on_click(lambda _: self.clear())
-        self._message = widgets.Label(self.message)
+        # HTML rather than Label: a long message wraps instead of being cut off.
+        self._message = widgets.HTML(layout=widgets.Layout(width="280px"))
         self._message.add_class("dw-pad-message")
-        traitlets.dlink((self, "message"), (self._message, "value"))
+        traitlets.dlink((self, "message"), (self._message, "value"), message_html)
 
         self._redraw()
+        self._show_idle_message()
         self.children = [frame, widgets.HBox([self._undo, self._clear]), self._message]
         self.add_class("dw-drawing-pad")
 
@@ -94,8 +107,9 @@ class DrawingPad(widgets.VBox):
     def recognize(self) -> None:
         """Recognize the current strokes again (e.g. after the recognizer got a new model)."""
         if not self.strokes:
+            self.set_trait("drawing", None)
             self.set_trait("value", None)
-            self.set_trait("message", DRAW_A_DIGIT)
+            self._show_idle_message()
             return
         drawing = Drawing(
             strokes=tuple(tuple((float(x), float(y)) for x, y in s) for s in self.strokes),
@@ -104,12 +118,18 @@ class DrawingPad(widgets.VBox):
             pen_width=self.pen_width,
         )
         recognition = self.recognizer.recognize(drawing)
+        # The drawing first: whoever follows ``value`` finds the drawing it came from.
+        self.set_trait("drawing", drawing)
         self.set_trait("value", recognition)
         if recognition.ok:
             message = f"Looks like a {recognition.digit}. Undo or Clear to draw again."
         else:
             message = recognition.message
         self.set_trait("message", message)
+
+    def _show_idle_message(self) -> None:
+        has_model = self.recognizer.model is not None
+        self.set_trait("message", DRAW_A_DIGIT if has_model else NO_MODEL_YET)
 
     @traitlets.observe("strokes")
     def _on_strokes_change(self, change) -> None:
@@ -118,14 +138,21 @@ class DrawingPad(widgets.VBox):
 
     @traitlets.observe("recognizer")
     def _on_recognizer_change(self, change) -> None:
-        if self.strokes:
-            self.recognize()
+        self.recognize()
+
+    def _on_client_ready(self) -> None:
+        # ipycanvas sends "switch to this canvas" only when the target canvas changes, and the
+        # first switch went out before the page existed (Voila), so the browser would have no
+        # canvas to draw on: forget the switch so the redraw (and each stroke after) finds it.
+        self._canvas._canvas_manager._current_canvas = None
+        self._redraw()
 
     def _on_mouse_down(self, x: float, y: float) -> None:
         self._current = [[float(x), float(y)]]
         # A dot, so that a click without a move leaves a mark as it does for the model.
-        self._canvas.fill_style = _INK
-        self._canvas.fill_circle(x, y, self.pen_width / 2)
+        with hold_canvas():
+            self._set_pen()
+            self._canvas.fill_circle(x, y, self.pen_width / 2)
 
     def _on_mouse_move(self, x: float, y: float) -> None:
         if self._current is None:
@@ -161,13 +188,23 @@ class DrawingPad(widgets.VBox):
             canvas.clear()
             canvas.fill_style = _PAPER
             canvas.fill_rect(0, 0, self.size, self.size)
-            canvas.stroke_style = _INK
-            canvas.fill_style = _INK
-            canvas.line_width = self.pen_width
-            canvas.line_cap = "round"
-            canvas.line_join = "round"
+            self._set_pen()
             for stroke in self.strokes:
                 if len(stroke) == 1:
                     canvas.fill_circle(stroke[0][0], stroke[0][1], self.pen_width / 2)
                 else:
                     canvas.stroke_lines(stroke)
+
+    def _set_pen(self) -> None:
+        """Ink colour, pen width and round ends for what comes next."""
+        canvas = self._canvas
+        canvas.stroke_style = _INK
+        canvas.fill_style = _INK
+        canvas.line_width = self.pen_width
+        canvas.line_cap = "round"
+        canvas.line_join = "round"
+
+
+def message_html(message: str) -> str:
+    """A message as HTML that wraps within its box."""
+    return f"<div style='line-height: 1.4; padding: 4px 0'>{html.escape(message)}</div>"
