@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import datetime, timezone
 
+import ipywidgets as widgets
 import pytest
 from PIL import Image
 
@@ -58,7 +61,8 @@ def test_unreadable_files_are_explained_and_value_is_kept(recognizer, digit_imag
     _upload(widget, b"not an image at all", name="notes.txt")
     assert widget.value is before
     assert widget.message.startswith("notes.txt: This file is not a PNG")
-    assert widget.children[1].value == widget.message
+    # Shown as wrapping HTML, escaped: a file name cannot inject markup.
+    assert html.unescape(re.sub(r"<[^>]*>", "", widget.children[1].value)) == widget.message
     _upload(widget, _png(digit_images[2])[:60], name="broken.png")
     assert widget.value is before
     assert "broken.png" in widget.message
@@ -69,6 +73,20 @@ def test_without_a_model_it_says_so(digit_images):
     _upload(widget, _png(digit_images[5]))
     assert not widget.value.ok
     assert "Train a model first" in widget.message
+
+
+def test_the_hint_is_shown_whole_and_wraps():
+    widget = ImageUpload()
+    shown = widget.children[1]
+    assert isinstance(shown, widgets.HTML)  # a Label would cut the line off
+    assert HINT in html.unescape(shown.value)
+    assert shown.layout.width == "280px"
+
+
+def test_a_file_name_with_markup_is_escaped():
+    widget = ImageUpload()
+    _upload(widget, b"no image", name="<b>x</b>.png")
+    assert "<b>" not in widget.children[1].value and "&lt;b&gt;" in widget.children[1].value
 
 
 def test_css_classes():

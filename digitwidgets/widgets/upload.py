@@ -7,6 +7,7 @@ import traitlets
 
 from digitwidgets.images import ImageError, decode_image
 from digitwidgets.recognition import Recognition, Recognizer
+from digitwidgets.widgets.drawing_pad import message_html
 
 HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP)."
 
@@ -38,9 +39,10 @@ class ImageUpload(widgets.VBox):
         )
         self._upload.add_class("dw-upload")
         self._upload.observe(self._on_upload, "value")
-        self._message = widgets.Label(self.message)
+        # HTML rather than Label: a long message wraps instead of being cut off.
+        self._message = widgets.HTML(layout=widgets.Layout(width="280px"))
         self._message.add_class("dw-upload-message")
-        traitlets.dlink((self, "message"), (self._message, "value"))
+        traitlets.dlink((self, "message"), (self._message, "value"), message_html)
         self.children = [self._upload, self._message]
         self.add_class("dw-image-upload")
 
