@@ -82,6 +82,18 @@ def test_figures_have_labelled_axes_legends_and_titles():
     assert "dw-chart" in chart._dom_classes
     for title, marks in _marks(chart).items():
         assert title in ("Loss", "Accuracy")
-        assert all(mark.display_legend and mark.labels for mark in marks)
+        # The legend is one HTML line under both figures, not bqplot's (drawn over curves).
+        assert not any(mark.display_legend for mark in marks)
+        assert all(mark.labels for mark in marks)
     for figure in chart.children[0].children:
         assert {axis.label for axis in figure.axes} >= {"epoch"}
+    legend = [c for c in chart.children if "dw-chart-legend" in c._dom_classes]
+    assert len(legend) == 1
+    for text in ("train, each batch", "train, each epoch", "validation, each epoch"):
+        assert text in legend[0].value
+
+
+def test_the_two_figures_fit_in_780_pixels():
+    chart = TrainingChart()
+    widths = [int(figure.layout.width.removesuffix("px")) for figure in chart.children[0].children]
+    assert len(widths) == 2 and sum(widths) <= 780

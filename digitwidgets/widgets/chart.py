@@ -25,6 +25,20 @@ _HISTORY_KEYS = (
 )
 
 
+def _legend_html() -> str:
+    """The three series as coloured samples: a thin line per batch, dots per epoch."""
+    items = (
+        (f"<span style='color:{_BATCH_COLOR}; font-weight:700'>━━</span>", "train, each batch"),
+        (f"<span style='color:{_TRAIN_COLOR}'>━●━</span>", "train, each epoch"),
+        (f"<span style='color:{_VALIDATION_COLOR}'>━●━</span>", "validation, each epoch"),
+    )
+    spans = "".join(
+        f"<span style='margin-right:18px; white-space:nowrap'>{sample} {text}</span>"
+        for sample, text in items
+    )
+    return f"<div style='padding-left:55px; font-size:13px; color:#333'>{spans}</div>"
+
+
 def _empty_history() -> dict[str, list[float]]:
     return {key: [] for key in _HISTORY_KEYS}
 
@@ -44,7 +58,6 @@ class _MetricFigure:
             colors=[_BATCH_COLOR],
             stroke_width=1,
             labels=["train (per batch)"],
-            display_legend=True,
         )
         self.train = bqplot.Lines(
             x=empty,
@@ -54,7 +67,6 @@ class _MetricFigure:
             marker="circle",
             marker_size=24,
             labels=["train (epoch)"],
-            display_legend=True,
         )
         self.validation = bqplot.Lines(
             x=empty,
@@ -64,7 +76,6 @@ class _MetricFigure:
             marker="circle",
             marker_size=24,
             labels=["validation (epoch)"],
-            display_legend=True,
         )
         self.figure = bqplot.Figure(
             marks=[self.batch, self.train, self.validation],
@@ -73,9 +84,8 @@ class _MetricFigure:
                 bqplot.Axis(scale=y_scale, label=label, side="left"),
             ],
             title=title,
-            legend_location="top-right",
-            fig_margin={"top": 40, "bottom": 45, "left": 55, "right": 15},
-            layout=widgets.Layout(width="440px", height="300px"),
+            fig_margin={"top": 35, "bottom": 42, "left": 52, "right": 12},
+            layout=widgets.Layout(width="385px", height="270px"),
         )
 
     def show(self, history: dict[str, list[float]], metric: str) -> None:
@@ -124,7 +134,11 @@ class TrainingChart(widgets.VBox):
         self._loss = _MetricFigure("Loss", "cross-entropy", None)
         self._accuracy = _MetricFigure("Accuracy", "accuracy", (0.0, 1.0))
         self.set_trait("history", _empty_history())
-        self.children = [widgets.HBox([self._loss.figure, self._accuracy.figure])]
+        # One legend under both figures: bqplot draws its legends inside the plot area,
+        # over the curves, wherever legend_location asks.
+        legend = widgets.HTML(_legend_html())
+        legend.add_class("dw-chart-legend")
+        self.children = [widgets.HBox([self._loss.figure, self._accuracy.figure]), legend]
         self.add_class("dw-chart")
 
     def follow(self, trainer) -> None:
