@@ -94,7 +94,9 @@ def test_controls_sit_in_a_two_column_grid():
     controls = HyperparameterControls()
     grid = [c for c in _all(controls) if isinstance(c, widgets.GridBox)]
     assert len(grid) == 1
-    assert grid[0].layout.grid_template_columns.startswith("repeat(2,")
+    # auto-fit columns of at least 250 px in at most 700 px: two where the box allows.
+    assert grid[0].layout.grid_template_columns == "repeat(auto-fit, minmax(250px, 1fr))"
+    assert grid[0].layout.max_width == "700px"
     assert len(grid[0].children) == len(FIELDS)
     assert {_control(controls, "dw-" + name.replace("_", "-")) for name in FIELDS} == set(
         grid[0].children

@@ -100,11 +100,13 @@ class HyperparameterControls(widgets.VBox):
             control.observe(self._on_control_change, "value")
         traitlets.dlink((self, "message"), (self._message, "value"), _message_html)
         self.value = value if value is not None else Hyperparameters()
-        # Two columns of label + control: the ten settings take five rows.
+        # Two columns of label + control where there is room (the ten settings take five
+        # rows), one column in a narrow box; never more than two.
         self._grid = widgets.GridBox(
             list(self._controls.values()),
             layout=widgets.Layout(
-                grid_template_columns="repeat(2, minmax(240px, 1fr))",
+                grid_template_columns="repeat(auto-fit, minmax(250px, 1fr))",
+                max_width="700px",
                 grid_gap="4px 16px",
                 align_items="center",
             ),
