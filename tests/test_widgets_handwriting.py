@@ -1,0 +1,134 @@
+"""HandwritingPanel: answers update the running count, buttons wait for the next prediction,
+fine-tuning swaps the recognizer's model in the background and says so."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pytest
+
+from digitwidgets.feedback import HandwritingLog
+from digitwidgets.mnist import DataInfo, MnistData
+from digitwidgets.preprocessing import Drawing
+from digitwidgets.recognition import Recognizer
+from digitwidgets.widgets.handwriting import HandwritingPanel
+
+
+@pytest.fixture(scope="module")
+def pretrained_model():
+    """The LeNet-5 shipped with the package."""
+    from digitwidgets.pretrained import load_pretrained
+
+    return load_pretrained()[0]
+
+
+@pytest.fixture
+def data(sample_arrays):
+    """A few hundred real training digits (all fine-tuning mixes in)."""
+    x, y = sample_arrays["x_train"][:300], sample_arrays["y_train"][:300]
+    info = DataInfo("embedded-sample", "sample", len(x), 50)
+    return MnistData(x, y, sample_arrays["x_test"][:50], sample_arrays["y_test"][:50], info)
+
+
+def _find(widget, css_class):
+    if css_class in getattr(widget, "_dom_classes", ()):
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = _find(child, css_class)
+        if found is not None:
+            return found
+    return None
+
+
+def _text(widget):
+    return html.unescape(re.sub(r"<[^>]*>", "", widget.value))
+
+
+def _answer_buttons(panel):
+    return [_find(panel, "dw-confirm")] + [_find(panel, f"dw-correct-{d}") for d in range(10)]
+
+
+ONE = Drawing((((140.0, 40.0), (140.0, 240.0)),), 280, 280, 18.0)
+
+
+def test_buttons_wait_for_a_prediction(pretrained_model, data, digit_images):
+    recognizer = Recognizer(pretrained_model)
+    panel = HandwritingPanel(recognizer, data, HandwritingLog())
+    assert all(button.disabled for button in _answer_buttons(panel))
+    assert _find(panel, "dw-fine-tune").disabled
+    panel.value = Recognizer().recognize(digit_images[4])  # no model: nothing to answer
+    assert all(button.disabled for button in _answer_buttons(panel))
+    panel.value = recognizer.recognize(digit_images[4])
+    assert not any(button.disabled for button in _answer_buttons(panel))
+    assert "Right?" in _text(panel.children[0].children[0])
+
+
+def test_confirm_and_correct_update_the_running_count(pretrained_model, data, digit_images):
+    recognizer = Recognizer(pretrained_model)
+    log = HandwritingLog()
+    panel = HandwritingPanel(recognizer, data, log)
+    score = _find(panel, "dw-handwriting-score")
+
+    panel.drawing = ONE
+    panel.value = recognizer.recognize(ONE)
+    assert panel.value.digit == 1
+    _find(panel, "dw-confirm").click()
+    assert (log.total, log.right) == (1, 1) and log.entries()[0].drawing is ONE
+    assert _text(score) == "The model read 1 of your 1 drawing right (100%)."
+    # One answer per prediction: the buttons wait for the next one.
+    assert all(button.disabled for button in _answer_buttons(panel))
+    _find(panel, "dw-confirm").click()
+    assert log.total == 1
+    assert not _find(panel, "dw-fine-tune").disabled
+
+    panel.drawing = None
+    panel.value = recognizer.recognize(digit_images[7])
+    assert panel.value.digit == 7
+    _find(panel, "dw-correct-2").click()  # the user says it was a 2: the model was wrong
+    assert (log.total, log.right) == (2, 1) and log.entries()[1].label == 2
+    assert _text(score) == "The model read 1 of your 2 drawings right (50%)."
+    panel.value = recognizer.recognize(digit_images[3])
+    panel.correct(3)  # picking the digit it read counts as right
+    assert _text(score) == "The model read 2 of your 3 drawings right (67%)."
+    panel.test_accuracy = 0.975
+    assert _text(score).endswith("(67%) · on MNIST test digits: 97.5%.")
+
+
+def test_use_pretrained_fires_its_callbacks(data):
+    panel = HandwritingPanel(Recognizer(), data)
+    calls = []
+    panel.on_use_pretrained(lambda: calls.append("pretrained"))
+    _find(panel, "dw-use-pretrained").click()
+    assert calls == ["pretrained"]
+
+
+def test_fine_tune_without_a_model_says_so(data, digit_images):
+    log = HandwritingLog()
+    panel = HandwritingPanel(Recognizer(), data, log)
+    log.record(digit_images[5] / 255.0, 3, 5)
+    panel.fine_tune()
+    assert not panel.busy and "no model" in panel.status
+
+
+def test_fine_tune_swaps_in_a_tuned_model_and_tells(pretrained_model, data, digit_images):
+    recognizer = Recognizer(pretrained_model)
+    panel = HandwritingPanel(recognizer, data, HandwritingLog())
+    changed = []
+    panel.on_model_changed(changed.append)
+    for digit in (2, 5, 8):
+        panel.value = recognizer.recognize(digit_images[digit])
+        panel.correct(digit)
+    _find(panel, "dw-fine-tune").click()
+    assert panel.busy and _find(panel, "dw-fine-tune").disabled
+    assert "Fine-tuning on your 3 drawings" in panel.status
+    assert panel.wait(timeout=120)
+    assert not panel.busy and panel.status.startswith("Fine-tuned on your 3 drawings")
+    assert recognizer.model is not pretrained_model
+    assert changed == [recognizer.model]
+    before = pretrained_model.get_weights()[-1]
+    after = recognizer.model.get_weights()[-1]
+    assert not np.allclose(before, after)
+    # The tuned model still reads the drawings it was tuned on.
+    assert [recognizer.recognize(digit_images[d]).digit for d in (2, 5, 8)] == [2, 5, 8]
