@@ -1,8 +1,8 @@
 """Two visitors on one Voila server at once, served as deploy/voila-nginx serves it.
 
-One visitor trains (then stops) while the other draws. Each page has its own kernel, so
-neither sees the other's model, drawing or chart, and the drawer's page keeps answering while
-the other trains.
+One visitor trains (then stops) while the other draws with the pretrained model the dashboard
+starts with. Each page has its own kernel, so neither sees the other's model, drawing or
+chart, and the drawer's page keeps answering while the other trains.
 The server runs with the deploy files' base URL and token.
 """
 
@@ -44,12 +44,22 @@ def dashboard_url(server: VoilaServer) -> str:
     return f"{server.url}{BASE_URL.strip('/')}/?token={TOKEN}"
 
 
-def wait_for_pad_message(page, pattern: str) -> None:
-    """Wait until the pad's message (set by the page's kernel) matches ``pattern``."""
+def wait_for_prediction(page, *, shown: bool) -> None:
+    """Wait until the page's kernel shows a predicted digit (``shown``) or none."""
+    test = "!== ''" if shown else "=== ''"
     page.wait_for_function(
-        f"() => /{pattern}/i.test(document.querySelector('.dw-pad-message').textContent)",
+        f"() => document.querySelector('.dw-prediction').textContent.trim() {test}",
         timeout=30_000,
     )
+
+
+def reading(page) -> tuple[str, str]:
+    """The predicted digit and how sure the model is, as the page shows them."""
+    return page.inner_text(".dw-prediction").strip(), page.inner_text(".dw-confidence").strip()
+
+
+def model_label(page) -> str:
+    return page.inner_text(".dw-model-label").strip()
 
 
 def draw_stroke(page, points) -> None:
@@ -79,10 +89,6 @@ def set_epochs(page, epochs: int) -> None:
     page.wait_for_timeout(300)
 
 
-def pad_message(page) -> str:
-    return page.inner_text(".dw-pad-message").strip()
-
-
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -106,31 +112,32 @@ def test_one_trains_while_the_other_draws(browser, server, artifacts):
     drawer = open_dashboard(browser, dashboard_url(server))
     try:
         assert trainer.evaluate(KERNEL_ID) != drawer.evaluate(KERNEL_ID)
+        drawer_model = model_label(drawer)
+        assert "your run" not in drawer_model
 
+        # Each prediction below is the drawer's kernel answering while the other one trains.
+        one = [(0.5, 0.15 + 0.07 * i) for i in range(11)]
         set_epochs(trainer, 40)
         trainer.click("button.dw-train")
         trainer.wait_for_function(f"() => ({CHART_POINTS})() > 2", timeout=90_000)
         points_before = trainer.evaluate(CHART_POINTS)
 
-        # Each pad message below is the drawer's kernel answering while the other one trains.
-        one = [(0.5, 0.15 + 0.07 * i) for i in range(11)]
         draw_stroke(drawer, one)
-        wait_for_pad_message(drawer, "train a model first")
+        wait_for_prediction(drawer, shown=True)
+        drawer_reading = reading(drawer)
         drawer.click("button.dw-clear")
-        wait_for_pad_message(drawer, "draw a digit")
+        wait_for_prediction(drawer, shown=False)
         draw_stroke(drawer, one)
-        wait_for_pad_message(drawer, "train a model first")
+        wait_for_prediction(drawer, shown=True)
         drawer.click("button.dw-undo")
-        wait_for_pad_message(drawer, "draw a digit")
-        draw_stroke(drawer, one)
-        wait_for_pad_message(drawer, "train a model first")
+        wait_for_prediction(drawer, shown=False)
         drawer.screenshot(path=str(artifacts / "many-users-drawer.png"), full_page=True)
 
         assert trainer.evaluate(TRAINING), "training ended before the drawer was done"
         assert trainer.evaluate(CHART_POINTS) > points_before, "the trainer's chart stalled"
         assert drawer.evaluate(CHART_POINTS) == 0, "the drawer sees the other's chart"
         assert not drawer.evaluate(TRAINING)
-        assert pad_message(trainer).lower().startswith("draw a digit"), "the drawer's strokes leak"
+        assert trainer.inner_text(".dw-prediction").strip() == "", "the drawer's strokes leak"
 
         # Enough epochs to outlast the drawer's actions; stop once one has given a model.
         trainer.wait_for_function(
@@ -142,19 +149,18 @@ def test_one_trains_while_the_other_draws(browser, server, artifacts):
             "() => /stopped/i.test(document.querySelector('.dw-status').textContent)",
             timeout=60_000,
         )
-        trainer.screenshot(path=str(artifacts / "many-users-trainer.png"), full_page=True)
-
-        # The trainer's model reads the trainer's drawing; the drawer still has no model.
-        draw_stroke(trainer, one)
         trainer.wait_for_function(
-            "() => document.querySelector('.dw-prediction').textContent.trim() !== ''",
+            "() => /your run/i.test(document.querySelector('.dw-model-label').textContent)",
             timeout=30_000,
         )
-        drawer.click("button.dw-clear")
-        wait_for_pad_message(drawer, "draw a digit")
+        trainer.screenshot(path=str(artifacts / "many-users-trainer.png"), full_page=True)
+
+        # The trainer's model is the trainer's alone: the drawer reads the same stroke with the
+        # same model as before, to the same figures.
+        assert model_label(drawer) == drawer_model
         draw_stroke(drawer, one)
-        wait_for_pad_message(drawer, "train a model first")
-        assert drawer.inner_text(".dw-prediction").strip() == ""
+        wait_for_prediction(drawer, shown=True)
+        assert reading(drawer) == drawer_reading
         assert drawer.evaluate(CHART_POINTS) == 0
     finally:
         trainer.context.close()
