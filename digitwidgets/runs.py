@@ -175,6 +175,8 @@ class RunStore:
         try:
             with open(path / RUN_FILE, encoding="utf-8") as file:
                 raw = json.load(file)
+            if not isinstance(raw, dict):
+                return _damaged(path, "run.json does not hold a run record.")
             version = raw.get("format_version")
             if version != FORMAT_VERSION:
                 return _damaged(
@@ -195,7 +197,9 @@ class RunStore:
             )
         except FileNotFoundError:
             return _damaged(path, "run.json is missing.")
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except KeyError as exc:
+            return _damaged(path, f"run.json has no {exc.args[0]!r}.")
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
             return _damaged(path, f"run.json cannot be read: {exc}")
 
     def _remove_leftovers(self) -> None:
