@@ -100,6 +100,14 @@ class RandomStrokeWidth(layers.Layer):
         return config
 
 
+TRAINING_ONLY_LAYERS = (
+    TrainingOnlyTranslation,
+    TrainingOnlyRotation,
+    TrainingOnlyZoom,
+    RandomStrokeWidth,
+)
+
+
 def augmentation_layers(seed: int = 0) -> list[keras.layers.Layer]:
     """Fresh shift, rotation, zoom and stroke-width layers, for (batch, 28, 28, 1) digits.
 

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import augmentation
 from .hyperparameters import Hyperparameters
 from .model import build_lenet5
 from .runs import RunRecord, RunStore
@@ -210,7 +211,7 @@ class Trainer:
         try:
             run = self.store.save(
                 run_id=run_id,
-                model=model,
+                model=copy if copy is not None else model,
                 hyperparameters=hp,
                 history=progress.history if progress is not None else {},
                 data=data_info,
@@ -331,10 +332,20 @@ class ProgressCallback(keras.callbacks.Callback):
 
 
 def _copy_model(model):
-    """A copy with the same weights, safe to call from another thread while training goes on."""
-    copy = keras.models.clone_model(model)
+    """An inference copy with the same weights, safe to use while training goes on.
+
+    Augmentation layers act only in training, so the copy has identities in their place
+    (they hold no weights): the copy, and the run saved from it, load with plain Keras.
+    """
+    copy = keras.models.clone_model(model, clone_function=_inference_layer)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _inference_layer(layer):
+    if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS):
+        return keras.layers.Identity(name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
 
 
 def _floats(logs: dict) -> dict[str, float]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -197,6 +199,22 @@ def test_unwritable_store_still_hands_over_the_model(tiny_data, tmp_path):
     assert events[-1].run is None
     assert "could not be saved" in events[-1].message
     assert trainer.model is not None
+
+
+def test_an_augmented_run_is_saved_for_plain_keras(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path))
+    events = _train(trainer, Hyperparameters(epochs=1, batch_size=64, augmentation=True), tiny_data)
+    assert events[-1].kind == "finish"
+    model_file = events[-1].run.path / "model.keras"
+    code = (
+        "import keras, sys; model = keras.models.load_model(sys.argv[1]); "
+        "print(sum(type(layer).__module__.startswith('digitwidgets') for layer in model.layers))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code, str(model_file)], capture_output=True, text=True, timeout=120
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "0"
 
 
 def test_shutdown_saves_the_run_as_interrupted(tiny_data, tmp_path):
