@@ -78,7 +78,7 @@ def _step(caption: str, image: widgets.Image) -> widgets.VBox:
     width = f"{int(image.layout.width.removesuffix('px')) + 24}px"
     text = widgets.HTML(f"<div style='{_CAPTION_STYLE}'>{html.escape(caption)}</div>")
     text.layout = widgets.Layout(height="54px", width=width)
-    step = widgets.VBox([text, image], layout=widgets.Layout(width=width))
+    step = widgets.VBox([text, image], layout=widgets.Layout(width=width, margin="0 10px 0 0"))
     step.add_class("dw-step")
     return step
 
