@@ -7,7 +7,8 @@ Run from the repository root::
 It trains a small LeNet-5 on the embedded sample, then times, for real digits drawn as
 strokes and real MNIST digits upscaled to 280x280: preprocessing alone, the ways of calling
 the model (cached ``tf.function``, eager call, ``predict_on_batch``, ``predict``), the whole
-``Recognizer.recognize``, and recognition against the canvas size.
+``Recognizer.recognize``, and recognition against the canvas size. Target: the median
+``recognize`` of a 280x280 picture under 5 ms.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from digitwidgets.preprocessing import Drawing, preprocess_digit  # noqa: E402
 from digitwidgets.recognition import Recognizer  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "digitwidgets" / "assets" / "mnist_sample.npz"
+TARGET_MEDIAN_MS = 5.0
+# Recognition rasterizes the strokes at the canvas size, so its cost may grow with the area.
+CANVAS_SIZES = (140, 280, 560, 840, 1120)
 
 
 def main() -> None:
@@ -44,7 +48,8 @@ def main() -> None:
     with np.load(SAMPLE) as data:
         x_train, y_train = data["x_train"], data["y_train"]
         x_test, y_test = data["x_test"], data["y_test"]
-    model = train_model(x_train, y_train, epochs=1 if options.quick else 2)
+    count = 1000 if options.quick else 4000
+    model = train_model(x_train[:count], y_train[:count], epochs=1 if options.quick else 2)
     uploads = [upscale(image, 280) for image in x_test[:20]]
     drawings = [drawn_digit(size) for size in (280,)]
     inputs = uploads + [d.rasterize() for d in drawings]
@@ -65,9 +70,10 @@ def main() -> None:
         lambda i: model.predict(preprocess_digit(inputs[i % len(inputs)]).image[None], verbose=0),
         repeats,
     )
-    for size in (140, 280, 560):
+    canvas_sizes = {}
+    for size in CANVAS_SIZES:
         drawing = drawn_digit(size)
-        figures[f"recognize drawing {size}px"] = timed(
+        canvas_sizes[str(size)] = figures[f"recognize drawing {size}px"] = timed(
             lambda i, drawing=drawing: recognizer.recognize(drawing), repeats
         )
 
@@ -80,8 +86,23 @@ def main() -> None:
     print(f"{'measurement':45} {'median ms':>10} {'p95 ms':>10}")
     for name, numbers in figures.items():
         print(f"{name:45} {numbers['median_ms']:10.2f} {numbers['p95_ms']:10.2f}")
+    recognize = figures["recognize 280px (preprocess + model)"]
+    predict = figures["preprocess + model.predict 280px"]
+    summary = {
+        "benchmark": "recognition",
+        "quick": options.quick,
+        "repeats": repeats,
+        "target_median_ms": TARGET_MEDIAN_MS,
+        "recognize_median_ms": recognize["median_ms"],
+        "recognize_p95_ms": recognize["p95_ms"],
+        "predict_median_ms": predict["median_ms"],
+        "predict_p95_ms": predict["p95_ms"],
+        "passed": recognize["median_ms"] < TARGET_MEDIAN_MS,
+        "canvas_sizes": canvas_sizes,
+        "figures": figures,
+    }
     if options.json:
-        options.json.write_text(json.dumps({"repeats": repeats, "figures": figures}, indent=2))
+        options.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def train_model(x, y, epochs: int):
@@ -90,7 +111,7 @@ def train_model(x, y, epochs: int):
     from digitwidgets.model import build_lenet5
 
     model = build_lenet5(Hyperparameters(epochs=epochs))
-    model.fit(x[:4000].astype("float32") / 255.0, y[:4000], epochs=epochs, verbose=0)
+    model.fit(x.astype("float32") / 255.0, y, epochs=epochs, verbose=0)
     return model
 
 

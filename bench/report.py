@@ -1,0 +1,416 @@
+"""Turn the benchmarks' collected JSON into ``docs/benchmarks.md`` and its plot."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import psutil
+
+REPRODUCE = "python3 tasks.py bench"
+
+
+def machine_description() -> dict:
+    """The machine the figures come from, in a few fields."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model or platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average": [round(load, 2) for load in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _numbers(values) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
+def _verdict(passed) -> str:
+    if passed is None:
+        return "—"
+    return "pass" if passed else "**miss**"
+
+
+def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
+    """(measure, target, measured, verdict) rows for one benchmark's figures."""
+    if name == "training_overhead":
+        out = []
+        for size, row in figures["batch_sizes"].items():
+            out.append(
+                (
+                    f"Dashboard training time / plain `fit`, batch {size}: median of paired rounds",
+                    f"≤ {figures['target_ratio']}",
+                    f"{row['ratio']:.3f} (rounds {_numbers(row['ratio_per_round'])})",
+                    _verdict(row["passed"]),
+                )
+            )
+            out.append(
+                (
+                    f"CPU seconds, batch {size}: kernel / plain process (kernel + page / plain)",
+                    "",
+                    f"{row['kernel_cpu_median_s']:.2f} / {row['plain_cpu_median_s']:.2f} = "
+                    f"{row['kernel_cpu_ratio']:.3f} ({row['kernel_and_page_cpu_ratio']:.3f}: "
+                    f"page {row['browser_cpu_median_s']:.2f} s)",
+                    "",
+                )
+            )
+            out.append(
+                (
+                    f"Digits per second, batch {size}: dashboard / plain",
+                    "",
+                    f"{row['dashboard_samples_per_s']:.0f} / {row['plain_samples_per_s']:.0f}",
+                    "",
+                )
+            )
+        return out
+    if name == "recognition":
+        return [
+            (
+                "Recognize one 280 px drawing (preprocess + model): median, p95",
+                f"median < {figures['target_median_ms']:.0f} ms",
+                f"{figures['recognize_median_ms']:.2f} ms, {figures['recognize_p95_ms']:.2f} ms",
+                _verdict(figures["passed"]),
+            ),
+            (
+                "Same with `model.predict`: median, p95",
+                "",
+                f"{figures['predict_median_ms']:.1f} ms, {figures['predict_p95_ms']:.1f} ms",
+                "",
+            ),
+        ] + [
+            (
+                f"Recognize a drawing on a {size} px canvas: median",
+                "",
+                f"{row['median_ms']:.2f} ms",
+                "",
+            )
+            for size, row in figures["canvas_sizes"].items()
+        ]
+    if name == "browser_recognition":
+        out = []
+        for pages, row in figures["pages"].items():
+            target = f"median < {figures['target_median_ms']:.0f} ms" if pages == "1" else ""
+            out.append(
+                (
+                    f"Mouse up to digit shown, {pages} page(s) drawing at once: median, p95",
+                    target,
+                    f"{row['median_ms']:.0f} ms, {row['p95_ms']:.0f} ms "
+                    f"({row['strokes']} strokes, {row['read_as_drawn']} read as drawn)",
+                    _verdict(figures["passed"]) if pages == "1" else "",
+                )
+            )
+        return out
+    if name == "time_to_interactive":
+        warm, cold = figures["preheated"], figures["not_preheated"]
+        back = figures["preheated_returning"]
+        return [
+            (
+                "Page request to Train clickable, preheated kernel: median (min–max)",
+                f"< {figures['target_preheated_s']} s",
+                f"{warm['median_s']:.2f} s ({warm['min_s']:.2f}–{warm['max_s']:.2f})",
+                _verdict(figures["passed"]),
+            ),
+            (
+                "Preheated, returning visitor (scripts cached): median (min–max)",
+                "",
+                f"{back['median_s']:.2f} s ({back['min_s']:.2f}–{back['max_s']:.2f})",
+                "",
+            ),
+            (
+                "Preheated first visit: page HTML received, scripts loaded (load event)",
+                "",
+                f"{warm['html_median_ms']} ms, {warm['load_event_median_ms']} ms "
+                f"({warm['widgets_on_page']} widget views on the page)",
+                "",
+            ),
+            (
+                "Same without preheating: median (min–max)",
+                "",
+                f"{cold['median_s']:.2f} s ({cold['min_s']:.2f}–{cold['max_s']:.2f})",
+                "",
+            ),
+        ]
+    if name == "kernel_memory":
+        out = []
+        for run_name, run in figures["runs"].items():
+            out.append(
+                (
+                    f"Peak kernel RSS through training, {run_name.replace('_', ' ')} "
+                    f"({run['epochs']} epoch(s))",
+                    "< 1024 MB",
+                    f"{run['peak_kernel_mb']} MB (idle {run['idle_kernel_mb']} MB)",
+                    _verdict(run["peak_kernel_mb"] < 1024),
+                )
+            )
+        return out
+    if name == "training_scaling":
+        out = [
+            (f"1 epoch on {int(size):,} digits", "", f"{row['median_s']:.2f} s", "")
+            for size, row in figures["by_size"].items()
+        ]
+        out += [
+            (
+                f"{epochs} epoch(s) on {figures['epochs_data_size']:,} digits",
+                "",
+                f"{row['median_s']:.2f} s",
+                "",
+            )
+            for epochs, row in figures["by_epochs"].items()
+        ]
+        for label, fit, unit in (
+            (
+                "digits",
+                figures["size_fit"],
+                f"{figures['size_fit']['ms_per_1000_digits']:.0f} ms per 1,000 digits",
+            ),
+            (
+                "epochs",
+                figures["epoch_fit"],
+                f"{figures['epoch_fit']['s_per_epoch']:.2f} s per epoch",
+            ),
+        ):
+            out.append(
+                (
+                    f"Straight line against {label}: slope, fixed cost, largest departure",
+                    "",
+                    f"{unit}, {fit['intercept_s']:.2f} s, {fit['max_departure']:.0%} "
+                    f"({'linear' if fit['linear'] else 'not linear'})",
+                    "",
+                )
+            )
+        return out
+    if name == "default_training":
+        return [
+            (
+                "Default hyperparameters on the sample: test accuracy, wall time",
+                f"≥ {figures.get('target_accuracy', 0.97):.0%} in "
+                f"≤ {figures.get('target_seconds', 120):.0f} s",
+                f"{figures['test_accuracy']:.1%} in {figures['wall_seconds']:.1f} s",
+                _verdict(figures.get("passed")),
+            )
+        ]
+    if name == "handwriting":
+        out = []
+        for model_name, runs in figures.get("models", {}).items():
+            first = runs[0]
+            out.append(
+                (
+                    f"Drawn digits (MNIST-style / plain resize), MNIST test: {model_name}",
+                    "",
+                    f"{first['drawn_mnist']:.1%} / {first['drawn_plain']:.1%}, "
+                    f"{first['mnist_test']:.1%}",
+                    "",
+                )
+            )
+        return out
+    return [("(figures)", "", "see benchmarks.json", "")]
+
+
+TITLES = {
+    "training_overhead": "1. Training overhead of the live dashboard",
+    "recognition": "2a. Recognition latency in Python",
+    "browser_recognition": "2b and 6. Recognition latency in the browser, one and many users",
+    "time_to_interactive": "3. Time to interactive",
+    "kernel_memory": "4. Memory of one dashboard kernel",
+    "training_scaling": "5. How training cost grows",
+    "default_training": "Default hyperparameters (issue 2)",
+    "handwriting": "Accuracy on drawn digits (issue 6)",
+}
+
+
+def markdown(collected: dict) -> str:
+    """The whole benchmarks page."""
+    machine = collected["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `bench/run_all.py` — do not edit by hand; regenerate with "
+        f"`{REPRODUCE}`"
+        + (
+            " (this is a `--quick` run: tiny sizes, figures meaningless)."
+            if collected["quick"]
+            else "."
+        ),
+        "",
+        f"- Date: {collected['date']} "
+        f"(the whole run took {collected['total_seconds'] / 60:.1f} min)",
+        f"- Machine: {machine['cpu']}, {machine['cpu_count']} CPU cores, "
+        f"{machine['memory_gb']} GB memory, {machine['platform']}, Python {machine['python']}; "
+        f"load average at the start {machine['load_average']} (the cores are shared with "
+        "other work, so single figures are noisy: each is a median, and ratios are measured "
+        "side by side, alternating)",
+        "- Each benchmark also runs alone: "
+        "`.venv/bin/python bench/<script> [--quick] [--json PATH]`.",
+        "",
+        "![How the costs grow](benchmarks.png)",
+        "",
+    ]
+    for name, run in collected["benchmarks"].items():
+        lines += [f"## {TITLES.get(name, name)}", ""]
+        command = " ".join(["`.venv/bin/python", run["script"], *run["arguments"]]) + "`"
+        lines += [
+            f"Reproduce: {command} (exit code {run['exit_code']}, {run['seconds']:.0f} s).",
+            "",
+        ]
+        figures = run["figures"]
+        if figures is None:
+            lines += [
+                "**No figures: the script failed.** Its log is in `build/benchmarks/raw/`.",
+                "",
+            ]
+            continue
+        lines += ["| Measure | Target | Measured | |", "|---|---|---|---|"]
+        try:
+            table = rows(name, figures)
+        except (KeyError, TypeError, ValueError) as error:
+            table = [("(figures in an unexpected shape)", "", repr(error), "")]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
+        lines.append("")
+    notes = Path(__file__).with_name("NOTES.md")
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
+    return "\n".join(lines)
+
+
+def plot(collected: dict, path: Path) -> None:
+    """Six panels: growth with data, epochs and canvas; users; overhead; time to interactive."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = {name: run["figures"] for name, run in collected["benchmarks"].items()}
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    panels = axes.ravel()
+
+    def missing(axis, title):
+        axis.set_title(title)
+        axis.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axis.transAxes)
+
+    scaling = figures.get("training_scaling")
+    if scaling:
+        for axis, key, fit_key, label in (
+            (panels[0], "by_size", "size_fit", "training digits (1 epoch)"),
+            (
+                panels[1],
+                "by_epochs",
+                "epoch_fit",
+                f"epochs ({scaling['epochs_data_size']:,} digits)",
+            ),
+        ):
+            xs = [float(x) for x in scaling[key]]
+            ys = [row["median_s"] for row in scaling[key].values()]
+            for x, row in zip(xs, scaling[key].values(), strict=True):
+                axis.plot([x] * len(row["samples_s"]), row["samples_s"], ".", color="#bbb")
+            axis.plot(xs, ys, "o", color="#1f77b4", label="median")
+            fit = scaling[fit_key]
+            axis.plot(
+                [0, max(xs)],
+                [fit["intercept_s"], fit["intercept_s"] + fit["slope"] * max(xs)],
+                "--",
+                color="#ff7f0e",
+                label="straight line",
+            )
+            axis.set_xlabel(label)
+            axis.set_ylabel("seconds")
+            axis.set_xlim(left=0)
+            axis.set_ylim(bottom=0)
+            axis.legend()
+        panels[0].set_title("Training time vs data size")
+        panels[1].set_title("Training time vs epochs")
+    else:
+        missing(panels[0], "Training time vs data size")
+        missing(panels[1], "Training time vs epochs")
+
+    recognition = figures.get("recognition")
+    if recognition:
+        sizes = [int(size) for size in recognition["canvas_sizes"]]
+        rows_ = list(recognition["canvas_sizes"].values())
+        panels[2].plot(sizes, [r["median_ms"] for r in rows_], "o-", label="median")
+        panels[2].plot(sizes, [r["p95_ms"] for r in rows_], "s--", label="95th percentile")
+        panels[2].set_xlabel("canvas side (px)")
+        panels[2].set_ylabel("ms")
+        panels[2].set_ylim(bottom=0)
+        panels[2].legend()
+    panels[2].set_title("Recognition (Python) vs canvas size")
+
+    browser = figures.get("browser_recognition")
+    if browser:
+        pages = [int(p) for p in browser["pages"]]
+        rows_ = list(browser["pages"].values())
+        panels[3].plot(pages, [r["median_ms"] for r in rows_], "o-", label="median")
+        panels[3].plot(pages, [r["p95_ms"] for r in rows_], "s--", label="95th percentile")
+        panels[3].axhline(browser["target_median_ms"], color="red", lw=0.8, label="target (median)")
+        panels[3].set_xticks(pages)
+        panels[3].set_xlabel("pages drawing at once")
+        panels[3].set_ylabel("ms, mouse up to digit shown")
+        panels[3].set_ylim(bottom=0)
+        panels[3].legend()
+    panels[3].set_title("Recognition in the browser vs users")
+
+    overhead = figures.get("training_overhead")
+    if overhead:
+        sizes = list(overhead["batch_sizes"])
+        rows_ = list(overhead["batch_sizes"].values())
+        positions = range(len(sizes))
+        panels[4].bar(
+            [p - 0.2 for p in positions],
+            [r["plain_samples_per_s"] for r in rows_],
+            0.4,
+            label="plain fit",
+        )
+        panels[4].bar(
+            [p + 0.2 for p in positions],
+            [r["dashboard_samples_per_s"] for r in rows_],
+            0.4,
+            label="dashboard",
+        )
+        for p, row in zip(positions, rows_, strict=True):
+            panels[4].text(
+                p + 0.2,
+                row["dashboard_samples_per_s"],
+                f"×{row['ratio']:.2f}",
+                ha="center",
+                va="bottom",
+            )
+        panels[4].set_xticks(list(positions), [f"batch {s}" for s in sizes])
+        panels[4].set_ylabel("training digits per second")
+        panels[4].legend(loc="lower right")
+    panels[4].set_title("Training speed: dashboard vs plain Keras")
+
+    tti = figures.get("time_to_interactive")
+    if tti:
+        labels = ["preheated", "preheated,\nreturning", "not preheated"]
+        rows_ = [tti["preheated"], tti["preheated_returning"], tti["not_preheated"]]
+        for i, row in enumerate(rows_):
+            panels[5].plot([i] * len(row["samples_s"]), row["samples_s"], ".", color="#bbb")
+        panels[5].bar(
+            range(3), [r["median_s"] for r in rows_], 0.5, color=["#2ca02c", "#98df8a", "#999"]
+        )
+        panels[5].axhline(
+            tti["target_preheated_s"], color="red", lw=0.8, label="target (preheated)"
+        )
+        panels[5].set_xticks(range(3), labels)
+        panels[5].set_ylabel("seconds to Train clickable")
+        panels[5].legend()
+    panels[5].set_title("Time to interactive")
+
+    when = collected["date"][:10]
+    fig.suptitle(
+        f"digitwidgets benchmarks, {when}, {collected['machine']['cpu_count']} CPU cores"
+        + (" (quick: tiny sizes)" if collected["quick"] else "")
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

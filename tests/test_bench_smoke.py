@@ -1,0 +1,161 @@
+"""Every benchmark still runs: each script with ``--quick`` (tiny sizes) writes the JSON it should.
+
+The figures themselves are not checked (tests do not time things); only that each script
+ends well and reports the keys ``bench/report.py`` reads. The scripts run two at a time:
+most of their time is spent waiting for servers, browsers and kernels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+BROWSER = {
+    "bench_training_overhead.py",
+    "bench_browser_recognition.py",
+    "bench_time_to_interactive.py",
+    "bench_kernel_memory.py",
+}
+
+# script: keys its JSON must have (nested keys as "outer.inner").
+EXPECTED = {
+    "bench_recognition.py": [
+        "recognize_median_ms",
+        "recognize_p95_ms",
+        "predict_median_ms",
+        "canvas_sizes.280.median_ms",
+        "passed",
+    ],
+    "bench_training_scaling.py": [
+        "by_size",
+        "by_epochs",
+        "size_fit.linear",
+        "epoch_fit.s_per_epoch",
+        "epochs_data_size",
+    ],
+    "bench_default_training.py": ["test_accuracy", "wall_seconds", "passed"],
+    "bench_handwriting.py": ["models.plain", "models.shipped", "epoch_seconds_median"],
+    "bench_training_overhead.py": [
+        "batch_sizes.32.ratio",
+        "batch_sizes.128.ratio",
+        "batch_sizes.32.dashboard_samples_per_s",
+        "batch_sizes.128.plain_samples_per_s",
+        "batch_sizes.32.kernel_cpu_median_s",
+        "worst_ratio",
+    ],
+    "bench_browser_recognition.py": ["pages.1.median_ms", "pages.2.p95_ms", "passed"],
+    "bench_time_to_interactive.py": [
+        "preheated_returning.median_s",
+        "preheated.median_s",
+        "not_preheated.median_s",
+        "passed",
+    ],
+    "bench_kernel_memory.py": ["peak_kernel_mb", "runs.embedded_sample.peak_kernel_mb"],
+}
+
+
+def lookup(figures: dict, dotted: str):
+    """``figures["a"]["b"]`` for ``"a.b"``; KeyError naming the path when a part is missing."""
+    value = figures
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(dotted)
+        value = value[part]
+    return value
+
+
+def run_quick(script: str, folder: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run ``bench/<script> --quick --json ...`` in a plain subprocess."""
+    output = folder / f"{script}.json"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    finished = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", "--json", str(output)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
+    return finished, output
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Every benchmark run once with --quick; the browser ones need Chromium."""
+    scripts = list(EXPECTED)
+    if os.environ.get("DIGITWIDGETS_SKIP_BROWSER") == "1":
+        scripts = [script for script in scripts if script not in BROWSER]
+    folder = tmp_path_factory.mktemp("bench")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = dict(zip(scripts, pool.map(lambda s: run_quick(s, folder), scripts), strict=True))
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", list(EXPECTED))
+def test_benchmark_runs_quick_and_reports_its_figures(script, quick_runs):
+    if script not in quick_runs:
+        pytest.skip("browser benchmarks left out on purpose (DIGITWIDGETS_SKIP_BROWSER=1)")
+    finished, output = quick_runs[script]
+    log = (finished.stdout + finished.stderr)[-3000:]
+    # Exit code 1 means a target was missed, which tiny sizes may well do; 2+ is a crash.
+    assert finished.returncode in (0, 1), log
+    assert output.exists(), f"{script} wrote no JSON:\n{log}"
+    figures = json.loads(output.read_text())
+    for key in EXPECTED[script]:
+        lookup(figures, key)
+    assert figures.get("quick", True) is not False
+
+
+def test_every_benchmark_script_is_covered():
+    scripts = {path.name for path in BENCH.glob("bench_*.py")}
+    assert scripts == set(EXPECTED), "a benchmark without a smoke test, or a stale entry"
+
+
+@pytest.mark.slow
+def test_report_renders_the_collected_figures(quick_runs, tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(BENCH))
+    names = {
+        "bench_recognition.py": "recognition",
+        "bench_training_scaling.py": "training_scaling",
+        "bench_default_training.py": "default_training",
+        "bench_handwriting.py": "handwriting",
+        "bench_training_overhead.py": "training_overhead",
+        "bench_browser_recognition.py": "browser_recognition",
+        "bench_time_to_interactive.py": "time_to_interactive",
+        "bench_kernel_memory.py": "kernel_memory",
+    }
+    benchmarks = {}
+    for script, (finished, output) in quick_runs.items():
+        benchmarks[names[script]] = {
+            "script": f"bench/{script}",
+            "arguments": ["--quick"],
+            "exit_code": finished.returncode,
+            "seconds": 1.0,
+            "figures": json.loads(output.read_text()) if output.exists() else None,
+        }
+    collected = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "quick": True,
+        "total_seconds": 1.0,
+        "machine": report.machine_description(),
+        "benchmarks": benchmarks,
+    }
+    page = report.markdown(collected)
+    report.plot(collected, tmp_path / "benchmarks.png")
+    assert "unexpected shape" not in page
+    for name in benchmarks:
+        assert report.TITLES[name] in page
+    assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
