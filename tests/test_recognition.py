@@ -81,6 +81,17 @@ def test_a_drawn_one_is_a_one(trained_model):
     assert result.image.shape == (28, 28)
 
 
+def test_a_big_canvas_gives_the_model_the_same_digit_as_the_usual_one(untrained_model):
+    # Big canvases are rasterized scaled down; the model must see the same 28x28 digit.
+    seven = ((60.0, 60.0), (220.0, 60.0), (120.0, 240.0))
+    usual = Recognizer(untrained_model).recognize(Drawing((seven,), 280, 280, 20))
+    scale = 4
+    big = tuple((x * scale, y * scale) for x, y in seven)
+    large = Recognizer(untrained_model).recognize(Drawing((big,), 280 * scale, 280 * scale, 80))
+    assert large.digit == usual.digit
+    assert np.abs(large.image - usual.image).max() < 0.05
+
+
 def test_same_answer_as_model_predict(untrained_model, digit_images):
     result = Recognizer(untrained_model).recognize(digit_images[5])
     expected = untrained_model.predict(result.image[None], verbose=0)[0]
