@@ -137,5 +137,30 @@ def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model
     assert dashboard.prediction.value.ok
     assert dashboard.prediction.children  # the view shows it
     digit = dashboard.prediction.value.digit
-    shown = dashboard.prediction.children[0].children[0].children[0].value
-    assert shown == str(digit)
+    (shown,) = [w for w in _descendants(dashboard) if "dw-prediction" in w._dom_classes]
+    assert f">{digit}<" in shown.value
+
+
+def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_back(
+    sample, fake_trainer, untrained_model
+):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    pretrained = dashboard.recognizer.model
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.handwriting.value is dashboard.pad.value
+    assert dashboard.handwriting.drawing is dashboard.pad.drawing
+    dashboard.handwriting.confirm()
+    assert dashboard.handwriting.handwriting_log.total == 1
+    assert "1 of your 1 drawing" in dashboard.handwriting.score
+
+    fake_trainer.emit(TrainingEvent("finish", "run", epochs=1, batches=3, model=untrained_model))
+    assert dashboard.prediction.model is untrained_model
+    assert "your run run (finished)" in dashboard.model_description
+    (button,) = [
+        w for w in _descendants(dashboard) if "dw-use-pretrained" in getattr(w, "_dom_classes", ())
+    ]
+    button.click()
+    assert dashboard.recognizer.model is not untrained_model
+    assert dashboard.recognizer.model is not pretrained  # a fresh copy, never a tuned one
+    assert "Pretrained LeNet-5" in dashboard.model_description

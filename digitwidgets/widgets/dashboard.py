@@ -13,6 +13,7 @@ from digitwidgets.widgets.controls import HyperparameterControls
 from digitwidgets.widgets.drawing_pad import DrawingPad
 from digitwidgets.widgets.evaluation import EvaluationPanel
 from digitwidgets.widgets.export import ExportPanel
+from digitwidgets.widgets.handwriting import HandwritingPanel
 from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
@@ -31,8 +32,6 @@ _CSS = """
 .dw-dashboard .dw-data-info { color: #333; font-style: italic; }
 .dw-dashboard .dw-model-label { color: #333; }
 .dw-dashboard .dw-column { padding-right: 12px; }
-.dw-prediction { font-size: 72px; font-weight: 700; line-height: 1.1; min-width: 90px;
-                 text-align: center; color: #08519c; }
 .dw-model-input, .dw-step-cropped, .dw-step-scaled { image-rendering: pixelated;
                  border: 1px solid #ccc; background: black; }
 .dw-pad { cursor: crosshair; touch-action: none; }
@@ -86,8 +85,6 @@ class Dashboard(widgets.VBox):
         self.data = data
         self.trainer = trainer
         self.recognizer = recognizer if recognizer is not None else Recognizer()
-        if self.recognizer.model is None and pretrained:
-            self._use_pretrained()
 
         self.controls = HyperparameterControls()
         self.training_panel = TrainingPanel(trainer, self.controls, data)
@@ -98,20 +95,32 @@ class Dashboard(widgets.VBox):
         self.prediction = PredictionView()
         widgets.dlink((self.pad, "value"), (self.prediction, "value"))
         widgets.dlink((self.upload, "value"), (self.prediction, "value"))
-        self.evaluation = EvaluationPanel(data, self.recognizer.model)
+        self.handwriting = HandwritingPanel(self.recognizer, data)
+        # The drawing first: the panel files each answer with the drawing it was given.
+        widgets.dlink((self.pad, "drawing"), (self.handwriting, "drawing"))
+        widgets.dlink((self.pad, "value"), (self.handwriting, "value"))
+        self.handwriting.on_model_changed(self._on_fine_tuned)
+        self.handwriting.on_use_pretrained(self._use_pretrained)
+        self.evaluation = EvaluationPanel(data)
         self.evaluation.follow(trainer)
         self.evaluation.on_image_selected(self._show_recognition)
+        self.evaluation.observe(self._on_evaluated, "value")
+        self.export = ExportPanel()
+        self.export.follow(trainer)
         self.runs = RunComparison(trainer.store)
         self.runs.follow(trainer)
         self.runs.on_load(self._on_run_loaded)
-        self.export = ExportPanel()
-        self.export.follow(trainer)
+        self.runs.on_delete(self.export.forget)
         trainer.add_listener(self._on_training_event)
         shutdown = getattr(trainer, "shutdown", None)
         if shutdown is not None:
             # A run still going when the kernel exits is saved as interrupted, not lost.
             atexit.register(shutdown)
 
+        if self.recognizer.model is not None:
+            self._show_model(self.recognizer.model, "the model you passed in")
+        elif pretrained:
+            self._use_pretrained()
         self._model_label = _html("", "dw-model-label")
         traitlets.dlink(
             (self, "model_description"),
@@ -144,7 +153,10 @@ class Dashboard(widgets.VBox):
             _html("3 · Draw a digit", "dw-section"),
             self._model_label,
             widgets.HBox(
-                [_column([self.pad, self.upload], "320px"), self.prediction],
+                [
+                    _column([self.pad, self.upload], "320px"),
+                    _column([self.prediction, self.handwriting], "680px"),
+                ],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
             ),
             _html("4 · Look deeper", "dw-section"),
@@ -169,12 +181,18 @@ class Dashboard(widgets.VBox):
         from digitwidgets.pretrained import load_pretrained
 
         model, info = load_pretrained()
-        self.recognizer.model = model
-        self.set_trait("model_description", info["description"])
+        self._set_model(model, info["description"], test_accuracy=info["mnist_test_accuracy"])
 
-    def _set_model(self, model, description: str) -> None:
+    def _show_model(self, model, description: str, test_accuracy: float | None = None) -> None:
+        # Every view that depends on the model, without recognizing anything again.
         self.recognizer.model = model
+        self.prediction.model = model
+        self.evaluation.model = model
+        self.handwriting.test_accuracy = test_accuracy
         self.set_trait("model_description", description)
+
+    def _set_model(self, model, description: str, test_accuracy: float | None = None) -> None:
+        self._show_model(model, description, test_accuracy)
         if self.upload.value is not None and self.prediction.value is self.upload.value:
             self.upload.recognize()
         else:
@@ -182,6 +200,14 @@ class Dashboard(widgets.VBox):
 
     def _show_recognition(self, recognition) -> None:
         self.prediction.value = recognition
+
+    def _on_evaluated(self, change) -> None:
+        evaluation = change["new"]
+        if evaluation is not None and self.evaluation.model is self.recognizer.model:
+            self.handwriting.test_accuracy = evaluation.accuracy
+
+    def _on_fine_tuned(self, model) -> None:
+        self._set_model(model, f"{self.model_description} · fine-tuned on your drawings")
 
     def _on_run_loaded(self, model, record) -> None:
         self._set_model(model, f"saved run {record.run_id} ({record.status})")

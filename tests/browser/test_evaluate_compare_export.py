@@ -1,9 +1,9 @@
 """Evaluate a run, see a cell's digits, compare two runs, download and delete, in a real page.
 
-The page is ``notebooks/evaluation.ipynb`` next to this file (the components as the dashboard
-wires them, trained on 1,500 digits so a run takes seconds); once the dashboard holds these
-components, ``EVALUATION_NOTEBOOK`` can point at ``notebooks/dashboard.ipynb`` instead: the
-test only uses the components' ``dw-*`` classes. Tests run in file order on one page.
+The page is the dashboard, where these components sit in the tabs of step 4;
+``EVALUATION_NOTEBOOK`` can point at ``notebooks/evaluation.ipynb`` next to this file instead
+(the components alone, trained on 1,500 digits): the test only uses the components' ``dw-*``
+classes and the tab titles. Tests run in file order on one page.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import pytest
 
 from .conftest import ROOT, VoilaServer, open_dashboard
 
-NOTEBOOK = Path(
-    os.environ.get("EVALUATION_NOTEBOOK", Path(__file__).parent / "notebooks" / "evaluation.ipynb")
-)
+NOTEBOOK = Path(os.environ.get("EVALUATION_NOTEBOOK", ROOT / "notebooks" / "dashboard.ipynb"))
 RUN_TIMEOUT_MS = 180_000
 
 
@@ -52,6 +50,14 @@ def set_epochs(page, epochs: int) -> None:
     page.wait_for_timeout(300)
 
 
+def show_tab(page, title: str) -> None:
+    """Open one of step 4's tabs, if the page has tabs."""
+    tab = page.locator(f".dw-tabs .lm-TabBar-tab:has-text('{title}')")
+    if tab.count():
+        tab.first.click()
+        page.wait_for_timeout(200)
+
+
 def train_and_wait(page, runs_before: int) -> None:
     """Click Train and wait until the run is saved and listed."""
     page.click("button.dw-train")
@@ -63,6 +69,7 @@ def train_and_wait(page, runs_before: int) -> None:
 
 
 def test_train_then_the_confusion_matrix_appears(page, artifacts):
+    show_tab(page, "Evaluate")
     set_epochs(page, 1)
     train_and_wait(page, 0)
     page.wait_for_function(
@@ -113,6 +120,7 @@ def test_second_run_then_overlay_both(page, artifacts):
     page.select_option(".dw-optimizer select", "sgd")
     page.wait_for_timeout(300)
     train_and_wait(page, 1)
+    show_tab(page, "Compare runs")
     for checkbox in page.locator(".dw-run-row input[type=checkbox]").all():
         checkbox.check()
     page.wait_for_function(
@@ -132,6 +140,7 @@ def test_download_the_model_and_load_it_back(page, tmp_path, digit_images):
     import keras
     import numpy as np
 
+    show_tab(page, "Export")
     link = page.locator(".dw-download-model a")
     assert link.get_attribute("href").startswith("data:")
     with page.expect_download() as download_info:
@@ -152,6 +161,7 @@ def test_download_the_model_and_load_it_back(page, tmp_path, digit_images):
 
 
 def test_delete_a_run_after_confirming(page):
+    show_tab(page, "Compare runs")
     rows = page.locator(".dw-run-row").count()
     page.locator(".dw-run-row .dw-delete-run").first.click()
     confirm = page.locator("button.dw-confirm-delete")
