@@ -121,6 +121,9 @@ class Dashboard(widgets.VBox):
             self._show_model(self.recognizer.model, "the model you passed in")
         elif pretrained:
             self._use_pretrained()
+        if self.recognizer.model is not None:
+            # In the background: the page is usable at once and the matrix fills in after.
+            self.evaluation.evaluate()
         self._model_label = _html("", "dw-model-label")
         traitlets.dlink(
             (self, "model_description"),
@@ -138,14 +141,14 @@ class Dashboard(widgets.VBox):
             _html(f"Training data: {self._describe_data()}", "dw-data-info"),
             widgets.HBox(
                 [
-                    _column([_html("1 · Choose settings", "dw-section"), self.controls], "420px"),
+                    _column([_html("1 · Choose settings", "dw-section"), self.controls], "430px"),
                     _column(
                         [
                             _html("2 · Train and watch", "dw-section"),
                             self.training_panel,
                             self.chart,
                         ],
-                        "800px",
+                        "790px",
                     ),
                 ],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
