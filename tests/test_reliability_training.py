@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import threading
 
+import numpy as np
 import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
@@ -133,3 +134,49 @@ def test_drawing_all_through_a_training_keeps_recognizing(dashboard):
     assert "your run" in dashboard.model_description
     a_one(dashboard.pad)
     assert dashboard.pad.value.ok
+
+
+def resident_mb() -> float:
+    import gc
+
+    import psutil
+
+    gc.collect()
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def draw_digits(board, digit_images, count: int) -> None:
+    """Trace real digits on the pad (one stroke per row of ink), read each, then clear."""
+    for i in range(count):
+        image = digit_images[i % 10]
+        for row in range(0, 28, 2):
+            ink = np.flatnonzero(image[row] > 100)
+            if len(ink):
+                y = row * 10.0 + 5
+                board.pad._on_mouse_down(float(ink[0]) * 10 + 5, y)
+                board.pad._on_mouse_up(float(ink[-1]) * 10 + 5, y)
+        assert board.pad.value.ok
+        board.pad.clear()
+
+
+@pytest.mark.slow
+def test_a_long_session_keeps_memory_flat(dashboard, digit_images, record_property):
+    dashboard.controls.value = TINY
+    # Warm-up: the first drawing traces the recognizer, the first run builds Keras's graphs.
+    draw_digits(dashboard, digit_images, 50)
+    dashboard.training_panel.train()
+    run_to_the_end(dashboard)
+    warm = resident_mb()
+    after_each_run = []
+    for run in range(3):
+        dashboard.controls.value = TINY.replace(seed=run + 1)
+        dashboard.training_panel.train()
+        draw_digits(dashboard, digit_images, 1_000 // 3 + (run == 0))
+        run_to_the_end(dashboard)
+        assert dashboard.training_panel.status.startswith("Finished")
+        after_each_run.append(round(resident_mb()))
+    end = resident_mb()
+    record_property("resident_mb", {"after_warm_up": round(warm), "runs": after_each_run})
+    print(f"\nresident memory: {warm:.0f} MB after warm-up, {after_each_run} MB after each run")
+    assert len(dashboard.trainer.store.list()) == 4
+    assert end - warm < 150, f"memory grew from {warm:.0f} MB to {end:.0f} MB"
