@@ -1,0 +1,174 @@
+"""Clumsy visitors in a real browser: strange uploads, dots and frantic drawing, and a page
+closed in the middle of training, whose run is then found saved as "interrupted".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from .conftest import open_dashboard
+from .test_dashboard import choose_file, draw_stroke, prediction_text, set_epochs
+
+
+@pytest.fixture(scope="module")
+def page(browser, dashboard_server, artifacts):
+    """One visitor's dashboard for the upload and drawing tests."""
+    page = open_dashboard(browser, dashboard_server.url)
+    yield page
+    page.screenshot(path=str(artifacts / "reliability-final.png"), full_page=True)
+    page.context.close()
+
+
+def upload_message(page) -> str:
+    return page.inner_text(".dw-upload-message").strip()
+
+
+def wait_for_upload_message(page, pattern: str) -> None:
+    page.wait_for_function(
+        "(pattern) => new RegExp(pattern, 'i').test("
+        "document.querySelector('.dw-upload-message').textContent)",
+        arg=pattern,
+        timeout=20_000,
+    )
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid PNG header that declares ``width`` x ``height`` pixels and holds none."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_seven_first_then_strange_files_keep_it(page, digit_images, tmp_path, artifacts):
+    seven = Image.fromarray(255 - digit_images[7]).resize((140, 140))
+    buffer = io.BytesIO()
+    seven.save(buffer, format="PNG")
+    (tmp_path / "seven.png").write_bytes(buffer.getvalue())
+    choose_file(page, tmp_path / "seven.png")
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
+        timeout=20_000,
+    )
+    for name, content, pattern in [
+        ("notes.png", b"my shopping list, not a picture\n" * 10, "notes.png: .*not a PNG"),
+        ("bomb.png", png_declaring(20_000, 20_000), "bomb.png: .*too many pixels"),
+    ]:
+        (tmp_path / name).write_bytes(content)
+        choose_file(page, tmp_path / name)
+        wait_for_upload_message(page, pattern)
+        assert prediction_text(page) == "7", f"{name} changed the prediction"
+        assert "Traceback" not in page.inner_text("body")
+    page.screenshot(path=str(artifacts / "reliability-bomb.png"), full_page=True)
+
+
+def test_a_blank_white_image_says_nothing_is_drawn(page, tmp_path, artifacts):
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(buffer, format="PNG")
+    (tmp_path / "blank.png").write_bytes(buffer.getvalue())
+    choose_file(page, tmp_path / "blank.png")
+    wait_for_upload_message(page, "blank.png: .*nothing drawn")
+    assert prediction_text(page) == ""
+    page.screenshot(path=str(artifacts / "reliability-blank.png"), full_page=True)
+
+
+def pad_message(page) -> str:
+    return page.inner_text(".dw-pad-message").strip()
+
+
+def test_a_single_click_leaves_a_dot_that_gets_an_answer(page):
+    page.click("button.dw-clear")
+    draw_stroke(page, [(0.5, 0.5)])
+    page.wait_for_function(
+        "() => /Looks like|Nothing/.test(document.querySelector('.dw-pad-message').textContent)",
+        timeout=20_000,
+    )
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_frantic_drawing_and_clearing_leaves_a_working_page(page, artifacts):
+    for round_ in range(15):
+        draw_stroke(page, [(0.1 + 0.05 * round_, 0.1), (0.9, 0.9), (0.1, 0.9), (0.9, 0.1)])
+        page.click("button.dw-clear")
+    # Strokes that leave the pad and come back.
+    draw_stroke(page, [(0.5, 0.5), (1.6, 0.5), (-0.5, 1.5), (0.5, 0.6)])
+    page.click("button.dw-clear")
+    draw_stroke(page, [(0.5, 0.15 + 0.07 * i) for i in range(11)])
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() === '1'",
+        timeout=30_000,
+    )
+    assert pad_message(page).startswith("Looks like a 1")
+    page.screenshot(path=str(artifacts / "reliability-after-frantic-drawing.png"), full_page=True)
+
+
+def interrupted_runs(runs_folder) -> list[dict]:
+    found = []
+    for path in sorted(runs_folder.glob("*/run.json")):
+        record = json.loads(path.read_text())
+        if record.get("status") == "interrupted":
+            found.append(record)
+    return found
+
+
+def test_closing_the_page_during_training_saves_an_interrupted_run(
+    browser, dashboard_server, artifacts
+):
+    runs_folder = dashboard_server.home / "runs"
+    assert not interrupted_runs(runs_folder)
+    page = open_dashboard(browser, dashboard_server.url)
+    set_epochs(page, 40)
+    page.click("button.dw-train")
+    page.wait_for_function(
+        "() => /Epoch [2-9]/.test(document.querySelector('.dw-progress').textContent)",
+        timeout=180_000,
+    )
+    page.screenshot(path=str(artifacts / "reliability-before-close.png"), full_page=True)
+    # As a person closing the tab: the page's beforeunload asks Voila to shut its kernel down.
+    page.close(run_before_unload=True)
+    page.context.close()
+
+    deadline = time.monotonic() + 90
+    while not interrupted_runs(runs_folder) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    runs = interrupted_runs(runs_folder)
+    assert len(runs) == 1, f"no interrupted run was saved:\n{dashboard_server.log()[-3000:]}"
+    record = runs[0]
+    assert record["hyperparameters"]["epochs"] == 40
+    assert len(record["history"]["val_accuracy"]) >= 1, "the history so far was not kept"
+    assert record["message"].startswith("Interrupted")
+    assert "Kernel shutdown" in dashboard_server.log(), "the kernel was not shut down"
+    assert (runs_folder / record["run_id"] / "model.keras").stat().st_size > 100_000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "widget defect: the Compare-runs table is filled when the notebook runs, and with "
+        "preheated kernels that is before the page opens, so runs saved since (here the "
+        "interrupted one) are missing until the table is refreshed"
+    ),
+)
+def test_reopening_the_page_lists_the_interrupted_run(browser, dashboard_server, artifacts):
+    assert interrupted_runs(dashboard_server.home / "runs"), "the previous test saved none"
+    page = open_dashboard(browser, dashboard_server.url)
+    try:
+        page.get_by_role("tab", name="Compare runs").click()
+        row = page.locator(".dw-run-row", has_text="interrupted")
+        try:
+            row.first.wait_for(state="visible", timeout=15_000)
+        finally:
+            page.screenshot(path=str(artifacts / "reliability-reopened.png"), full_page=True)
+        assert row.count() == 1
+    finally:
+        page.context.close()
