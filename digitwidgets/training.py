@@ -170,7 +170,10 @@ class Trainer:
         error = ""
         try:
             order = np.random.default_rng(hp.seed).permutation(len(x_train))
-            x = x_train[order].astype("float32") / 255.0
+            # Scaled into one float32 array: "astype() / 255" would hold two at once, 190 MB
+            # more at the peak for 60,000 digits (bench/bench_kernel_memory.py).
+            x = np.empty(x_train.shape, dtype=np.float32)
+            np.divide(x_train[order], np.float32(255.0), out=x)
             y = y_train[order].astype("int32")
             validation = (x[n_train:], y[n_train:]) if n_validation else None
             model = build_lenet5(hp)
