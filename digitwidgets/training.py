@@ -170,8 +170,9 @@ class Trainer:
         error = ""
         try:
             order = np.random.default_rng(hp.seed).permutation(len(x_train))
-            # Scaled into one float32 array: "astype() / 255" would hold two at once, 190 MB
-            # more at the peak for 60,000 digits (bench/bench_kernel_memory.py).
+            # Scaled into one float32 array: "astype() / 255" holds two for a moment (190 MB
+            # each for 60,000 digits). The kernel's peak is later, inside fit; see
+            # docs/benchmarks.md.
             x = np.empty(x_train.shape, dtype=np.float32)
             np.divide(x_train[order], np.float32(255.0), out=x)
             y = y_train[order].astype("int32")
