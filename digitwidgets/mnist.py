@@ -283,6 +283,8 @@ def _fetch_with_keras(keras_home: Path) -> Path:
     """Download MNIST with ``keras.utils.get_file`` into ``keras_home/datasets``."""
     import keras  # here, so that loading from files never pays for importing TensorFlow
 
+    # get_file falls back to /tmp/.keras when the cache folder does not exist yet.
+    (keras_home / "datasets").mkdir(parents=True, exist_ok=True)
     fetched = keras.utils.get_file(
         fname="mnist.npz",
         origin=MNIST_ORIGIN,
