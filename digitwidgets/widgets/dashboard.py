@@ -172,7 +172,14 @@ class Dashboard(widgets.VBox):
         for index, title in enumerate(("Evaluate", "Compare runs", "Export")):
             tabs.set_title(index, title)
         tabs.add_class("dw-tabs")
+        # A preheated kernel builds the table before the page opens: read the runs folder
+        # again when the visitor looks, so runs saved since (by another page) are listed.
+        tabs.observe(self._on_tab_selected, "selected_index")
         return tabs
+
+    def _on_tab_selected(self, change) -> None:
+        if change["new"] is not None and change["owner"].children[change["new"]] is self.runs:
+            self.runs.refresh()
 
     def _describe_data(self) -> str:
         info = getattr(self.data, "info", None)

@@ -151,14 +151,6 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
     assert (runs_folder / record["run_id"] / "model.keras").stat().st_size > 100_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "widget defect: the Compare-runs table is filled when the notebook runs, and with "
-        "preheated kernels that is before the page opens, so runs saved since (here the "
-        "interrupted one) are missing until the table is refreshed"
-    ),
-)
 def test_reopening_the_page_lists_the_interrupted_run(browser, dashboard_server, artifacts):
     assert interrupted_runs(dashboard_server.home / "runs"), "the previous test saved none"
     page = open_dashboard(browser, dashboard_server.url)
