@@ -84,8 +84,23 @@ def test_page_shows_every_part(page, artifacts):
     page.screenshot(path=str(artifacts / "dashboard-opened.png"), full_page=True)
 
 
+def test_draw_before_any_training_and_read_it(page, artifacts):
+    assert "Pretrained" in page.inner_text(".dw-model-label")
+    draw_stroke(page, [(0.25, 0.22), (0.75, 0.22), (0.6, 0.45), (0.45, 0.8)])
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() !== ''",
+        timeout=20_000,
+    )
+    assert prediction_text(page) == "7"
+    page.screenshot(path=str(artifacts / "dashboard-pretrained-seven.png"), full_page=True)
+    page.click("button.dw-clear")
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() === ''"
+    )
+
+
 def test_set_hyperparameter_then_train_and_watch_the_chart_grow(page, artifacts):
-    set_epochs(page, 3)
+    set_epochs(page, 30)  # long enough that Stop lands mid-run on a fast machine
     assert page.locator("button.dw-stop").is_disabled()
     page.click("button.dw-train")
     page.wait_for_function("() => document.querySelector('button.dw-train').disabled")
