@@ -107,7 +107,6 @@ def test_starts_with_the_pretrained_model_so_a_visitor_can_draw_at_once(sample, 
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
     assert dashboard.recognizer.model is not None
     assert "Pretrained LeNet-5" in dashboard.model_description
-    assert dashboard.evaluation.model is dashboard.recognizer.model
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_up(140, 240)
     assert dashboard.prediction.value.digit == 1
@@ -164,3 +163,21 @@ def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_ba
     assert dashboard.recognizer.model is not untrained_model
     assert dashboard.recognizer.model is not pretrained  # a fresh copy, never a tuned one
     assert "Pretrained LeNet-5" in dashboard.model_description
+
+
+def test_step_four_is_built_when_opened_and_evaluates_the_current_model(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    assert dashboard.evaluation is dashboard.runs is dashboard.export is None
+    assert "dw-confusion" not in _classes(dashboard)
+    (button,) = [
+        w for w in _descendants(dashboard) if "dw-open-details" in getattr(w, "_dom_classes", ())
+    ]
+    button.click()
+    assert dashboard.evaluation.model is dashboard.recognizer.model
+    assert dashboard.evaluation.wait(60)
+    assert dashboard.evaluation.value.confusion.sum() == len(sample.y_test)
+    classes = _classes(dashboard)
+    for name in ("dw-tabs", "dw-confusion", "dw-runs", "dw-export"):
+        assert name in classes
+    dashboard.open_details()  # a second call changes nothing
+    assert "dw-open-details" not in _classes(dashboard)

@@ -61,7 +61,8 @@ class Dashboard(widgets.VBox):
     with the package, so a visitor can draw before training anything. Each model that
     training hands over (after every epoch and at the end) replaces the recognizer's model,
     and the current drawing or upload is recognized again with it; so does a saved run
-    loaded from the comparison table.
+    loaded from the comparison table. Step 4 (evaluation, run comparison, export) is built
+    when the visitor opens it, or by ``open_details()``.
     """
 
     model_description = traitlets.Unicode(
@@ -101,16 +102,12 @@ class Dashboard(widgets.VBox):
         widgets.dlink((self.pad, "value"), (self.handwriting, "value"))
         self.handwriting.on_model_changed(self._on_fine_tuned)
         self.handwriting.on_use_pretrained(self._use_pretrained)
-        self.evaluation = EvaluationPanel(data)
-        self.evaluation.follow(trainer)
-        self.evaluation.on_image_selected(self._show_recognition)
-        self.evaluation.observe(self._on_evaluated, "value")
-        self.export = ExportPanel()
-        self.export.follow(trainer)
-        self.runs = RunComparison(trainer.store)
-        self.runs.follow(trainer)
-        self.runs.on_load(self._on_run_loaded)
-        self.runs.on_delete(self.export.forget)
+        # Step 4 is built when the visitor opens it: its widgets would otherwise be half of
+        # what the page must fetch and render before it is usable (docs/benchmarks.md).
+        self.evaluation = self.runs = self.export = None
+        self._latest_run = None
+        self._details = widgets.VBox([self._open_details_button()])
+        self._details.add_class("dw-details")
         trainer.add_listener(self._on_training_event)
         shutdown = getattr(trainer, "shutdown", None)
         if shutdown is not None:
@@ -121,9 +118,6 @@ class Dashboard(widgets.VBox):
             self._show_model(self.recognizer.model, "the model you passed in")
         elif pretrained:
             self._use_pretrained()
-        if self.recognizer.model is not None:
-            # In the background: the page is usable at once and the matrix fills in after.
-            self.evaluation.evaluate()
         self._model_label = _html("", "dw-model-label")
         traitlets.dlink(
             (self, "model_description"),
@@ -163,9 +157,39 @@ class Dashboard(widgets.VBox):
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
             ),
             _html("4 · Look deeper", "dw-section"),
-            self._tabs(),
+            self._details,
         ]
         self.add_class("dw-dashboard")
+
+    def _open_details_button(self) -> widgets.Button:
+        button = widgets.Button(
+            description="Evaluate on test digits, compare saved runs, export",
+            icon="table",
+            tooltip="Confusion matrix and misread digits, your saved runs, downloads",
+            layout=widgets.Layout(width="420px"),
+        )
+        button.add_class("dw-open-details")
+        button.on_click(lambda _: self.open_details())
+        return button
+
+    def open_details(self) -> None:
+        """Build step 4 (evaluation, run comparison, export) if it is not built yet."""
+        if self.evaluation is not None:
+            return
+        self.evaluation = EvaluationPanel(self.data, self.recognizer.model)
+        self.evaluation.follow(self.trainer)
+        self.evaluation.on_image_selected(self._show_recognition)
+        self.evaluation.observe(self._on_evaluated, "value")
+        self.export = ExportPanel(run=self._latest_run)
+        self.export.follow(self.trainer)
+        self.runs = RunComparison(self.trainer.store)
+        self.runs.follow(self.trainer)
+        self.runs.on_load(self._on_run_loaded)
+        self.runs.on_delete(self.export.forget)
+        if self.evaluation.model is not None:
+            # In the background: the tabs show at once and the matrix fills in after.
+            self.evaluation.evaluate()
+        self._details.children = [self._tabs()]
 
     def _tabs(self) -> widgets.Tab:
         tabs = widgets.Tab([self.evaluation, self.runs, self.export])
@@ -197,7 +221,8 @@ class Dashboard(widgets.VBox):
         # Every view that depends on the model, without recognizing anything again.
         self.recognizer.model = model
         self.prediction.model = model
-        self.evaluation.model = model
+        if self.evaluation is not None:
+            self.evaluation.model = model
         self.handwriting.test_accuracy = test_accuracy
         self.set_trait("model_description", description)
 
@@ -226,6 +251,8 @@ class Dashboard(widgets.VBox):
 
     def _on_training_event(self, event) -> None:
         # Training thread: hand the model over and set traits, nothing else.
+        if event.run is not None:
+            self._latest_run = event.run
         if event.kind not in _MODEL_EVENTS or event.model is None:
             return
         if event.kind == "epoch":

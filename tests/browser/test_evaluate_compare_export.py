@@ -51,7 +51,11 @@ def set_epochs(page, epochs: int) -> None:
 
 
 def show_tab(page, title: str) -> None:
-    """Open one of step 4's tabs, if the page has tabs."""
+    """Open one of step 4's tabs (building step 4 first), if the page has tabs."""
+    opener = page.locator("button.dw-open-details")
+    if opener.count() and opener.first.is_visible():
+        opener.first.click()
+        page.wait_for_selector(".dw-tabs", state="visible")
     tab = page.locator(f".dw-tabs .lm-TabBar-tab:has-text('{title}')")
     if tab.count():
         tab.first.click()

@@ -155,6 +155,7 @@ def test_reopening_the_page_lists_the_interrupted_run(browser, dashboard_server,
     assert interrupted_runs(dashboard_server.home / "runs"), "the previous test saved none"
     page = open_dashboard(browser, dashboard_server.url)
     try:
+        page.click("button.dw-open-details")
         page.get_by_role("tab", name="Compare runs").click()
         row = page.locator(".dw-run-row", has_text="interrupted")
         try:
