@@ -1,0 +1,93 @@
+"""Take the README's screenshots from a real Voila server and the system Chromium.
+
+Run from the repository root with the project's environment (``python3 tasks.py test`` or
+``app`` makes it)::
+
+    .venv/bin/python scripts/readme_screenshots.py
+
+It serves the dashboard on a free loopback port with a throw-away runs folder, trains two
+short runs (SGD, then Adam), draws a digit, opens step 4 and writes PNGs into ``docs/images/``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer  # noqa: E402
+from tests.browser.test_dashboard import draw_stroke, set_epochs  # noqa: E402
+from tests.browser.test_evaluate_compare_export import show_tab  # noqa: E402
+
+IMAGES = ROOT / "docs" / "images"
+SEVEN = [(0.25, 0.22), (0.75, 0.22), (0.6, 0.45), (0.45, 0.8)]
+
+
+def train(page, epochs: int) -> None:
+    """Train a run of ``epochs`` and wait until the status says it finished."""
+    set_epochs(page, epochs)
+    page.click("button.dw-train")
+    page.wait_for_function("() => document.querySelector('button.dw-train').disabled")
+    page.wait_for_function(
+        "() => !document.querySelector('button.dw-train').disabled"
+        " && /Finished/.test(document.querySelector('.dw-status').textContent)",
+        timeout=300_000,
+    )
+
+
+def main() -> None:
+    """Serve, act as a visitor, and save the screenshots."""
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="dw-screens-"))
+    server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", home).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1500})
+            page.set_default_timeout(120_000)
+            page.goto(server.url)
+            page.wait_for_selector("button.dw-train", state="visible")
+            page.select_option(".dw-optimizer select", "sgd")
+            train(page, 8)
+            page.select_option(".dw-optimizer select", "adam")
+            train(page, 8)
+            draw_stroke(page, SEVEN)
+            page.wait_for_function(
+                "() => document.querySelector('.dw-prediction').textContent.trim() !== ''"
+            )
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(IMAGES / "dashboard.png"), clip=_clip(page, 1280, 1160))
+            show_tab(page, "Evaluate")
+            page.wait_for_function(
+                "() => /Test accuracy/.test(document.querySelector('.dw-evaluation-status')"
+                ".innerText)"
+            )
+            counts = page.eval_on_selector_all(
+                ".dw-confusion text.heatmapcell_label", "els => els.map(e => Number(e.textContent))"
+            )
+            worst = max((k for k in range(100) if k // 10 != k % 10), key=lambda k: counts[k])
+            page.locator(".dw-confusion rect.heatmapcell").nth(worst).click()
+            page.wait_for_timeout(1500)
+            page.locator(".dw-details").screenshot(path=str(IMAGES / "evaluation.png"))
+            show_tab(page, "Compare runs")
+            for checkbox in page.locator(".dw-run-row input[type=checkbox]").all():
+                checkbox.check()
+            page.wait_for_timeout(1500)
+            page.locator(".dw-details").screenshot(path=str(IMAGES / "compare-runs.png"))
+            browser.close()
+    finally:
+        server.stop()
+    print(f"wrote {', '.join(sorted(p.name for p in IMAGES.glob('*.png')))} in {IMAGES}")
+
+
+def _clip(page, width: int, height: int) -> dict:
+    return {"x": 0, "y": 0, "width": width, "height": height}
+
+
+if __name__ == "__main__":
+    main()
