@@ -20,8 +20,13 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer  # noqa: E402
-from tests.browser.test_dashboard import draw_stroke, set_epochs  # noqa: E402
+from tests.browser.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    VoilaServer,
+    draw_stroke,
+    set_epochs,
+)
 from tests.browser.test_evaluate_compare_export import show_tab  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from PIL import Image
 
 from digitwidgets.images import MAX_UPLOAD_BYTES, ImageError, decode_image
 from digitwidgets.preprocessing import NOTHING_DRAWN, preprocess_digit
+from tests.support import png_declaring as png_header_only
 
 
 def encode(picture: Image.Image, fmt: str, **options) -> bytes:
@@ -140,18 +139,6 @@ def test_truncated_files_are_damaged(seven, fmt):
     data = encode(Image.fromarray(seven), fmt)
     with pytest.raises(ImageError, match="damaged or incomplete"):
         decode_image(data[: len(data) // 2])
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares a size but holds almost no data, like a decompression bomb."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("side", [20_000, 6_000])

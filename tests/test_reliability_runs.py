@@ -22,11 +22,12 @@ import numpy as np
 import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
-from digitwidgets.mnist import DataInfo, MnistData
+from digitwidgets.mnist import MnistData
 from digitwidgets.runs import RunStore
 from digitwidgets.training import Trainer
 from digitwidgets.widgets.dashboard import Dashboard
 from digitwidgets.widgets.runs_table import RunComparison
+from tests.support import sample_subset
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,14 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def tiny_data(sample_arrays) -> MnistData:
-    info = DataInfo("embedded-sample", "first digits of the sample", 300, 200)
-    return MnistData(
-        sample_arrays["x_train"][:300],
-        sample_arrays["y_train"][:300],
-        sample_arrays["x_test"][:200],
-        sample_arrays["y_test"][:200],
-        info,
-    )
+    """300 real training digits and 200 test digits."""
+    return sample_subset(sample_arrays, 300)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +63,7 @@ def save(store, run_id, model, started_at="2026-01-01T10:00:00+00:00"):
 def make_dashboard(data, store) -> Dashboard:
     trainer = Trainer(store, batch_interval=0)
     board = Dashboard(data, trainer=trainer)
+    board.open_details()  # step 4, with the saved-runs table, as a visitor opens it
     atexit.unregister(trainer.shutdown)
     return board
 

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
-from digitwidgets.mnist import DataInfo, MnistData
+from digitwidgets.mnist import MnistData
 from digitwidgets.runs import RunStore
 from digitwidgets.training import Trainer
 from digitwidgets.widgets.dashboard import Dashboard
+from tests.support import sample_subset
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0, validation_split=0.1)
 
@@ -25,14 +26,7 @@ TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0, validation_split=0.
 @pytest.fixture(scope="module")
 def tiny_data(sample_arrays) -> MnistData:
     """300 real training digits and 200 test digits."""
-    info = DataInfo("embedded-sample", "first digits of the sample", 300, 200)
-    return MnistData(
-        sample_arrays["x_train"][:300],
-        sample_arrays["y_train"][:300],
-        sample_arrays["x_test"][:200],
-        sample_arrays["y_test"][:200],
-        info,
-    )
+    return sample_subset(sample_arrays, 300)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import html
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from PIL import Image
 from digitwidgets.images import MAX_IMAGE_PIXELS
 from digitwidgets.recognition import Recognizer
 from digitwidgets.widgets.upload import ImageUpload
+from tests.support import png_declaring
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +37,6 @@ def encode(picture: Image.Image, fmt: str, **options) -> bytes:
 def paper(digit: np.ndarray, side: int = 140) -> Image.Image:
     """A real MNIST digit as dark ink on white paper, upscaled like a photo of a note."""
     return Image.fromarray(255 - digit).resize((side, side), Image.BICUBIC)
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A valid PNG header that declares ``width`` x ``height`` pixels and holds none."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 def refused_files(digit_images) -> dict[str, tuple[bytes, str]]:

@@ -170,3 +170,40 @@ def open_dashboard(browser, url: str, *, width: int = 1280, height: int = 1100):
     page.goto(url)
     page.wait_for_selector(".dw-train button, button.dw-train", state="visible")
     return page
+
+
+# What a person does on the page, shared by the browser tests.
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Type a number of epochs into the epochs control (a text field or a slider's readout)."""
+    field = page.locator(".dw-epochs input").first
+    if field.count():
+        field.fill(str(epochs))
+        field.press("Enter")
+    else:
+        page.locator(".dw-epochs .widget-readout").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(epochs))
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def draw_stroke(page, points) -> None:
+    """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
+    canvas = page.locator("canvas.dw-pad, .dw-pad canvas").first
+    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is in the viewport
+    box = canvas.bounding_box()
+    x0, y0 = points[0]
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
+    page.mouse.up()
+
+
+def choose_file(page, path) -> None:
+    """Click the upload button and pick a file in the chooser, as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.click(".dw-upload")
+    chooser.value.set_files(str(path))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import open_dashboard
+from .conftest import choose_file, draw_stroke, open_dashboard, set_epochs
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +39,6 @@ def status_text(page) -> str:
 
 def prediction_text(page) -> str:
     return page.inner_text(".dw-prediction").strip()
-
-
-def draw_stroke(page, points) -> None:
-    """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
-    box = page.locator("canvas.dw-pad, .dw-pad canvas").first.bounding_box()
-    x0, y0 = points[0]
-    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
-    page.mouse.up()
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -174,25 +163,3 @@ def test_upload_a_non_image_shows_an_error(page, tmp_path, artifacts):
     )
     assert prediction_text(page) == before
     page.screenshot(path=str(artifacts / "dashboard-bad-upload.png"), full_page=True)
-
-
-def choose_file(page, path) -> None:
-    """Click the upload button and pick a file in the chooser, as a person would."""
-    with page.expect_file_chooser() as chooser:
-        page.click(".dw-upload")
-    chooser.value.set_files(str(path))
-
-
-def set_epochs(page, epochs: int) -> None:
-    """Type a number of epochs into the epochs control, as a person would."""
-    field = page.locator(".dw-epochs input").first
-    if field.count():
-        field.fill(str(epochs))
-        field.press("Enter")
-    else:
-        readout = page.locator(".dw-epochs .widget-readout").first
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(epochs))
-        page.keyboard.press("Enter")
-    page.wait_for_timeout(300)

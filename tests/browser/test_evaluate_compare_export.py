@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, VoilaServer, open_dashboard
+from .conftest import ROOT, VoilaServer, open_dashboard, set_epochs
 
 NOTEBOOK = Path(os.environ.get("EVALUATION_NOTEBOOK", ROOT / "notebooks" / "dashboard.ipynb"))
 RUN_TIMEOUT_MS = 180_000
@@ -34,20 +34,6 @@ def page(browser, server, artifacts):
     yield page
     page.screenshot(path=str(artifacts / "evaluate-compare-export-final.png"), full_page=True)
     page.context.close()
-
-
-def set_epochs(page, epochs: int) -> None:
-    """Type a number of epochs into the epochs control (a text field or a slider's readout)."""
-    field = page.locator(".dw-epochs input").first
-    if field.count():
-        field.fill(str(epochs))
-        field.press("Enter")
-    else:
-        page.locator(".dw-epochs .widget-readout").first.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(epochs))
-        page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
 
 
 def show_tab(page, title: str) -> None:

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import ROOT, VoilaServer, open_dashboard
+from .conftest import ROOT, VoilaServer, draw_stroke, open_dashboard, set_epochs
 
 TOKEN = "a-token-for-the-many-users-test"
 BASE_URL = "/digits/"
@@ -60,33 +60,6 @@ def reading(page) -> tuple[str, str]:
 
 def model_label(page) -> str:
     return page.inner_text(".dw-model-label").strip()
-
-
-def draw_stroke(page, points) -> None:
-    """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
-    canvas = page.locator(".dw-pad canvas, canvas.dw-pad").last
-    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is in the viewport
-    box = canvas.bounding_box()
-    x0, y0 = points[0]
-    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
-    page.mouse.up()
-
-
-def set_epochs(page, epochs: int) -> None:
-    """Type a number of epochs into the epochs control, as a person would."""
-    field = page.locator(".dw-epochs input").first
-    if field.count():
-        field.fill(str(epochs))
-        field.press("Enter")
-    else:
-        page.locator(".dw-epochs .widget-readout").first.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(epochs))
-        page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import time
-import zlib
 
 import pytest
 from PIL import Image
+
+from tests.support import png_declaring
 
 from .conftest import open_dashboard
 from .test_dashboard import choose_file, draw_stroke, prediction_text, set_epochs
@@ -37,17 +37,6 @@ def wait_for_upload_message(page, pattern: str) -> None:
         arg=pattern,
         timeout=20_000,
     )
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A valid PNG header that declares ``width`` x ``height`` pixels and holds none."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 def test_a_seven_first_then_strange_files_keep_it(page, digit_images, tmp_path, artifacts):
