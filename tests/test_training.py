@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 import threading
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -14,7 +15,13 @@ from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.mnist import DataInfo, MnistData, load_embedded_sample
 from digitwidgets.model import build_lenet5
 from digitwidgets.runs import RunStore
-from digitwidgets.training import ProgressCallback, Trainer, TrainingInProgressError
+from digitwidgets.training import (
+    ProgressCallback,
+    Trainer,
+    TrainingInProgressError,
+    _datasets,
+    _release_memory,
+)
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)
 
@@ -315,3 +322,60 @@ def test_default_hyperparameters_reach_97_percent_on_the_sample(tmp_path):
     )
     accuracy = (probabilities.argmax(axis=1) == data.y_test).mean()
     assert accuracy >= 0.97
+
+
+def test_training_batches_are_scaled_shuffled_and_cover_every_digit_once(sample_arrays):
+    x_train, y_train = sample_arrays["x_train"][:300], sample_arrays["y_train"][:300]
+    hp = TINY.replace(batch_size=32)
+    train, validation = _datasets(hp, x_train, y_train, n_validation=30)
+    assert int(train.cardinality()) == math.ceil(270 / 32)
+    assert int(validation.cardinality()) == 1
+
+    def epoch(dataset):
+        batches = list(dataset.as_numpy_iterator())
+        return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
+
+    first_x, first_y = epoch(train)
+    second_x, _ = epoch(train)
+    assert first_x.dtype == np.float32 and first_x.shape == (270, 28, 28)
+    assert first_x.min() >= 0.0 and first_x.max() == 1.0
+    # Each digit is its uint8 image over 255, with its own label.
+    order = np.random.default_rng(hp.seed).permutation(300)
+    seen = {x_train[i].tobytes(): y_train[i] for i in order[:270]}
+    as_uint8 = np.rint(first_x * 255).astype(np.uint8)
+    assert sorted(image.tobytes() for image in as_uint8) == sorted(seen)
+    assert [seen[image.tobytes()] for image in as_uint8] == list(first_y)
+    assert not np.array_equal(first_x, second_x), "each epoch should reshuffle"
+    # Validation: the seeded split's last 30 digits, in the same order every time.
+    validation_x, validation_y = epoch(validation)
+    np.testing.assert_array_equal(np.rint(validation_x * 255), x_train[order[270:]])
+    np.testing.assert_array_equal(validation_y, y_train[order[270:]])
+
+
+def test_no_validation_split_gives_no_validation_data(sample_arrays):
+    hp = TINY.replace(validation_split=0.0)
+    train, validation = _datasets(
+        hp, sample_arrays["x_train"][:100], sample_arrays["y_train"][:100], 0
+    )
+    assert validation is None
+    assert int(train.cardinality()) == math.ceil(100 / 32)
+
+
+def test_a_run_makes_no_float32_copy_of_the_digits(sample_arrays, tmp_path):
+    # numpy reports its allocations to tracemalloc: a float32 copy of the sample's 8,500
+    # training digits is 27 MB, more than everything else a run allocates in Python.
+    data = _subset(sample_arrays, 8500)
+    trainer = Trainer(RunStore(tmp_path))
+    tracemalloc.start()
+    try:
+        events = _train(trainer, TINY.replace(batch_size=256), data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert events[-1].kind == "finish"
+    assert peak < data.x_train.size * np.dtype(np.float32).itemsize
+
+
+def test_releasing_memory_after_a_run_is_safe_to_call():
+    _release_memory()
+    _release_memory()
