@@ -30,7 +30,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer  # noqa: E402
+import dashboard_page as dp  # noqa: E402
+
+from tests.browser.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    VoilaServer,
+    set_epochs,
+)
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
@@ -55,20 +62,6 @@ def full_size_mnist(path: Path) -> Path:
     return path
 
 
-def kernel_process(server: VoilaServer, kernel_id: str) -> psutil.Process:
-    """The server's child process running the kernel with this id (its connection file names it)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for child in psutil.Process(server.process.pid).children(recursive=True):
-            try:
-                if any(kernel_id in part for part in child.cmdline()):
-                    return child
-            except psutil.NoSuchProcess:
-                continue
-        time.sleep(0.2)
-    raise RuntimeError(f"no process for kernel {kernel_id}")
-
-
 def resident_bytes(process: psutil.Process) -> int:
     """RSS of a process and all its children, in bytes."""
     total = 0
@@ -76,20 +69,6 @@ def resident_bytes(process: psutil.Process) -> int:
         with contextlib.suppress(psutil.NoSuchProcess):  # a child may end meanwhile
             total += each.memory_info().rss
     return total
-
-
-def set_epochs(page, epochs: int) -> None:
-    """Type the number of epochs into the dashboard's epochs control."""
-    field = page.locator(".dw-epochs input").first
-    if field.count():
-        field.fill(str(epochs))
-        field.press("Enter")
-    else:  # a slider: type into its readout
-        page.locator(".dw-epochs .widget-readout").first.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(epochs))
-        page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
 
 
 def measure(browser, home: Path, *, epochs: int, mnist: Path | None, trainings: int = 1) -> dict:
@@ -106,7 +85,7 @@ def measure(browser, home: Path, *, epochs: int, mnist: Path | None, trainings: 
         kernel_id = page.evaluate(
             "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
         )
-        kernel = kernel_process(server, kernel_id)
+        kernel = dp.kernel_process(server, kernel_id)
         idle = resident_bytes(kernel)
         set_epochs(page, epochs)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
-from digitwidgets.mnist import DataInfo, MnistData, load_embedded_sample
+from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.model import build_lenet5
 from digitwidgets.runs import RunStore
 from digitwidgets.training import (
@@ -22,29 +22,19 @@ from digitwidgets.training import (
     _datasets,
     _release_memory,
 )
+from tests.support import sample_subset
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)
 
 
-def _subset(sample_arrays, n_train, n_test=200) -> MnistData:
-    info = DataInfo("embedded-sample", "first digits of the sample", n_train, n_test)
-    return MnistData(
-        sample_arrays["x_train"][:n_train],
-        sample_arrays["y_train"][:n_train],
-        sample_arrays["x_test"][:n_test],
-        sample_arrays["y_test"][:n_test],
-        info,
-    )
-
-
 @pytest.fixture(scope="module")
 def small_data(sample_arrays):
-    return _subset(sample_arrays, 1000)
+    return sample_subset(sample_arrays, 1000)
 
 
 @pytest.fixture(scope="module")
 def tiny_data(sample_arrays):
-    return _subset(sample_arrays, 300)
+    return sample_subset(sample_arrays, 300)
 
 
 def _train(trainer, hp, data, timeout=120):
@@ -364,7 +354,7 @@ def test_no_validation_split_gives_no_validation_data(sample_arrays):
 def test_a_run_makes_no_float32_copy_of_the_digits(sample_arrays, tmp_path):
     # numpy reports its allocations to tracemalloc: a float32 copy of the sample's 8,500
     # training digits is 27 MB, more than everything else a run allocates in Python.
-    data = _subset(sample_arrays, 8500)
+    data = sample_subset(sample_arrays, 8500)
     trainer = Trainer(RunStore(tmp_path))
     tracemalloc.start()
     try:
