@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,26 +39,8 @@ from tests.browser.conftest import (  # noqa: E402
 )
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
-SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
 SAMPLE_EVERY = 0.2
 MB = 2**20
-
-
-def full_size_mnist(path: Path) -> Path:
-    """Write a 60,000/10,000 set made of the embedded sample's real digits, repeated."""
-    with np.load(SAMPLE) as sample:
-        x_train, y_train = sample["x_train"], sample["y_train"]
-        x_test, y_test = sample["x_test"], sample["y_test"]
-    train = np.resize(np.arange(len(x_train)), 60_000)
-    test = np.resize(np.arange(len(x_test)), 10_000)
-    np.savez(
-        path,
-        x_train=x_train[train],
-        y_train=y_train[train],
-        x_test=x_test[test],
-        y_test=y_test[test],
-    )
-    return path
 
 
 def resident_bytes(process: psutil.Process) -> int:
@@ -143,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 browser, Path(scratch) / "sample", epochs=1 if args.quick else 2, mnist=None
             )
             if not args.quick:
-                mnist = full_size_mnist(Path(scratch) / "mnist-full-size.npz")
+                mnist = dp.write_digits(Path(scratch) / "mnist-full-size.npz", 60_000, 10_000)
                 # Twice in a row on one page: does a second run keep the first one's memory?
                 runs["full_size"] = measure(
                     browser, Path(scratch) / "full", epochs=1, mnist=mnist, trainings=args.trainings

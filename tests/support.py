@@ -29,3 +29,14 @@ def png_declaring(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def find_widget(widget, css_class: str):
+    """The first widget at or below ``widget`` carrying ``css_class``, or None."""
+    if css_class in getattr(widget, "_dom_classes", ()):
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = find_widget(child, css_class)
+        if found is not None:
+            return found
+    return None

@@ -14,6 +14,7 @@ from digitwidgets.mnist import DataInfo, MnistData
 from digitwidgets.preprocessing import Drawing
 from digitwidgets.recognition import Recognizer
 from digitwidgets.widgets.handwriting import HandwritingPanel
+from tests.support import find_widget
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +33,14 @@ def data(sample_arrays):
     return MnistData(x, y, sample_arrays["x_test"][:50], sample_arrays["y_test"][:50], info)
 
 
-def _find(widget, css_class):
-    if css_class in getattr(widget, "_dom_classes", ()):
-        return widget
-    for child in getattr(widget, "children", ()):
-        found = _find(child, css_class)
-        if found is not None:
-            return found
-    return None
-
-
 def _text(widget):
     return html.unescape(re.sub(r"<[^>]*>", "", widget.value))
 
 
 def _answer_buttons(panel):
-    return [_find(panel, "dw-confirm")] + [_find(panel, f"dw-correct-{d}") for d in range(10)]
+    return [find_widget(panel, "dw-confirm")] + [
+        find_widget(panel, f"dw-correct-{d}") for d in range(10)
+    ]
 
 
 ONE = Drawing((((140.0, 40.0), (140.0, 240.0)),), 280, 280, 18.0)
@@ -57,7 +50,7 @@ def test_buttons_wait_for_a_prediction(pretrained_model, data, digit_images):
     recognizer = Recognizer(pretrained_model)
     panel = HandwritingPanel(recognizer, data, HandwritingLog())
     assert all(button.disabled for button in _answer_buttons(panel))
-    assert _find(panel, "dw-fine-tune").disabled
+    assert find_widget(panel, "dw-fine-tune").disabled
     panel.value = Recognizer().recognize(digit_images[4])  # no model: nothing to answer
     assert all(button.disabled for button in _answer_buttons(panel))
     panel.value = recognizer.recognize(digit_images[4])
@@ -69,24 +62,24 @@ def test_confirm_and_correct_update_the_running_count(pretrained_model, data, di
     recognizer = Recognizer(pretrained_model)
     log = HandwritingLog()
     panel = HandwritingPanel(recognizer, data, log)
-    score = _find(panel, "dw-handwriting-score")
+    score = find_widget(panel, "dw-handwriting-score")
 
     panel.drawing = ONE
     panel.value = recognizer.recognize(ONE)
     assert panel.value.digit == 1
-    _find(panel, "dw-confirm").click()
+    find_widget(panel, "dw-confirm").click()
     assert (log.total, log.right) == (1, 1) and log.entries()[0].drawing is ONE
     assert _text(score) == "The model read 1 of your 1 drawing right (100%)."
     # One answer per prediction: the buttons wait for the next one.
     assert all(button.disabled for button in _answer_buttons(panel))
-    _find(panel, "dw-confirm").click()
+    find_widget(panel, "dw-confirm").click()
     assert log.total == 1
-    assert not _find(panel, "dw-fine-tune").disabled
+    assert not find_widget(panel, "dw-fine-tune").disabled
 
     panel.drawing = None
     panel.value = recognizer.recognize(digit_images[7])
     assert panel.value.digit == 7
-    _find(panel, "dw-correct-2").click()  # the user says it was a 2: the model was wrong
+    find_widget(panel, "dw-correct-2").click()  # the user says it was a 2: the model was wrong
     assert (log.total, log.right) == (2, 1) and log.entries()[1].label == 2
     assert _text(score) == "The model read 1 of your 2 drawings right (50%)."
     panel.value = recognizer.recognize(digit_images[3])
@@ -100,7 +93,7 @@ def test_use_pretrained_fires_its_callbacks(data):
     panel = HandwritingPanel(Recognizer(), data)
     calls = []
     panel.on_use_pretrained(lambda: calls.append("pretrained"))
-    _find(panel, "dw-use-pretrained").click()
+    find_widget(panel, "dw-use-pretrained").click()
     assert calls == ["pretrained"]
 
 
@@ -120,8 +113,8 @@ def test_fine_tune_swaps_in_a_tuned_model_and_tells(pretrained_model, data, digi
     for digit in (2, 5, 8):
         panel.value = recognizer.recognize(digit_images[digit])
         panel.correct(digit)
-    _find(panel, "dw-fine-tune").click()
-    assert panel.busy and _find(panel, "dw-fine-tune").disabled
+    find_widget(panel, "dw-fine-tune").click()
+    assert panel.busy and find_widget(panel, "dw-fine-tune").disabled
     assert "Fine-tuning on your 3 drawings" in panel.status
     assert panel.wait(timeout=120)
     assert not panel.busy and panel.status.startswith("Fine-tuned on your 3 drawings")

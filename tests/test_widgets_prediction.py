@@ -13,6 +13,7 @@ from PIL import Image
 from digitwidgets.preprocessing import Drawing, preprocess_digit
 from digitwidgets.recognition import Recognition, Recognizer
 from digitwidgets.widgets.prediction import WAITING, PredictionView
+from tests.support import find_widget
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +33,6 @@ def _png(widget):
     return np.asarray(Image.open(io.BytesIO(bytes(widget.value))))
 
 
-def _find(widget, css_class):
-    if css_class in getattr(widget, "_dom_classes", ()):
-        return widget
-    for child in getattr(widget, "children", ()):
-        found = _find(child, css_class)
-        if found is not None:
-            return found
-    return None
-
-
 def _recognition(digit_images, digit=3):
     probabilities = np.full(10, 0.02, dtype=np.float32)
     probabilities[digit] = 0.82
@@ -51,9 +42,9 @@ def _recognition(digit_images, digit=3):
 def test_shows_digit_confidence_and_highlights_the_winner(digit_images):
     view = PredictionView()
     view.value = _recognition(digit_images)
-    assert _text(_find(view, "dw-prediction")) == "3"
-    assert _text(_find(view, "dw-confidence")) == "82% sure"
-    bars = _find(view, "dw-probabilities").marks[0]
+    assert _text(find_widget(view, "dw-prediction")) == "3"
+    assert _text(find_widget(view, "dw-confidence")) == "82% sure"
+    bars = find_widget(view, "dw-probabilities").marks[0]
     np.testing.assert_allclose(bars.y, view.value.probabilities, rtol=1e-6)
     assert len(set(bars.colors)) == 2
     assert [i for i, color in enumerate(bars.colors) if color != bars.colors[0]] == [3]
@@ -61,31 +52,31 @@ def test_shows_digit_confidence_and_highlights_the_winner(digit_images):
 
 def test_shows_the_model_input_and_the_steps_enlarged(digit_images):
     view = PredictionView(_recognition(digit_images, digit=7))
-    model_input = Image.open(io.BytesIO(_find(view, "dw-model-input").value))
+    model_input = Image.open(io.BytesIO(find_widget(view, "dw-model-input").value))
     assert model_input.size == (140, 140)
     # Nearest-neighbour enlargement: every 5x5 block is one model pixel.
     pixels = np.asarray(model_input)
     expected = (view.value.image * 255).round().astype(np.uint8)
     np.testing.assert_array_equal(pixels[::5, ::5], expected)
-    assert bytes(_find(view, "dw-step-cropped").value).startswith(b"\x89PNG")
-    assert bytes(_find(view, "dw-step-scaled").value).startswith(b"\x89PNG")
+    assert bytes(find_widget(view, "dw-step-cropped").value).startswith(b"\x89PNG")
+    assert bytes(find_widget(view, "dw-step-scaled").value).startswith(b"\x89PNG")
 
 
 def test_none_and_messages_show_no_digit(digit_images):
     view = PredictionView(_recognition(digit_images))
     view.value = Recognition(None, None, None, "Train a model first, or choose a saved one.")
-    assert _find(view, "dw-prediction").value == ""
-    assert _text(_find(view, "dw-confidence")).startswith("Train a model first")
-    assert not np.asarray(_find(view, "dw-probabilities").marks[0].y).any()
-    assert bytes(_find(view, "dw-model-input").value) == b""
+    assert find_widget(view, "dw-prediction").value == ""
+    assert _text(find_widget(view, "dw-confidence")).startswith("Train a model first")
+    assert not np.asarray(find_widget(view, "dw-probabilities").marks[0].y).any()
+    assert bytes(find_widget(view, "dw-model-input").value) == b""
     view.value = None
-    assert _find(view, "dw-prediction").value == ""
-    assert _text(_find(view, "dw-confidence")) == WAITING
+    assert find_widget(view, "dw-prediction").value == ""
+    assert _text(find_widget(view, "dw-confidence")) == WAITING
 
 
 def test_the_digit_has_room_for_its_whole_glyph(digit_images):
     view = PredictionView(_recognition(digit_images))
-    digit = _find(view, "dw-prediction")
+    digit = find_widget(view, "dw-prediction")
     size = int(re.search(r"font-size: (\d+)px", digit.value)[1])
     line = int(re.search(r"line-height: (\d+)px", digit.value)[1])
     assert line >= size and digit.layout.height == f"{line}px"
@@ -95,7 +86,7 @@ def test_a_near_certain_answer_is_not_called_100_percent(digit_images):
     probabilities = np.full(10, 0.0001, dtype=np.float32)
     probabilities[1] = 0.9991
     view = PredictionView(Recognition(1, probabilities, preprocess_digit(digit_images[1])))
-    assert _text(_find(view, "dw-confidence")) == "over 99% sure"
+    assert _text(find_widget(view, "dw-confidence")) == "over 99% sure"
 
 
 def test_steps_keep_their_aspect_ratio_on_a_black_square(digit_images):
@@ -104,13 +95,13 @@ def test_steps_keep_their_aspect_ratio_on_a_black_square(digit_images):
     preprocessed = view.value.preprocessed
     assert preprocessed.scaled.shape[0] == 20 and preprocessed.scaled.shape[1] < 10
     for css_class in ("dw-step-cropped", "dw-step-scaled"):
-        pixels = _png(_find(view, css_class))
+        pixels = _png(find_widget(view, css_class))
         assert pixels.shape == (100, 100)
         columns = pixels.max(axis=0)
         # A thin vertical stroke: ink in the middle, black on both sides, full height.
         assert columns[:30].max() == 0 and columns[-30:].max() == 0 and columns[50] > 200
         assert (pixels[:, 50] > 200).mean() > 0.7
-    scaled = _png(_find(view, "dw-step-scaled"))
+    scaled = _png(find_widget(view, "dw-step-scaled"))
     # Enlarged with hard edges: every 5x5 block is one of the 20x20 pixels.
     assert (scaled.reshape(20, 5, 20, 5) == scaled[::5, ::5][:, None, :, None]).all()
 
@@ -122,7 +113,7 @@ def test_steps_are_captioned_in_order(digit_images):
         step = next(
             w
             for w in _walk(view)
-            if "dw-step" in getattr(w, "_dom_classes", ()) and _find(w, css_class) is not None
+            if "dw-step" in getattr(w, "_dom_classes", ()) and find_widget(w, css_class) is not None
         )
         captions.append(_text(step.children[0]))
     assert captions[0] == "1 · your drawing's ink"
@@ -136,7 +127,7 @@ def test_saliency_shows_what_drove_the_answer_and_follows_the_drawing(
 ):
     recognizer = Recognizer(pretrained_model)
     view = PredictionView()
-    saliency = _find(view, "dw-saliency")
+    saliency = find_widget(view, "dw-saliency")
     view.value = recognizer.recognize(digit_images[3])
     assert bytes(saliency.value) == b""  # no model given to the view: no map
     view.model = pretrained_model
