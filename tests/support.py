@@ -31,12 +31,50 @@ def png_declaring(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
+# The stable CSS hooks of issue 3: automation (and the browser tests) find the page by these.
+CSS_HOOKS = (
+    "dw-architecture",
+    "dw-activation",
+    "dw-optimizer",
+    "dw-learning-rate",
+    "dw-epochs",
+    "dw-batch-size",
+    "dw-dropout",
+    "dw-validation-split",
+    "dw-augmentation",
+    "dw-seed",
+    "dw-train",
+    "dw-stop",
+    "dw-progress",
+    "dw-status",
+    "dw-chart",
+    "dw-pad",
+    "dw-clear",
+    "dw-undo",
+    "dw-prediction",
+    "dw-probabilities",
+    "dw-upload",
+    "dw-upload-message",
+)
+
+
+def descendants(widget):
+    """``widget`` and every widget below it, parents before their children."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from descendants(child)
+
+
+def widgets_with(widget, css_class: str) -> list:
+    """Every widget at or below ``widget`` carrying ``css_class``, in page order."""
+    return [w for w in descendants(widget) if css_class in getattr(w, "_dom_classes", ())]
+
+
 def find_widget(widget, css_class: str):
     """The first widget at or below ``widget`` carrying ``css_class``, or None."""
-    if css_class in getattr(widget, "_dom_classes", ()):
-        return widget
-    for child in getattr(widget, "children", ()):
-        found = find_widget(child, css_class)
-        if found is not None:
-            return found
-    return None
+    return next(iter(widgets_with(widget, css_class)), None)
+
+
+def css_classes(widget) -> set[str]:
+    """Every CSS class used at or below ``widget``."""
+    return {name for w in descendants(widget) for name in getattr(w, "_dom_classes", ())}

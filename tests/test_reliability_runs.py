@@ -27,7 +27,7 @@ from digitwidgets.runs import RunStore
 from digitwidgets.training import Trainer
 from digitwidgets.widgets.dashboard import Dashboard
 from digitwidgets.widgets.runs_table import RunComparison
-from tests.support import sample_subset
+from tests.support import descendants, sample_subset
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +140,7 @@ def test_damaged_runs_show_as_damaged_in_the_table_and_the_good_one_loads(
         texts = " ".join(c.value for c in cells if isinstance(getattr(c, "value", 0), str))
         assert "damaged" in texts, f"the row of {run_id} does not say damaged"
         # It cannot be ticked or loaded (it can still be deleted).
-        controls = [c for c in _descendants(rows[run_id]) if _is_tick_or_load(c)]
+        controls = [c for c in descendants(rows[run_id]) if _is_tick_or_load(c)]
         assert len(controls) == 2 and all(c.disabled for c in controls), run_id
     loaded = []
     table.on_load(lambda m, record: loaded.append((m, record)))
@@ -173,12 +173,6 @@ def test_a_model_of_another_kind_is_refused_and_the_pad_keeps_its_model(tiny_dat
     board.runs.load("garbage")
     assert board.runs.status.startswith("Cannot load the model of run garbage")
     assert (board.recognizer.model, board.model_description, board.pad.value) == before
-
-
-def _descendants(widget):
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from _descendants(child)
 
 
 def _is_tick_or_load(widget) -> bool:

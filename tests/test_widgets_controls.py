@@ -6,16 +6,11 @@ import pytest
 
 from digitwidgets.hyperparameters import FIELDS, Hyperparameters
 from digitwidgets.widgets.controls import HyperparameterControls
-
-
-def _all(widget):
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from _all(child)
+from tests.support import descendants, widgets_with
 
 
 def _control(controls, css_class):
-    found = [c for c in _all(controls) if css_class in c._dom_classes]
+    found = widgets_with(controls, css_class)
     assert len(found) == 1, css_class
     return found[0]
 
@@ -92,7 +87,7 @@ def test_controls_sit_in_a_two_column_grid():
     import ipywidgets as widgets
 
     controls = HyperparameterControls()
-    grid = [c for c in _all(controls) if isinstance(c, widgets.GridBox)]
+    grid = [c for c in descendants(controls) if isinstance(c, widgets.GridBox)]
     assert len(grid) == 1
     # auto-fit columns of at least 250 px in at most 700 px: two where the box allows.
     assert grid[0].layout.grid_template_columns == "repeat(auto-fit, minmax(250px, 1fr))"

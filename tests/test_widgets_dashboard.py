@@ -11,31 +11,7 @@ from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.dashboard import Dashboard
-
-CSS_CLASSES = [
-    "dw-architecture",
-    "dw-activation",
-    "dw-optimizer",
-    "dw-learning-rate",
-    "dw-epochs",
-    "dw-batch-size",
-    "dw-dropout",
-    "dw-validation-split",
-    "dw-augmentation",
-    "dw-seed",
-    "dw-train",
-    "dw-stop",
-    "dw-progress",
-    "dw-status",
-    "dw-chart",
-    "dw-pad",
-    "dw-clear",
-    "dw-undo",
-    "dw-prediction",
-    "dw-probabilities",
-    "dw-upload",
-    "dw-upload-message",
-]
+from tests.support import CSS_HOOKS, css_classes, descendants, widgets_with
 
 
 class FakeTrainer:
@@ -54,24 +30,11 @@ class FakeTrainer:
             listener(event)
 
 
-def _descendants(widget):
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from _descendants(child)
-
-
 @pytest.fixture
 def fake_trainer(tmp_path):
     from digitwidgets.runs import RunStore
 
     return FakeTrainer(RunStore(tmp_path / "runs"))
-
-
-def _classes(widget):
-    found = set(getattr(widget, "_dom_classes", ()))
-    for child in getattr(widget, "children", ()):
-        found |= _classes(child)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +53,9 @@ def test_builds_on_the_embedded_sample_with_every_css_class(sample, monkeypatch)
     registered = []
     monkeypatch.setattr(atexit, "register", registered.append)
     dashboard = Dashboard(data=sample)
-    classes = _classes(dashboard)
-    assert [name for name in CSS_CLASSES if name not in classes] == []
-    texts = [w.value for w in _descendants(dashboard) if isinstance(w, widgets.HTML)]
+    classes = css_classes(dashboard)
+    assert [name for name in CSS_HOOKS if name not in classes] == []
+    texts = [w.value for w in descendants(dashboard) if isinstance(w, widgets.HTML)]
     assert any(sample.info.describe() in text for text in texts)
     assert [t for t in texts if " · " in t and len(t) < 40] == [
         "1 · Choose settings",
@@ -136,7 +99,7 @@ def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model
     assert dashboard.prediction.value.ok
     assert dashboard.prediction.children  # the view shows it
     digit = dashboard.prediction.value.digit
-    (shown,) = [w for w in _descendants(dashboard) if "dw-prediction" in w._dom_classes]
+    (shown,) = widgets_with(dashboard, "dw-prediction")
     assert f">{digit}<" in shown.value
 
 
@@ -156,9 +119,7 @@ def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_ba
     fake_trainer.emit(TrainingEvent("finish", "run", epochs=1, batches=3, model=untrained_model))
     assert dashboard.prediction.model is untrained_model
     assert "your run run (finished)" in dashboard.model_description
-    (button,) = [
-        w for w in _descendants(dashboard) if "dw-use-pretrained" in getattr(w, "_dom_classes", ())
-    ]
+    (button,) = widgets_with(dashboard, "dw-use-pretrained")
     button.click()
     assert dashboard.recognizer.model is not untrained_model
     assert dashboard.recognizer.model is not pretrained  # a fresh copy, never a tuned one
@@ -168,16 +129,14 @@ def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_ba
 def test_step_four_is_built_when_opened_and_evaluates_the_current_model(sample, fake_trainer):
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
     assert dashboard.evaluation is dashboard.runs is dashboard.export is None
-    assert "dw-confusion" not in _classes(dashboard)
-    (button,) = [
-        w for w in _descendants(dashboard) if "dw-open-details" in getattr(w, "_dom_classes", ())
-    ]
+    assert "dw-confusion" not in css_classes(dashboard)
+    (button,) = widgets_with(dashboard, "dw-open-details")
     button.click()
     assert dashboard.evaluation.model is dashboard.recognizer.model
     assert dashboard.evaluation.wait(60)
     assert dashboard.evaluation.value.confusion.sum() == len(sample.y_test)
-    classes = _classes(dashboard)
+    classes = css_classes(dashboard)
     for name in ("dw-tabs", "dw-confusion", "dw-runs", "dw-export"):
         assert name in classes
     dashboard.open_details()  # a second call changes nothing
-    assert "dw-open-details" not in _classes(dashboard)
+    assert "dw-open-details" not in css_classes(dashboard)

@@ -10,6 +10,7 @@ from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.model import build_lenet5
 from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.evaluation import EvaluationPanel
+from tests.support import widgets_with
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +35,8 @@ def panel(data, model):
     return panel
 
 
-def _all(widget, css_class):
-    found = [widget] if css_class in getattr(widget, "_dom_classes", ()) else []
-    for child in getattr(widget, "children", ()):
-        found.extend(_all(child, css_class))
-    return found
-
-
 def _one(widget, css_class):
-    (found,) = _all(widget, css_class)
+    (found,) = widgets_with(widget, css_class)
     return found
 
 
@@ -79,7 +73,7 @@ def test_an_off_diagonal_cell_shows_exactly_its_misread_digits(panel, data):
     assert panel.cell == (true, predicted)
     assert panel._heatmap.selected.tolist() == [[true, predicted]]
     assert sorted(panel.gallery_indices) == sorted(expected.tolist())
-    items = _all(_one(panel, "dw-gallery"), "dw-gallery-item")
+    items = widgets_with(_one(panel, "dw-gallery"), "dw-gallery-item")
     assert len(items) == len(expected)
     for index, item in zip(panel.gallery_indices, items, strict=True):
         assert data.y_test[index] == true
@@ -102,7 +96,7 @@ def test_clicking_a_digit_hands_its_recognition_on(panel, data):
     panel.on_image_selected(received.append)
     true, predicted = _worst_mistake(panel.value)
     panel.select_cell(true, predicted)
-    first = _all(panel, "dw-gallery-item")[0]
+    first = widgets_with(panel, "dw-gallery-item")[0]
     first.children[1].click()
     (recognition,) = received
     index = panel.gallery_indices[0]

@@ -17,6 +17,7 @@ from digitwidgets.model import build_lenet5
 from digitwidgets.runs import MODEL_FILE, RunStore
 from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.export import ExportPanel
+from tests.support import widgets_with
 
 HP = Hyperparameters(optimizer="sgd", learning_rate=0.05, epochs=2)
 
@@ -46,16 +47,9 @@ def record(tmp_path, model):
 
 def _link(panel, css_class) -> tuple[str, bytes] | None:
     """The (download filename, bytes) of the link in the child with ``css_class``."""
-    (html,) = [c.value for c in _all(panel, css_class)]
+    (html,) = [c.value for c in widgets_with(panel, css_class)]
     match = re.search(r'download="([^"]+)" href="data:[^;]+;base64,([^"]+)"', html)
     return (match.group(1), base64.b64decode(match.group(2))) if match else None
-
-
-def _all(widget, css_class):
-    found = [widget] if css_class in getattr(widget, "_dom_classes", ()) else []
-    for child in getattr(widget, "children", ()):
-        found.extend(_all(child, css_class))
-    return found
 
 
 def test_model_link_downloads_a_loadable_keras_file(record, model, tmp_path, digit_images):

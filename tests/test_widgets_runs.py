@@ -10,6 +10,7 @@ from digitwidgets.model import build_lenet5
 from digitwidgets.runs import RunStore
 from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.runs_table import RunComparison, curve_labels
+from tests.support import widgets_with
 
 SGD = Hyperparameters(optimizer="sgd", learning_rate=0.1, epochs=3)
 ADAM = Hyperparameters(epochs=2)
@@ -53,16 +54,9 @@ def store(tmp_path, model):
     return store
 
 
-def _all(widget, css_class):
-    found = [widget] if css_class in getattr(widget, "_dom_classes", ()) else []
-    for child in getattr(widget, "children", ()):
-        found.extend(_all(child, css_class))
-    return found
-
-
 def _row(panel, run_id):
     index = panel.runs.index(run_id)
-    return _all(panel, "dw-run-row")[index]
+    return widgets_with(panel, "dw-run-row")[index]
 
 
 def _text(row) -> str:
@@ -74,7 +68,7 @@ def _text(row) -> str:
 def test_table_lists_the_saved_runs_newest_first(store):
     panel = RunComparison(store)
     assert panel.runs == ["run-rms", "run-adam", "run-sgd"]
-    rows = _all(panel, "dw-run-row")
+    rows = widgets_with(panel, "dw-run-row")
     assert len(rows) == 3
     adam = _text(_row(panel, "run-adam"))
     assert "stopped" in adam and "95.0%" in adam and "sample, 8,500" in adam and "1:05" in adam
@@ -125,17 +119,17 @@ def test_delete_asks_for_confirmation_first(store):
     panel = RunComparison(store)
     deleted = []
     panel.on_delete(deleted.append)
-    _all(_row(panel, "run-adam"), "dw-delete-run")[0].click()
+    widgets_with(_row(panel, "run-adam"), "dw-delete-run")[0].click()
     assert "run-adam" in [record.run_id for record in store.list()]
-    (confirm,) = _all(panel, "dw-confirm-delete")
+    (confirm,) = widgets_with(panel, "dw-confirm-delete")
     assert confirm.description == "Really delete run run-adam?"
     assert panel._confirmation.layout.display == "flex"
-    _all(panel, "dw-cancel-delete")[0].click()
+    widgets_with(panel, "dw-cancel-delete")[0].click()
     assert panel._confirmation.layout.display == "none"
     confirm.click()
     assert "run-adam" in panel.runs and deleted == []
 
-    _all(_row(panel, "run-adam"), "dw-delete-run")[0].click()
+    widgets_with(_row(panel, "run-adam"), "dw-delete-run")[0].click()
     confirm.click()
     assert [record.run_id for record in store.list()] == ["run-rms", "run-sgd"]
     assert panel.runs == ["run-rms", "run-sgd"]
@@ -157,7 +151,7 @@ def test_load_hands_over_the_runs_model_and_record(store, model, digit_images):
     panel = RunComparison(store)
     received = []
     panel.on_load(lambda loaded, record: received.append((loaded, record)))
-    _all(_row(panel, "run-sgd"), "dw-load-run")[0].click()
+    widgets_with(_row(panel, "run-sgd"), "dw-load-run")[0].click()
     ((loaded, record),) = received
     assert record.run_id == "run-sgd" and record.hyperparameters == SGD
     x = np.stack(list(digit_images.values())).astype("float32") / 255.0
@@ -169,7 +163,7 @@ def test_a_damaged_run_is_listed_but_cannot_be_loaded_or_compared(store):
     panel = RunComparison(store)
     row = _row(panel, "run-broken")
     assert "damaged" in _text(row)
-    assert row.children[0].disabled and _all(row, "dw-load-run")[0].disabled
+    assert row.children[0].disabled and widgets_with(row, "dw-load-run")[0].disabled
     received = []
     panel.on_load(lambda *args: received.append(args))
     panel.load("run-broken")

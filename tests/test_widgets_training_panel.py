@@ -9,6 +9,7 @@ from digitwidgets.training import TrainingEvent, TrainingInProgressError
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
 from digitwidgets.widgets.training_panel import TrainingPanel, format_duration
+from tests.support import find_widget
 
 
 class FakeTrainer:
@@ -41,20 +42,10 @@ class FakeTrainer:
             listener(event)
 
 
-def _child(widget, css_class):
-    if css_class in getattr(widget, "_dom_classes", ()):
-        return widget
-    for child in getattr(widget, "children", ()):
-        found = _child(child, css_class)
-        if found is not None:
-            return found
-    return None
-
-
 def test_train_starts_with_the_controls_settings_and_locks_them():
     trainer, controls = FakeTrainer(), HyperparameterControls(Hyperparameters(epochs=3))
     panel = TrainingPanel(trainer, controls, data="the data")
-    train, stop = _child(panel, "dw-train"), _child(panel, "dw-stop")
+    train, stop = find_widget(panel, "dw-train"), find_widget(panel, "dw-stop")
     assert not train.disabled and stop.disabled
     train.click()
     assert trainer.started == [(Hyperparameters(epochs=3), "the data")]
@@ -64,14 +55,14 @@ def test_train_starts_with_the_controls_settings_and_locks_them():
     trainer.emit(
         "batch", epoch=1, epochs=3, batch=40, batches=120, step=160, elapsed=12.0, remaining=45.0
     )
-    text = _child(panel, "dw-progress-text").value
+    text = find_widget(panel, "dw-progress-text").value
     assert text == "Epoch 2/3 · batch 40/120 · 0:12 elapsed · ~0:45 left"
-    assert _child(panel, "dw-progress-bar").value == pytest.approx(160 / 360)
-    assert _child(panel, "dw-progress-text") in _child(panel, "dw-progress").children
+    assert find_widget(panel, "dw-progress-bar").value == pytest.approx(160 / 360)
+    assert find_widget(panel, "dw-progress-text") in find_widget(panel, "dw-progress").children
     trainer.emit("finish", epoch=2, epochs=3, logs={"val_accuracy": 0.981}, elapsed=52.0)
     assert not panel.running and not train.disabled and stop.disabled and not controls.disabled
     assert panel.status.startswith("Finished")
-    assert _child(panel, "dw-status").value == panel.status
+    assert find_widget(panel, "dw-status").value == panel.status
     assert panel.progress == 1.0
 
 
@@ -90,7 +81,7 @@ def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
     trainer = FakeTrainer()
     panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=10), data=None)
     panel.train()
-    _child(panel, "dw-stop").click()
+    find_widget(panel, "dw-stop").click()
     assert trainer.stopped == 1 and panel.running
     trainer.emit("stopped", epoch=2, epochs=10, batch=5, batches=100, message="Stopped.")
     assert not panel.running
@@ -103,10 +94,12 @@ def test_progress_says_where_a_stopped_run_ended_and_keeps_its_bar_partial():
     panel.train()
     fields = {"epoch": 2, "epochs": 3, "batch": 104, "batches": 120, "step": 344, "elapsed": 6.2}
     trainer.emit("batch", remaining=0.4, **fields)
-    assert _child(panel, "dw-progress-text").value.endswith("~0:00 left")
+    assert find_widget(panel, "dw-progress-text").value.endswith("~0:00 left")
     trainer.emit("stopped", remaining=0.0, message="Stopped.", **fields)
-    assert _child(panel, "dw-progress-text").value == "Stopped at epoch 3, batch 104/120 · 0:06"
-    assert _child(panel, "dw-progress-bar").value == pytest.approx(344 / 360)
+    assert (
+        find_widget(panel, "dw-progress-text").value == "Stopped at epoch 3, batch 104/120 · 0:06"
+    )
+    assert find_widget(panel, "dw-progress-bar").value == pytest.approx(344 / 360)
     assert panel.status == "Stopped by you after 2 epochs"
 
 
@@ -115,13 +108,13 @@ def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
     panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=20), data=None)
     panel.train()
     trainer.emit("stopped", epoch=4, epochs=20, batch=120, batches=120, step=600, elapsed=9)
-    assert _child(panel, "dw-progress-text").value == "Stopped after epoch 5 of 20 · 0:09"
-    assert _child(panel, "dw-progress-bar").value == pytest.approx(0.25)
+    assert find_widget(panel, "dw-progress-text").value == "Stopped after epoch 5 of 20 · 0:09"
+    assert find_widget(panel, "dw-progress-bar").value == pytest.approx(0.25)
     panel.train()
     trainer.emit("batch", epoch=19, epochs=20, batch=60, batches=120, step=2340, elapsed=25)
     trainer.emit("finish", epoch=19, epochs=20, batch=120, batches=120, step=2400, elapsed=26)
-    assert _child(panel, "dw-progress-text").value == "Done: 20 epochs in 0:26"
-    assert _child(panel, "dw-progress-bar").value == 1.0
+    assert find_widget(panel, "dw-progress-text").value == "Done: 20 epochs in 0:26"
+    assert find_widget(panel, "dw-progress-bar").value == 1.0
 
 
 def test_progress_of_a_failed_run_says_where_it_ended():
@@ -130,8 +123,8 @@ def test_progress_of_a_failed_run_says_where_it_ended():
     panel.train()
     trainer.emit("batch", epoch=0, epochs=10, batch=7, batches=120, step=7, elapsed=1.0)
     trainer.emit("failed", epoch=0, epochs=10, batch=8, batches=120, step=8, elapsed=1.2)
-    assert _child(panel, "dw-progress-text").value == "Ended at epoch 1, batch 8/120 · 0:01"
-    assert _child(panel, "dw-progress-bar").value == pytest.approx(7 / 1200)
+    assert find_widget(panel, "dw-progress-text").value == "Ended at epoch 1, batch 8/120 · 0:01"
+    assert find_widget(panel, "dw-progress-bar").value == pytest.approx(7 / 1200)
 
 
 def test_interruption_and_save_errors_are_reported():
@@ -167,7 +160,7 @@ def test_refused_start_is_explained_and_nothing_else_changes(error):
     panel.train()
     assert panel.status == f"Could not start: {error}"
     assert not panel.running and not controls.disabled
-    assert not _child(panel, "dw-train").disabled
+    assert not find_widget(panel, "dw-train").disabled
 
 
 def test_a_run_that_ends_before_start_returns_is_not_left_running():
@@ -217,13 +210,13 @@ def test_a_real_tiny_training_through_the_trainer(sample_arrays):
     chart.follow(trainer)
     kinds = []
     panel.on_event(lambda event: kinds.append(event.kind))
-    _child(panel, "dw-train").click()
+    find_widget(panel, "dw-train").click()
     assert trainer.wait(timeout=120)
     assert kinds[0] == "start" and kinds[-1] == "finish" and "epoch" in kinds
     assert not panel.running and not controls.disabled
     assert panel.status.startswith("Finished: validation accuracy")
     assert panel.progress == 1.0
-    assert _child(panel, "dw-progress-text").value.startswith("Done: 1 epoch in ")
+    assert find_widget(panel, "dw-progress-text").value.startswith("Done: 1 epoch in ")
     run = trainer.store.get(chart.run_id)
     assert chart.history["val_accuracy"] == pytest.approx(run.history["val_accuracy"])
     assert chart.history["loss"] == pytest.approx(run.history["loss"])

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support import CSS_HOOKS
+
 from .conftest import choose_file, draw_stroke, open_dashboard, set_epochs
 
 
@@ -48,24 +50,7 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def test_page_shows_every_part(page, artifacts):
-    for hook in (
-        "dw-train",
-        "dw-stop",
-        "dw-status",
-        "dw-progress",
-        "dw-chart",
-        "dw-pad",
-        "dw-clear",
-        "dw-undo",
-        "dw-prediction",
-        "dw-probabilities",
-        "dw-upload",
-        "dw-activation",
-        "dw-optimizer",
-        "dw-learning-rate",
-        "dw-epochs",
-        "dw-batch-size",
-    ):
+    for hook in CSS_HOOKS:
         assert page.locator(f".{hook}").count() >= 1, f"nothing on the page has class {hook}"
     body = page.inner_text("body")
     assert "Traceback" not in body and "Error" not in body
