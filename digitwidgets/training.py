@@ -206,7 +206,12 @@ class Trainer:
             kind, status, message = "stopped", "stopped", "Stopped."
         else:
             kind, status, message = "finish", "finished", "Finished."
-        copy = _copy_model(model) if model is not None and kind != "failed" else None
+        if model is None or kind == "failed":
+            copy = None
+        elif progress is not None and progress.last_copy is not None:
+            copy = progress.last_copy  # the pad already has it: no second clone, no retrace
+        else:
+            copy = _copy_model(model)
         if copy is not None:
             self._model = copy
         elapsed = time.monotonic() - clock
@@ -265,6 +270,9 @@ class ProgressCallback(keras.callbacks.Callback):
         self.last_logs: dict[str, float] = {}
         self.history: dict[str, list[float]] = {}
         self.divergence = ""
+        # The copy handed over at the latest epoch end: Keras ends every epoch, a stopped one
+        # too, after its last batch, so it holds the run's final weights once fit returns.
+        self.last_copy = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -305,8 +313,8 @@ class ProgressCallback(keras.callbacks.Callback):
             if key in logs:
                 self.history.setdefault(key, []).append(logs[key])
         self.last_logs = logs
-        copy = _copy_model(self.model)
-        self.trainer._emit(self._event("epoch", time.monotonic(), logs, model=copy))
+        self.last_copy = _copy_model(self.model)
+        self.trainer._emit(self._event("epoch", time.monotonic(), logs, model=self.last_copy))
 
     def _diverged(self, loss: float) -> None:
         became = "became NaN" if math.isnan(loss) else f"exploded to {loss:.3g}"

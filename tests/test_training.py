@@ -97,6 +97,13 @@ def test_finished_run_is_saved_and_kept_as_the_trainers_model(finished, sample_a
     )
 
 
+def test_the_run_hands_over_its_last_epoch_copy_instead_of_cloning_again(finished):
+    trainer, events = finished
+    last_epoch = [event for event in events if event.kind == "epoch"][-1]
+    assert events[-1].kind == "finish"
+    assert events[-1].model is last_epoch.model is trainer.model
+
+
 def test_batch_events_are_throttled(tiny_data, tmp_path):
     trainer = Trainer(RunStore(tmp_path), batch_interval=3600)
     events = _train(trainer, TINY, tiny_data)
@@ -108,8 +115,11 @@ def test_batch_events_are_throttled(tiny_data, tmp_path):
 def test_stop_from_a_listener_ends_within_a_batch_or_two(tiny_data, tmp_path):
     trainer = Trainer(RunStore(tmp_path), batch_interval=0)
 
+    trained = []
+
     def stop_on_third_batch(event):
         if event.kind == "batch" and event.step == 3:
+            trained.append(trainer._keras_model)  # the model fit is updating
             trainer.stop()
 
     trainer.add_listener(stop_on_third_batch)
@@ -118,6 +128,11 @@ def test_stop_from_a_listener_ends_within_a_batch_or_two(tiny_data, tmp_path):
     assert events[-1].step <= 5
     assert events[-1].run.status == "stopped"
     assert trainer.model is events[-1].model is not None
+    # The model handed over at the stop is the partial epoch's copy, with the final weights.
+    assert events[-1].model is [e for e in events if e.kind == "epoch"][-1].model
+    handed_over, final = events[-1].model.get_weights(), trained[0].get_weights()
+    for copied, trained_weights in zip(handed_over, final, strict=True):
+        np.testing.assert_array_equal(copied, trained_weights)
     trainer.stop()  # idempotent once stopped
 
 
