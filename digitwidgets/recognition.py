@@ -68,8 +68,9 @@ class Recognizer:
     @model.setter
     def model(self, model) -> None:
         with self._lock:
-            self._model = model
-            self._classify = None
+            if model is not self._model:  # the same model again keeps its traced classifier
+                self._model = model
+                self._classify = None
 
     def recognize(self, image_or_drawing: np.ndarray | Drawing) -> Recognition:
         """Recognize the digit in a grey/RGB/RGBA array or a `Drawing`.

@@ -149,3 +149,13 @@ def test_model_property_swaps(untrained_model):
 def test_recognizing_does_not_change_the_preprocessing(untrained_model, digit_images):
     result = Recognizer(untrained_model).recognize(digit_images[0])
     np.testing.assert_array_equal(result.image, preprocess_digit(digit_images[0]).image)
+
+
+def test_setting_the_same_model_again_keeps_its_compiled_classifier(untrained_model, digit_images):
+    recognizer = Recognizer(untrained_model)
+    recognizer.recognize(digit_images[3])
+    compiled = recognizer._classify
+    recognizer.model = untrained_model
+    assert recognizer._classify is compiled
+    recognizer.model = None
+    assert recognizer._classify is None
