@@ -1,15 +1,26 @@
 """Load MNIST from the best source at hand, falling back to an embedded sample of real digits.
 
 Sources, in order: a file named by the caller, a file named by ``$DIGITWIDGETS_MNIST``, the
-Keras cache (``$KERAS_HOME/datasets/mnist.npz``), a download through Keras, and last the
+Keras cache (``$KERAS_HOME/datasets/mnist.npz``), a download into that cache, and last the
 sample embedded in the package, so the app always has real digits to train on, even offline.
+
+The download prints nothing (Keras's ``get_file`` prints "Downloading data from ..." to
+stdout, which Voila shows on every visitor's page), lands in the cache only whole and with the
+right checksum, and is tried at most once per ``DOWNLOAD_RETRY_SECONDS`` on a machine: a
+failure leaves a marker file beside the cache, so a server whose network refuses does not
+try again for every visitor. ``load_mnist(wait=False)`` never waits for it: the download goes
+on in the background for the next caller and this one gets the next source at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import threading
+import time
+import urllib.request
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +36,10 @@ __all__ = [
 ]
 
 MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+# After a failed download, the next try on this machine waits this long (a marker file
+# beside the cache remembers when); a download in progress holds a lock file this long at most.
+DOWNLOAD_RETRY_SECONDS = 24 * 3600
+DOWNLOAD_LOCK_SECONDS = 600
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
 FULL_TRAIN_SIZE = 60_000
@@ -124,15 +139,20 @@ class MnistData(tuple):
         return self[1][1]
 
 
-def load_mnist(path=None, *, download: bool = True, timeout: float = 20.0) -> MnistData:
+def load_mnist(
+    path=None, *, download: bool = True, timeout: float = 20.0, wait: bool = True
+) -> MnistData:
     """Load MNIST from the first usable source, ending with the embedded sample.
 
     Args:
         path: An ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``, as
             Keras's ``mnist.npz``. When given, ``$DIGITWIDGETS_MNIST`` is not consulted.
-        download: Whether to try downloading MNIST through Keras into its cache when the
-            cache has no usable copy. ``$DIGITWIDGETS_OFFLINE=1`` also turns this off.
-        timeout: Seconds to wait for the download (Keras import included) before giving up.
+        download: Whether to try downloading MNIST into the Keras cache when the cache has no
+            usable copy. ``$DIGITWIDGETS_OFFLINE=1`` also turns this off, and so does a failed
+            try on this machine less than ``DOWNLOAD_RETRY_SECONDS`` ago.
+        timeout: Seconds to wait for the download before giving up.
+        wait: Whether to wait for the download. With ``False`` it runs in the background
+            (for the next caller, who finds the cache) and this call returns the next source.
 
     Returns:
         The digits, with ``.info`` saying where they came from.
@@ -155,7 +175,7 @@ def load_mnist(path=None, *, download: bool = True, timeout: float = 20.0) -> Mn
             warnings.warn(f"{error}; ignoring the Keras cache.", stacklevel=2)
 
     if download and not _offline():
-        downloaded = _download(timeout)
+        downloaded = _download(timeout, wait=wait)
         if downloaded is not None:
             try:
                 return _load_file(downloaded, "download")
@@ -254,21 +274,38 @@ def _offline() -> bool:
     return os.environ.get("DIGITWIDGETS_OFFLINE", "").strip().lower() in _TRUE_WORDS
 
 
-def _download(timeout: float) -> Path | None:
-    """Fetch ``mnist.npz`` into the Keras cache, waiting at most ``timeout`` seconds."""
+def _download(timeout: float, *, wait: bool = True) -> Path | None:
+    """Fetch ``mnist.npz`` into the Keras cache, waiting at most ``timeout`` seconds.
+
+    Returns the cached file, or None when the download is not tried (an earlier failure, or
+    another process downloading), failed, took too long, or was not waited for.
+    """
+    cache = _keras_home() / "datasets" / "mnist.npz"
+    if _failed_recently(cache):
+        _log.info("MNIST download failed recently on this machine; not trying again yet")
+        return None
+    lock = _take_download_lock(cache)
+    if lock is None:
+        _log.info("MNIST is being downloaded by another process; using another source")
+        return None
     outcome: dict[str, object] = {}
-    keras_home = _keras_home()
 
     def fetch() -> None:
         try:
-            outcome["path"] = _fetch_with_keras(keras_home)
+            outcome["path"] = _fetch_mnist(cache, timeout)
+            _failure_marker(cache).unlink(missing_ok=True)
         except Exception as error:  # offline, refused, bad hash: all mean "use another source"
             outcome["error"] = error
+            _remember_failure(cache, error)
+        finally:
+            lock.unlink(missing_ok=True)
 
-    # urlretrieve has no timeout and a stalled connection would block for minutes; a daemon
-    # thread can be abandoned and never keeps the interpreter from exiting.
+    # A daemon thread can be abandoned and never keeps the interpreter from exiting; the file
+    # only appears in the cache once whole (os.replace), so an abandoned one leaves nothing.
     thread = threading.Thread(target=fetch, name="digitwidgets-mnist-download", daemon=True)
     thread.start()
+    if not wait:
+        return None
     thread.join(timeout)
     if thread.is_alive():
         _log.info("MNIST download took longer than %s s; using another source", timeout)
@@ -279,20 +316,67 @@ def _download(timeout: float) -> Path | None:
     return Path(outcome["path"])
 
 
-def _fetch_with_keras(keras_home: Path) -> Path:
-    """Download MNIST with ``keras.utils.get_file`` into ``keras_home/datasets``."""
-    import keras  # here, so that loading from files never pays for importing TensorFlow
+def _fetch_mnist(cache: Path, timeout: float) -> Path:
+    """Download ``MNIST_ORIGIN`` to ``cache``, checking ``MNIST_SHA256``; prints nothing."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(f"{cache.name}.part-{os.getpid()}-{threading.get_ident()}")
+    digest = hashlib.sha256()
+    try:
+        with (
+            urllib.request.urlopen(_origin(), timeout=timeout) as response,
+            partial.open("wb") as out,
+        ):
+            while chunk := response.read(1 << 16):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != MNIST_SHA256:
+            raise OSError(f"the file from {_origin()} has the wrong SHA-256 checksum")
+        os.replace(partial, cache)
+    finally:
+        partial.unlink(missing_ok=True)
+    return cache
 
-    # get_file falls back to /tmp/.keras when the cache folder does not exist yet.
-    (keras_home / "datasets").mkdir(parents=True, exist_ok=True)
-    fetched = keras.utils.get_file(
-        fname="mnist.npz",
-        origin=MNIST_ORIGIN,
-        file_hash=MNIST_SHA256,
-        cache_dir=str(keras_home),
-        cache_subdir="datasets",
-    )
-    return Path(fetched)
+
+def _origin() -> str:
+    # A mirror (or, in the tests, a local server) can stand in for Google's bucket.
+    return os.environ.get("DIGITWIDGETS_MNIST_URL", "").strip() or MNIST_ORIGIN
+
+
+def _failure_marker(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".download-failed")
+
+
+def _failed_recently(cache: Path) -> bool:
+    try:
+        failed_at = json.loads(_failure_marker(cache).read_text())["time"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return time.time() - float(failed_at) < DOWNLOAD_RETRY_SECONDS
+
+
+def _remember_failure(cache: Path, error: Exception) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        record = {"time": time.time(), "error": f"{type(error).__name__}: {error}"}
+        _failure_marker(cache).write_text(json.dumps(record))
+    except OSError:  # an unwritable cache folder: the next caller simply tries again
+        pass
+
+
+def _take_download_lock(cache: Path) -> Path | None:
+    """Create the lock file that says this process downloads now; None if another does."""
+    lock = cache.with_name(cache.name + ".downloading")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if lock.exists() and time.time() - lock.stat().st_mtime > DOWNLOAD_LOCK_SECONDS:
+            lock.unlink(missing_ok=True)  # left by a process that died mid-download
+        descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return None
+    except OSError:
+        return None
+    os.close(descriptor)
+    return lock
 
 
 def _shorten_home(location: str) -> str:

@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -55,14 +56,14 @@ def keras_cache():
 
 @pytest.fixture
 def fetches(monkeypatch):
-    """Replace the Keras download by a recorder that fails as an offline machine does."""
+    """Replace the download by a recorder that fails as an offline machine does."""
     calls = []
 
-    def offline_fetch(keras_home):
-        calls.append(keras_home)
+    def offline_fetch(cache, timeout):
+        calls.append(cache)
         raise OSError("URL fetch failure: network is unreachable")
 
-    monkeypatch.setattr(mnist, "_fetch_with_keras", offline_fetch)
+    monkeypatch.setattr(mnist, "_fetch_mnist", offline_fetch)
     return calls
 
 
@@ -213,7 +214,7 @@ def test_converts_other_integer_types(tmp_path, small_arrays):
 def test_falls_back_to_the_embedded_sample_offline(fetches):
     data = load_mnist()
     assert_is_embedded_sample(data)
-    assert fetches == [Path(os.environ["KERAS_HOME"])]
+    assert fetches == [Path(os.environ["KERAS_HOME"], "datasets", "mnist.npz")]
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])
@@ -232,12 +233,12 @@ def test_a_hanging_download_gives_up_after_the_timeout(monkeypatch):
     release = threading.Event()
     started = threading.Event()
 
-    def stalled_fetch(keras_home):
+    def stalled_fetch(cache, timeout):
         started.set()
         release.wait(60)
         raise OSError("never answered")
 
-    monkeypatch.setattr(mnist, "_fetch_with_keras", stalled_fetch)
+    monkeypatch.setattr(mnist, "_fetch_mnist", stalled_fetch)
     try:
         data = load_mnist(timeout=1.0)
     finally:
@@ -247,24 +248,25 @@ def test_a_hanging_download_gives_up_after_the_timeout(monkeypatch):
 
 
 def test_a_download_lands_in_the_keras_cache(monkeypatch, small_arrays):
-    def fetch(keras_home):
-        path = keras_home / "datasets" / "mnist.npz"
-        path.parent.mkdir(parents=True)
-        np.savez_compressed(path, **small_arrays)
-        return path
+    def fetch(cache, timeout):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **small_arrays)
+        return cache
 
-    monkeypatch.setattr(mnist, "_fetch_with_keras", fetch)
+    monkeypatch.setattr(mnist, "_fetch_mnist", fetch)
     data = load_mnist()
     assert data.info.source == "download"
     assert_same_digits(data, small_arrays)
     # The next load finds Keras's cached copy without downloading again.
-    monkeypatch.setattr(mnist, "_fetch_with_keras", None)
+    monkeypatch.setattr(mnist, "_fetch_mnist", None)
     assert load_mnist().info.source == "keras-cache"
 
 
 @pytest.mark.timeout(120)
-def test_real_keras_download_from_a_local_server(tmp_path, small_arrays, monkeypatch):
-    """Runs the real keras.utils.get_file against a local HTTP server instead of the internet."""
+def test_real_download_from_a_local_server_prints_nothing(
+    tmp_path, small_arrays, monkeypatch, capfd
+):
+    """Runs the real download against a local HTTP server instead of the internet."""
     served = tmp_path / "served"
     served.mkdir()
     np.savez_compressed(served / "mnist.npz", **small_arrays)
@@ -273,7 +275,7 @@ def test_real_keras_download_from_a_local_server(tmp_path, small_arrays, monkeyp
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_port}/mnist.npz"
-    monkeypatch.setattr(mnist, "MNIST_ORIGIN", origin)
+    monkeypatch.setenv("DIGITWIDGETS_MNIST_URL", origin)
     monkeypatch.setattr(mnist, "MNIST_SHA256", digest)
     try:
         data = load_mnist(timeout=90)
@@ -281,8 +283,55 @@ def test_real_keras_download_from_a_local_server(tmp_path, small_arrays, monkeyp
         server.shutdown()
         server.server_close()
     assert data.info.source == "download"
-    assert data.info.location == str(Path(os.environ["KERAS_HOME"], "datasets", "mnist.npz"))
+    cache = Path(os.environ["KERAS_HOME"], "datasets", "mnist.npz")
+    assert data.info.location == str(cache)
     assert_same_digits(data, small_arrays)
+    # Voila shows whatever a kernel prints to every visitor: the download must print nothing,
+    # and leave nothing but the cached file behind.
+    assert capfd.readouterr() == ("", "")
+    assert sorted(path.name for path in cache.parent.iterdir()) == ["mnist.npz"]
+
+
+def test_a_failed_download_is_not_tried_again_for_a_while(fetches, monkeypatch):
+    assert_is_embedded_sample(load_mnist())
+    assert_is_embedded_sample(load_mnist())
+    assert len(fetches) == 1  # the second visitor does not wait for the network again
+    marker = fetches[0].with_name("mnist.npz.download-failed")
+    assert "network is unreachable" in marker.read_text()
+    # Once the retry interval has passed, the next load tries again.
+    monkeypatch.setattr(mnist, "DOWNLOAD_RETRY_SECONDS", 0)
+    assert_is_embedded_sample(load_mnist())
+    assert len(fetches) == 2
+
+
+def test_a_download_in_progress_elsewhere_is_not_started_again(keras_cache, fetches):
+    keras_cache.with_name("mnist.npz.downloading").touch()  # another kernel is downloading
+    assert_is_embedded_sample(load_mnist())
+    assert fetches == []
+
+
+@pytest.mark.timeout(60)
+def test_not_waiting_returns_at_once_and_the_next_load_finds_the_download(
+    monkeypatch, small_arrays
+):
+    release = threading.Event()
+
+    def slow_fetch(cache, timeout):
+        release.wait(30)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **small_arrays)
+        return cache
+
+    monkeypatch.setattr(mnist, "_fetch_mnist", slow_fetch)
+    assert_is_embedded_sample(load_mnist(wait=False))  # returned while the fetch still waits
+    release.set()
+    cache = Path(os.environ["KERAS_HOME"], "datasets", "mnist.npz")
+    lock = cache.with_name("mnist.npz.downloading")
+    deadline = time.monotonic() + 30
+    while lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not lock.exists()
+    assert load_mnist().info.source == "keras-cache"
 
 
 def test_a_download_with_the_wrong_hash_is_refused(tmp_path, small_arrays, monkeypatch):
@@ -292,7 +341,7 @@ def test_a_download_with_the_wrong_hash_is_refused(tmp_path, small_arrays, monke
     handler = functools.partial(QuietHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(mnist, "MNIST_ORIGIN", f"http://127.0.0.1:{server.server_port}/mnist.npz")
+    monkeypatch.setenv("DIGITWIDGETS_MNIST_URL", f"http://127.0.0.1:{server.server_port}/mnist.npz")
     try:
         data = load_mnist(timeout=90)  # MNIST_SHA256 is the real MNIST's, not this file's
     finally:
