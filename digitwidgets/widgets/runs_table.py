@@ -13,7 +13,7 @@ import traitlets
 
 from digitwidgets.hyperparameters import FIELDS, Hyperparameters
 from digitwidgets.runs import RunRecord, RunStore, RunStoreError
-from digitwidgets.widgets.training_panel import format_duration
+from digitwidgets.widgets.support import format_duration
 
 _COLUMNS = (
     ("", "28px"),
@@ -32,7 +32,6 @@ _SOURCES = {
     "keras-cache": "MNIST",
     "download": "MNIST",
 }
-_END_KINDS = ("finish", "stopped", "failed")
 
 
 def _when(started_at: str) -> str:
@@ -329,6 +328,6 @@ class RunComparison(widgets.VBox):
         self.selected = [r for r in self._records if r in chosen]
 
     def _on_training_event(self, event) -> None:
-        # Training thread: the run is saved before the terminal event is sent.
-        if event.kind in _END_KINDS:
+        # The event worker: the run is saved before the terminal event is sent.
+        if event.ended:
             self.refresh()
