@@ -132,9 +132,14 @@ class Trainer:
             self._hold.notify_all()
 
     def wait_held(self, timeout: float | None = None) -> bool:
-        """Wait until the training is paused by ``hold``; True if it is."""
+        """Wait until the training is paused by ``hold`` and its listeners have had every
+        event sent so far; True if so."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._hold:
-            return self._hold.wait_for(lambda: self._waiting_at_hold, timeout)
+            if not self._hold.wait_for(lambda: self._waiting_at_hold, timeout):
+                return False
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._events.drain(left)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the training and the delivery of its events; True if both are done.
