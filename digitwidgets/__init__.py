@@ -25,6 +25,8 @@ _EXPORTS = {
     "build_lenet5": "model",
     "Trainer": "training",
     "TrainingEvent": "training",
+    "EventKind": "training",
+    "CurrentModel": "current_model",
     "TrainingInProgressError": "training",
     "RunStore": "runs",
     "RunRecord": "runs",
@@ -56,6 +58,7 @@ _EXPORTS = {
     "Dashboard": "widgets.dashboard",
     "EvaluationPanel": "widgets.evaluation",
     "RunComparison": "widgets.runs_table",
+    "HandwritingPanel": "widgets.handwriting",
     "ExportPanel": "widgets.export",
 }
 

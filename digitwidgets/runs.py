@@ -14,10 +14,11 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .hyperparameters import Hyperparameters
+from .hyperparameters import FIELDS, Hyperparameters
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -262,3 +263,50 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def local_time(started_at: str) -> str:
+    """An ISO 8601 time as local "2026-05-01 14:03"; as given if it does not parse."""
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except ValueError:
+        return started_at or "?"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _field_value(hp: Hyperparameters, name: str, other_value) -> str:
+    """``hp``'s value of one field in ``describe_changes``'s words ("lr 0.1", "sgd")."""
+    base = Hyperparameters()
+    return base.replace(**{name: getattr(hp, name)}).describe_changes(
+        base.replace(**{name: other_value})
+    )
+
+
+def curve_labels(records: list[RunRecord]) -> list[str]:
+    """One distinct label per run saying what differs between them: "sgd, lr 0.1"."""
+    settings = [record.hyperparameters for record in records]
+    known = [hp for hp in settings if hp is not None]
+    varying = [name for name in FIELDS if len({getattr(hp, name) for hp in known}) > 1]
+    labels = []
+    for record, hp in zip(records, settings, strict=True):
+        if hp is None:
+            labels.append(record.run_id)
+        elif varying:
+            parts = []
+            for name in varying:
+                other = next(
+                    getattr(o, name) for o in known if getattr(o, name) != getattr(hp, name)
+                )
+                parts.append(_field_value(hp, name, other))
+            labels.append(", ".join(parts))
+        else:
+            labels.append(hp.describe_changes())
+    # Runs with the same settings would share a label: tell them apart by when they ran.
+    for index, label in enumerate(labels):
+        if labels.count(label) > 1:
+            labels[index] = (
+                f"{label} ({local_time(records[index].started_at)}, {records[index].run_id[-6:]})"
+            )
+    return labels

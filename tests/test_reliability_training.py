@@ -8,7 +8,6 @@ real tiny training runs behind the dashboard's widgets, as a visitor drives them
 from __future__ import annotations
 
 import atexit
-import threading
 
 import numpy as np
 import pytest
@@ -50,12 +49,15 @@ def a_one(pad) -> None:
     pad._on_mouse_up(140, 240)
 
 
-def test_stop_before_the_first_batch_ends(dashboard):
+def test_stop_during_the_first_batch(dashboard):
     panel = dashboard.training_panel
     dashboard.controls.value = TINY.replace(epochs=5)
+    dashboard.trainer.hold()  # the run pauses after its first batch, on any machine
     panel._train.click()
+    assert dashboard.trainer.wait_held(60)
+    assert panel.status == "Training…" and panel.running
     panel._stop.click()
-    assert panel.status in ("Stopping after this batch…", "Training…") or "Stopped" in panel.status
+    assert panel.status == "Stopping after this batch…"
     run_to_the_end(dashboard)
     assert panel.status == "Stopped by you after 0 epochs", panel.status
     assert not panel.running and not panel._train.disabled and panel._stop.disabled
@@ -68,15 +70,16 @@ def test_stop_before_the_first_batch_ends(dashboard):
 def test_stop_twice_then_train_right_after(dashboard):
     panel = dashboard.training_panel
     dashboard.controls.value = TINY.replace(epochs=5)
-    first_batch = threading.Event()
-    dashboard.trainer.add_listener(lambda event: event.kind == "batch" and first_batch.set())
+    dashboard.trainer.hold()
     panel.train()
-    assert first_batch.wait(60)
+    assert dashboard.trainer.wait_held(60)
     panel.stop()
     panel.stop()
+    assert panel.status == "Stopping after this batch…"
     # Train while the stop is still pending (the button is disabled; code can still call it).
     panel.train()
-    assert panel.status.startswith(("Could not start: A training is already running", "Stop"))
+    assert panel.status == "Could not start: A training is already running: stop it first."
+    dashboard.trainer.release()
     run_to_the_end(dashboard)
     assert panel.status.startswith("Stopped by you")
     panel.stop()  # a third Stop, with nothing running, changes nothing

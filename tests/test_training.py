@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,11 +17,14 @@ from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.model import build_lenet5
 from digitwidgets.runs import RunStore
 from digitwidgets.training import (
+    EventKind,
     ProgressCallback,
+    RunProgress,
     Trainer,
+    TrainingEvent,
     TrainingInProgressError,
-    _datasets,
-    _release_memory,
+    datasets,
+    release_memory,
 )
 from tests.support import sample_subset
 
@@ -138,24 +142,17 @@ def test_stop_from_a_listener_ends_within_a_batch_or_two(tiny_data, tmp_path):
 
 def test_second_start_is_refused_while_running(tiny_data, tmp_path):
     trainer = Trainer(RunStore(tmp_path))
-    release = threading.Event()
-    started = threading.Event()
-
-    def hold_at_start(event):
-        if event.kind == "start":
-            started.set()
-            release.wait(30)
-
-    trainer.add_listener(hold_at_start)
+    trainer.hold()
     trainer.start(TINY, tiny_data)
-    assert started.wait(30)
+    assert trainer.wait_held(60)
     assert trainer.running
     with pytest.raises(TrainingInProgressError):
         trainer.start(TINY, tiny_data)
-    training_threads = [t for t in threading.enumerate() if t.name.startswith("digitwidgets-")]
+    training_threads = [
+        t for t in threading.enumerate() if t.name.startswith("digitwidgets-training-")
+    ]
     assert len(training_threads) == 1
     trainer.stop()
-    release.set()
     assert trainer.wait(60)
 
 
@@ -196,7 +193,7 @@ def test_an_error_inside_training_is_reported(tiny_data, tmp_path, monkeypatch):
     def out_of_memory(hp):
         raise MemoryError("cannot allocate the model")
 
-    monkeypatch.setattr("digitwidgets.training.build_lenet5", out_of_memory)
+    monkeypatch.setattr("digitwidgets.training.trainer.build_lenet5", out_of_memory)
     events = _train(Trainer(RunStore(tmp_path)), TINY, tiny_data)
     assert [event.kind for event in events] == ["start", "failed"]
     assert "cannot allocate the model" in events[-1].message
@@ -209,7 +206,8 @@ def test_unwritable_store_still_hands_over_the_model(tiny_data, tmp_path):
     events = _train(trainer, TINY, tiny_data)
     assert events[-1].kind == "finish"
     assert events[-1].run is None
-    assert "could not be saved" in events[-1].message
+    assert events[-1].message == "Finished."
+    assert "a-file" in events[-1].save_error
     assert trainer.model is not None
 
 
@@ -231,12 +229,11 @@ def test_an_augmented_run_is_saved_for_plain_keras(tiny_data, tmp_path):
 
 def test_shutdown_saves_the_run_as_interrupted(tiny_data, tmp_path):
     trainer = Trainer(RunStore(tmp_path), batch_interval=0)
-    first_batch = threading.Event()
     events = []
     trainer.add_listener(events.append)
-    trainer.add_listener(lambda event: event.kind == "batch" and first_batch.set())
-    trainer.start(TINY.replace(epochs=20), tiny_data)
-    assert first_batch.wait(60)
+    trainer.hold()
+    trainer.start(TINY.replace(epochs=2), tiny_data)
+    assert trainer.wait_held(60)  # surely mid-run, on any machine
     trainer.shutdown()
     assert not trainer.running
     assert events[-1].kind == "stopped"
@@ -244,17 +241,11 @@ def test_shutdown_saves_the_run_as_interrupted(tiny_data, tmp_path):
     assert trainer.store.list()[0].status == "interrupted"
 
 
-class _Recorder:
-    """A trainer stand-in for the callback: records what it is told."""
+def _progress(events, epochs=2, batches=3):
+    def send(event, snapshot):
+        events.append(event if snapshot is None else replace(event, model=snapshot.model()))
 
-    batch_interval = 0.0
-    _stop_requested = False
-
-    def __init__(self):
-        self.events = []
-
-    def _emit(self, event):
-        self.events.append(event)
+    return RunProgress("hand", epochs, batches, 0.0, send, batch_interval=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -263,57 +254,124 @@ def small_model():
 
 
 def test_callback_hooks_with_made_up_logs(small_model):
-    trainer = _Recorder()
-    callback = ProgressCallback(trainer, "hand", epochs=2, batches=3, clock=0.0)
+    events = []
+    progress = _progress(events)
+    callback = ProgressCallback(progress, threading.Event())
     callback.set_model(small_model)
     callback.on_epoch_begin(0)
     for batch, loss in enumerate([2.3, 2.0, 1.8]):
         callback.on_train_batch_end(batch, {"loss": loss, "accuracy": 0.2})
     callback.on_epoch_end(0, {"loss": 1.8, "accuracy": 0.3, "val_loss": 1.7, "val_accuracy": 0.4})
-    kinds = [event.kind for event in trainer.events]
+    kinds = [event.kind for event in events]
     assert kinds == ["batch", "batch", "batch", "epoch"]
-    assert [event.step for event in trainer.events] == [1, 2, 3, 3]
-    assert trainer.events[-1].progress == pytest.approx(0.5)
-    assert trainer.events[-1].model is not small_model
-    assert callback.history == {
+    assert all(isinstance(kind, EventKind) for kind in kinds)
+    assert [event.step for event in events] == [1, 2, 3, 3]
+    assert events[-1].progress == pytest.approx(0.5)
+    assert events[-1].model is not small_model
+    assert progress.history == {
         "loss": [1.8],
         "accuracy": [0.3],
         "val_loss": [1.7],
         "val_accuracy": [0.4],
     }
-    assert callback.divergence == ""
+    assert progress.divergence == ""
 
 
 def test_callback_catches_nan_and_exploding_loss(small_model):
-    callback = ProgressCallback(_Recorder(), "hand", epochs=1, batches=9, clock=0.0)
-    callback.set_model(small_model)
-    callback.on_epoch_begin(0)
-    callback.on_train_batch_end(0, {"loss": 2.3})
-    callback.on_train_batch_end(1, {"loss": math.nan})
-    assert callback.divergence == (
-        "Training diverged: the loss became NaN at epoch 1, batch 2. Lower the learning rate."
-    )
-    assert small_model.stop_training
-
-    exploding = ProgressCallback(_Recorder(), "hand", epochs=1, batches=9, clock=0.0)
-    exploding.set_model(small_model)
-    exploding.on_epoch_begin(0)
-    exploding.on_train_batch_end(0, {"loss": 2.3})
-    exploding.on_train_batch_end(1, {"loss": 2.2})
-    assert exploding.divergence == ""
-    exploding.on_train_batch_end(2, {"loss": 5000.0})
-    assert "exploded" in exploding.divergence and "batch 3" in exploding.divergence
-
-
-def test_callback_passes_a_stop_request_to_keras(small_model):
-    trainer = _Recorder()
-    trainer._stop_requested = True
-    callback = ProgressCallback(trainer, "hand", epochs=1, batches=9, clock=0.0)
+    progress = _progress([], epochs=1, batches=9)
+    callback = ProgressCallback(progress, threading.Event())
     callback.set_model(small_model)
     small_model.stop_training = False
     callback.on_epoch_begin(0)
     callback.on_train_batch_end(0, {"loss": 2.3})
+    assert not small_model.stop_training
+    callback.on_train_batch_end(1, {"loss": math.nan})
+    assert progress.divergence == (
+        "Training diverged: the loss became NaN at epoch 1, batch 2. Lower the learning rate."
+    )
     assert small_model.stop_training
+
+    exploding = _progress([], epochs=1, batches=9)
+    callback = ProgressCallback(exploding, threading.Event())
+    callback.set_model(small_model)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(0, {"loss": 2.3})
+    callback.on_train_batch_end(1, {"loss": 2.2})
+    assert exploding.divergence == ""
+    callback.on_train_batch_end(2, {"loss": 5000.0})
+    assert "exploded" in exploding.divergence and "batch 3" in exploding.divergence
+
+
+def test_callback_passes_a_stop_request_to_keras(small_model):
+    stop = threading.Event()
+    callback = ProgressCallback(_progress([], epochs=1, batches=9), stop)
+    callback.set_model(small_model)
+    small_model.stop_training = False
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(0, {"loss": 2.3})
+    assert not small_model.stop_training
+    stop.set()
+    callback.on_train_batch_end(1, {"loss": 2.3})
+    assert small_model.stop_training
+
+
+def test_event_kinds_say_whether_a_run_ended_and_whether_a_model_comes_with_it():
+    assert [kind.value for kind in EventKind if kind.ended] == ["finish", "stopped", "failed"]
+    assert [kind.value for kind in EventKind if kind.carries_model] == [
+        "epoch",
+        "finish",
+        "stopped",
+    ]
+    event = TrainingEvent("stopped", "run")
+    assert event.kind is EventKind.STOPPED and event.ended and event.kind == "stopped"
+    with pytest.raises(ValueError):
+        TrainingEvent("finished", "run")
+
+
+def test_listeners_never_run_on_the_training_thread_and_see_events_in_order(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path), batch_interval=0)
+    seen = []
+    trainer.add_listener(lambda event: seen.append((event, threading.current_thread().name)))
+    events = _train(trainer, TINY.replace(epochs=3), tiny_data)
+    threads = {name for _, name in seen}
+    assert threads == {"digitwidgets-events"}
+    epochs = [event for event, _ in seen if event.kind == "epoch"]
+    assert [event.epoch for event in epochs] == [0, 1, 2]
+    assert len({id(event.model) for event in epochs}) == 3
+    # The run ends with the copy the last epoch handed over: the views keep it, no re-trace.
+    assert events[-1].kind == "finish" and events[-1].model is epochs[-1].model
+    assert trainer.model is epochs[-1].model
+
+
+def test_a_held_trainer_waits_between_batches_until_released(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path), batch_interval=0)
+    events = []
+    trainer.add_listener(events.append)
+    trainer.hold()
+    trainer.start(TINY.replace(epochs=2), tiny_data)
+    assert trainer.wait_held(60)
+    assert trainer.running and not trainer.wait(0.2)
+    steps = [event.step for event in events if event.kind == "batch"]
+    assert steps == [1]  # held right after the first batch
+    trainer.release()
+    assert trainer.wait(120)
+    assert events[-1].kind == "finish"
+    assert events[-1].step == 2 * events[-1].batches
+
+
+def test_stop_while_held_ends_the_run_with_its_model(tiny_data, tmp_path):
+    trainer = Trainer(RunStore(tmp_path))
+    events = []
+    trainer.add_listener(events.append)
+    trainer.hold()
+    trainer.start(TINY.replace(epochs=5), tiny_data)
+    assert trainer.wait_held(60)
+    trainer.stop()
+    assert trainer.wait(60)
+    assert events[-1].kind == "stopped" and events[-1].run.status == "stopped"
+    # Keras ends the stopped epoch: its model is the run's model, and it is kept.
+    assert events[-1].epoch == 0 and events[-1].model is not None
+    assert trainer.model is events[-1].model
 
 
 @pytest.mark.slow
@@ -332,7 +390,7 @@ def test_default_hyperparameters_reach_97_percent_on_the_sample(tmp_path):
 def test_training_batches_are_scaled_shuffled_and_cover_every_digit_once(sample_arrays):
     x_train, y_train = sample_arrays["x_train"][:300], sample_arrays["y_train"][:300]
     hp = TINY.replace(batch_size=32)
-    train, validation = _datasets(hp, x_train, y_train, n_validation=30)
+    train, validation = datasets(hp, x_train, y_train, n_validation=30)
     assert int(train.cardinality()) == math.ceil(270 / 32)
     assert int(validation.cardinality()) == 1
 
@@ -359,7 +417,7 @@ def test_training_batches_are_scaled_shuffled_and_cover_every_digit_once(sample_
 
 def test_no_validation_split_gives_no_validation_data(sample_arrays):
     hp = TINY.replace(validation_split=0.0)
-    train, validation = _datasets(
+    train, validation = datasets(
         hp, sample_arrays["x_train"][:100], sample_arrays["y_train"][:100], 0
     )
     assert validation is None
@@ -382,5 +440,5 @@ def test_a_run_makes_no_float32_copy_of_the_digits(sample_arrays, tmp_path):
 
 
 def test_releasing_memory_after_a_run_is_safe_to_call():
-    _release_memory()
-    _release_memory()
+    release_memory()
+    release_memory()

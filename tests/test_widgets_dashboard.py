@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
-
 import ipywidgets as widgets
 import pytest
 
+from digitwidgets import background
 from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.training import TrainingEvent
@@ -49,9 +48,7 @@ def untrained_model():
     return build_lenet5(Hyperparameters())
 
 
-def test_builds_on_the_embedded_sample_with_every_css_class(sample, monkeypatch):
-    registered = []
-    monkeypatch.setattr(atexit, "register", registered.append)
+def test_builds_on_the_embedded_sample_with_every_css_class(sample):
     dashboard = Dashboard(data=sample)
     classes = css_classes(dashboard)
     assert [name for name in CSS_HOOKS if name not in classes] == []
@@ -63,7 +60,8 @@ def test_builds_on_the_embedded_sample_with_every_css_class(sample, monkeypatch)
         "3 · Draw a digit",
         "4 · Look deeper",
     ]
-    assert registered == [dashboard.trainer.shutdown]
+    # A run still going at exit is saved as interrupted: the trainer ends before the threads.
+    assert dashboard.trainer.shutdown in background.exit_steps()
 
 
 def test_starts_with_the_pretrained_model_so_a_visitor_can_draw_at_once(sample, fake_trainer):
@@ -140,3 +138,31 @@ def test_step_four_is_built_when_opened_and_evaluates_the_current_model(sample, 
         assert name in classes
     dashboard.open_details()  # a second call changes nothing
     assert "dw-open-details" not in css_classes(dashboard)
+
+
+def test_every_view_takes_its_model_from_the_one_owner(sample, fake_trainer, untrained_model):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.open_details()
+    assert dashboard.evaluation.wait(60)
+    pretrained_accuracy = dashboard.current.test_accuracy
+    assert pretrained_accuracy > 0.9
+
+    def views():
+        return {
+            "recognizer": dashboard.recognizer.model,
+            "prediction": dashboard.prediction.model,
+            "evaluation": dashboard.evaluation.model,
+        }
+
+    assert set(map(id, views().values())) == {id(dashboard.current.model)}
+    fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=untrained_model))
+    assert views() == dict.fromkeys(views(), untrained_model)
+    assert dashboard.current.source == "epoch" and dashboard.current.test_accuracy is None
+    # Models handed over between epochs are not evaluated: the run's end is.
+    assert dashboard.evaluation.wait(60) and dashboard.evaluation.value.run_id is None
+    fake_trainer.emit(TrainingEvent("finish", "run", epoch=1, epochs=2, model=untrained_model))
+    assert dashboard.evaluation.wait(60)
+    assert dashboard.evaluation.value.run_id == "run"
+    assert dashboard.current.test_accuracy == dashboard.evaluation.value.accuracy
+    assert dashboard.handwriting.test_accuracy == dashboard.current.test_accuracy
+    assert dashboard.model_description == dashboard.current.description

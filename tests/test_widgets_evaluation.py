@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from digitwidgets.current_model import CurrentModel
 from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.model import build_lenet5
@@ -156,11 +157,14 @@ class FakeTrainer:
             listener(event)
 
 
-def test_follow_evaluates_each_finished_run(data, model):
-    trainer, panel = FakeTrainer(), EvaluationPanel(data)
-    panel.follow(trainer)
+def test_follow_evaluates_each_model_the_app_settles_on(data, model):
+    trainer, current, panel = FakeTrainer(), CurrentModel(), EvaluationPanel(data)
+    current.follow(trainer)
+    panel.follow(current)
     trainer.emit(TrainingEvent("epoch", "run-x", model=model))
     assert panel.wait(60) and panel.value is None
+    assert panel.model is model and current.source == "epoch"
     trainer.emit(TrainingEvent("finish", "run-x", model=model))
     assert panel.wait(60)
     assert panel.value.run_id == "run-x"
+    assert current.test_accuracy == panel.value.accuracy

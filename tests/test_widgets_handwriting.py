@@ -1,5 +1,5 @@
 """HandwritingPanel: answers update the running count, buttons wait for the next prediction,
-fine-tuning swaps the recognizer's model in the background and says so."""
+fine-tuning makes a tuned copy the current model, in the background, and says so."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+from digitwidgets.current_model import CurrentModel
 from digitwidgets.feedback import HandwritingLog
 from digitwidgets.mnist import DataInfo, MnistData
 from digitwidgets.preprocessing import Drawing
@@ -48,7 +49,7 @@ ONE = Drawing((((140.0, 40.0), (140.0, 240.0)),), 280, 280, 18.0)
 
 def test_buttons_wait_for_a_prediction(pretrained_model, data, digit_images):
     recognizer = Recognizer(pretrained_model)
-    panel = HandwritingPanel(recognizer, data, HandwritingLog())
+    panel = HandwritingPanel(CurrentModel(model=recognizer.model), data, HandwritingLog())
     assert all(button.disabled for button in _answer_buttons(panel))
     assert find_widget(panel, "dw-fine-tune").disabled
     panel.value = Recognizer().recognize(digit_images[4])  # no model: nothing to answer
@@ -61,7 +62,7 @@ def test_buttons_wait_for_a_prediction(pretrained_model, data, digit_images):
 def test_confirm_and_correct_update_the_running_count(pretrained_model, data, digit_images):
     recognizer = Recognizer(pretrained_model)
     log = HandwritingLog()
-    panel = HandwritingPanel(recognizer, data, log)
+    panel = HandwritingPanel(CurrentModel(model=recognizer.model), data, log)
     score = find_widget(panel, "dw-handwriting-score")
 
     panel.drawing = ONE
@@ -89,17 +90,19 @@ def test_confirm_and_correct_update_the_running_count(pretrained_model, data, di
     assert _text(score).endswith("(67%) · on MNIST test digits: 97.5%.")
 
 
-def test_use_pretrained_fires_its_callbacks(data):
-    panel = HandwritingPanel(Recognizer(), data)
-    calls = []
-    panel.on_use_pretrained(lambda: calls.append("pretrained"))
+def test_use_pretrained_makes_the_pretrained_model_current(data):
+    current = CurrentModel()
+    panel = HandwritingPanel(current, data)
     find_widget(panel, "dw-use-pretrained").click()
-    assert calls == ["pretrained"]
+    assert current.source == "pretrained" and current.model is not None
+    assert "Pretrained LeNet-5" in current.description
+    # The panel's test accuracy follows the current model's.
+    assert panel.test_accuracy == current.test_accuracy and panel.test_accuracy > 0.9
 
 
 def test_fine_tune_without_a_model_says_so(data, digit_images):
     log = HandwritingLog()
-    panel = HandwritingPanel(Recognizer(), data, log)
+    panel = HandwritingPanel(CurrentModel(), data, log)
     log.record(digit_images[5] / 255.0, 3, 5)
     panel.fine_tune()
     assert not panel.busy and "no model" in panel.status
@@ -107,9 +110,10 @@ def test_fine_tune_without_a_model_says_so(data, digit_images):
 
 def test_fine_tune_swaps_in_a_tuned_model_and_tells(pretrained_model, data, digit_images):
     recognizer = Recognizer(pretrained_model)
-    panel = HandwritingPanel(recognizer, data, HandwritingLog())
+    current = CurrentModel(model=pretrained_model, description="the pretrained one")
+    panel = HandwritingPanel(current, data, HandwritingLog())
     changed = []
-    panel.on_model_changed(changed.append)
+    current.observe(lambda change: changed.append(change["new"]), "model")
     for digit in (2, 5, 8):
         panel.value = recognizer.recognize(digit_images[digit])
         panel.correct(digit)
@@ -118,8 +122,10 @@ def test_fine_tune_swaps_in_a_tuned_model_and_tells(pretrained_model, data, digi
     assert "Fine-tuning on your 3 drawings" in panel.status
     assert panel.wait(timeout=120)
     assert not panel.busy and panel.status.startswith("Fine-tuned on your 3 drawings")
-    assert recognizer.model is not pretrained_model
-    assert changed == [recognizer.model]
+    assert current.model is not pretrained_model and current.source == "fine-tuned"
+    assert changed == [current.model]
+    assert current.description == "the pretrained one · fine-tuned on your drawings"
+    recognizer.model = current.model
     before = pretrained_model.get_weights()[-1]
     after = recognizer.model.get_weights()[-1]
     assert not np.allclose(before, after)

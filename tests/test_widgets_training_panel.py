@@ -8,7 +8,8 @@ from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.training import TrainingEvent, TrainingInProgressError
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
-from digitwidgets.widgets.training_panel import TrainingPanel, format_duration
+from digitwidgets.widgets.support import format_duration
+from digitwidgets.widgets.training_panel import TrainingPanel
 from tests.support import find_widget
 
 
@@ -134,8 +135,14 @@ def test_interruption_and_save_errors_are_reported():
     trainer.emit("stopped", epoch=1, epochs=10, message="Interrupted: the app shut down.")
     assert panel.status == "Interrupted: the app shut down."
     panel.train()
-    message = "Finished. The run could not be saved: disk full"
-    trainer.emit("finish", epochs=1, logs={"val_accuracy": 0.5}, elapsed=3, message=message)
+    trainer.emit(
+        "finish",
+        epochs=1,
+        logs={"val_accuracy": 0.5},
+        elapsed=3,
+        message="Finished.",
+        save_error="disk full",
+    )
     assert (
         panel.status
         == "Finished: validation accuracy 50.0% in 0:03. The run could not be saved: disk full"

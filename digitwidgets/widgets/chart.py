@@ -111,7 +111,7 @@ class TrainingChart(widgets.VBox):
     shows one run at a time, and comparing runs is the job of a run comparison view.
 
     Attach it with ``follow(trainer)`` or feed it with ``handle_event(event)``. Events
-    may come from the training thread; batch updates are coalesced so the marks change
+    come from the Trainer's event worker; batch updates are coalesced so the marks change
     at most once every ``min_interval`` seconds, and epoch and end events always show.
     """
 

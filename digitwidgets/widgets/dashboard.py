@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
-
 import ipywidgets as widgets
 import traitlets
 
+from digitwidgets.current_model import NO_MODEL, CurrentModel
 from digitwidgets.recognition import Recognizer
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
@@ -18,9 +17,6 @@ from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
 from digitwidgets.widgets.upload import ImageUpload
-
-_MODEL_EVENTS = ("epoch", "finish", "stopped")
-_NO_MODEL = "No model yet: train one in step 2, or load a saved run in step 4."
 
 # Scoped to the components' own classes so the page around the dashboard is untouched.
 _CSS = """
@@ -58,15 +54,17 @@ class Dashboard(widgets.VBox):
     Every argument is optional: ``data`` defaults to ``load_mnist()`` (the embedded sample
     when nothing better is found), ``store`` to the default RunStore, ``trainer`` to a
     Trainer saving there and ``recognizer`` to one holding the pretrained LeNet-5 shipped
-    with the package, so a visitor can draw before training anything. Each model that
-    training hands over (after every epoch and at the end) replaces the recognizer's model,
-    and the current drawing or upload is recognized again with it; so does a saved run
-    loaded from the comparison table. Step 4 (evaluation, run comparison, export) is built
+    with the package, so a visitor can draw before training anything.
+
+    ``current`` (a ``CurrentModel``) owns the model in use: training (after every epoch and
+    at the end), a saved run loaded from the comparison table, fine-tuning and "Use the
+    pretrained model" set it, and every view links to it; when it changes, the drawing or
+    upload on show is recognized again. Step 4 (evaluation, run comparison, export) is built
     when the visitor opens it, or by ``open_details()``.
     """
 
     model_description = traitlets.Unicode(
-        _NO_MODEL, read_only=True, help="Which model the pad and the upload use now."
+        NO_MODEL, read_only=True, help="Which model the pad and the upload use now."
     )
 
     def __init__(
@@ -86,6 +84,8 @@ class Dashboard(widgets.VBox):
         self.data = data
         self.trainer = trainer
         self.recognizer = recognizer if recognizer is not None else Recognizer()
+        self.current = CurrentModel()
+        self.current.follow(trainer)
 
         self.controls = HyperparameterControls()
         self.training_panel = TrainingPanel(trainer, self.controls, data)
@@ -96,12 +96,10 @@ class Dashboard(widgets.VBox):
         self.prediction = PredictionView()
         widgets.dlink((self.pad, "value"), (self.prediction, "value"))
         widgets.dlink((self.upload, "value"), (self.prediction, "value"))
-        self.handwriting = HandwritingPanel(self.recognizer, data)
+        self.handwriting = HandwritingPanel(self.current, data)
         # The drawing first: the panel files each answer with the drawing it was given.
         widgets.dlink((self.pad, "drawing"), (self.handwriting, "drawing"))
         widgets.dlink((self.pad, "value"), (self.handwriting, "value"))
-        self.handwriting.on_model_changed(self._on_fine_tuned)
-        self.handwriting.on_use_pretrained(self._use_pretrained)
         # Step 4 is built when the visitor opens it: its widgets would otherwise be half of
         # what the page must fetch and render before it is usable (docs/benchmarks.md).
         self.evaluation = self.runs = self.export = None
@@ -109,15 +107,19 @@ class Dashboard(widgets.VBox):
         self._details = widgets.VBox([self._open_details_button()])
         self._details.add_class("dw-details")
         trainer.add_listener(self._on_training_event)
-        shutdown = getattr(trainer, "shutdown", None)
-        if shutdown is not None:
-            # A run still going when the kernel exits is saved as interrupted, not lost.
-            atexit.register(shutdown)
+        # Every view of the current model: one line each.
+        traitlets.dlink((self.current, "model"), (self.prediction, "model"))
+        self.current.observe(
+            lambda change: self.set_trait("model_description", change["new"]), "description"
+        )
+        self.current.observe(self._on_model_change, "model")
 
         if self.recognizer.model is not None:
-            self._show_model(self.recognizer.model, "the model you passed in")
+            self.current.set(
+                self.recognizer.model, source="given", description="the model you passed in"
+            )
         elif pretrained:
-            self._use_pretrained()
+            self.current.use_pretrained()
         self._model_label = _html("", "dw-model-label")
         traitlets.dlink(
             (self, "model_description"),
@@ -176,19 +178,19 @@ class Dashboard(widgets.VBox):
         """Build step 4 (evaluation, run comparison, export) if it is not built yet."""
         if self.evaluation is not None:
             return
-        self.evaluation = EvaluationPanel(self.data, self.recognizer.model)
-        self.evaluation.follow(self.trainer)
+        self.evaluation = EvaluationPanel(self.data)
         self.evaluation.on_image_selected(self._show_recognition)
-        self.evaluation.observe(self._on_evaluated, "value")
         self.export = ExportPanel(run=self._latest_run)
         self.export.follow(self.trainer)
         self.runs = RunComparison(self.trainer.store)
         self.runs.follow(self.trainer)
         self.runs.on_load(self._on_run_loaded)
         self.runs.on_delete(self.export.forget)
-        if self.evaluation.model is not None:
-            # In the background: the tabs show at once and the matrix fills in after.
-            self.evaluation.evaluate()
+        # Evaluates the current model now, in the background (the tabs show at once and the
+        # matrix fills in after), and each model the app settles on from now on.
+        self.evaluation.follow(self.current)
+        if self.current.settled:
+            self.evaluation.evaluate_model(self.current.model, self.current.run_id)
         self._details.children = [self._tabs()]
 
     def _tabs(self) -> widgets.Tab:
@@ -211,23 +213,10 @@ class Dashboard(widgets.VBox):
             return info.describe()
         return f"{len(self.data[0][0]):,} training digits"
 
-    def _use_pretrained(self) -> None:
-        from digitwidgets.pretrained import load_pretrained
-
-        model, info = load_pretrained()
-        self._set_model(model, info["description"], test_accuracy=info["mnist_test_accuracy"])
-
-    def _show_model(self, model, description: str, test_accuracy: float | None = None) -> None:
-        # Every view that depends on the model, without recognizing anything again.
-        self.recognizer.model = model
-        self.prediction.model = model
-        if self.evaluation is not None:
-            self.evaluation.model = model
-        self.handwriting.test_accuracy = test_accuracy
-        self.set_trait("model_description", description)
-
-    def _set_model(self, model, description: str, test_accuracy: float | None = None) -> None:
-        self._show_model(model, description, test_accuracy)
+    def _on_model_change(self, change) -> None:
+        # Whichever thread set the model (the Trainer's event worker during training):
+        # recognize what is on show again with it; this only sets traits.
+        self.recognizer.model = change["new"]
         if self.upload.value is not None and self.prediction.value is self.upload.value:
             self.upload.recognize()
         else:
@@ -236,31 +225,16 @@ class Dashboard(widgets.VBox):
     def _show_recognition(self, recognition) -> None:
         self.prediction.value = recognition
 
-    def _on_evaluated(self, change) -> None:
-        evaluation = change["new"]
-        if evaluation is not None and self.evaluation.model is self.recognizer.model:
-            self.handwriting.test_accuracy = evaluation.accuracy
-
-    def _on_fine_tuned(self, model) -> None:
-        self._set_model(model, f"{self.model_description} · fine-tuned on your drawings")
-
     def _on_run_loaded(self, model, record) -> None:
-        self._set_model(model, f"saved run {record.run_id} ({record.status})")
-        self.evaluation.evaluate_model(model, record.run_id)
+        self.current.set(
+            model,
+            source="loaded",
+            run_id=record.run_id,
+            description=f"saved run {record.run_id} ({record.status})",
+        )
         self.export.run = record
 
     def _on_training_event(self, event) -> None:
-        # Training thread: hand the model over and set traits, nothing else.
+        # The Trainer's event worker: remember the latest saved run for the export tab.
         if event.run is not None:
             self._latest_run = event.run
-        if event.kind not in _MODEL_EVENTS or event.model is None:
-            return
-        if event.kind == "epoch":
-            description = (
-                f"your run {event.run_id}, after epoch {event.epoch + 1} of {event.epochs}"
-            )
-        else:
-            description = (
-                f"your run {event.run_id} ({'finished' if event.kind == 'finish' else 'stopped'})"
-            )
-        self._set_model(event.model, description)

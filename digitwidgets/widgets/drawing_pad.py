@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 import traitlets
 from ipycanvas import Canvas, hold_canvas
 
 from digitwidgets.preprocessing import Drawing
 from digitwidgets.recognition import Recognition, Recognizer
+from digitwidgets.widgets.support import message_html
 
 _PAPER = "white"
 _INK = "#111111"
@@ -203,8 +202,3 @@ class DrawingPad(widgets.VBox):
         canvas.line_width = self.pen_width
         canvas.line_cap = "round"
         canvas.line_join = "round"
-
-
-def message_html(message: str) -> str:
-    """A message as HTML that wraps within its box."""
-    return f"<div style='line-height: 1.4; padding: 4px 0'>{html.escape(message)}</div>"

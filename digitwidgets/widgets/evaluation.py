@@ -11,13 +11,13 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from digitwidgets.background import BackgroundTask
 from digitwidgets.evaluation import Evaluation, evaluate
-from digitwidgets.widgets.prediction import png_bytes
+from digitwidgets.widgets.support import percent, png_bytes
 
 _CELL_COLORS = ["#f7fbff", "#6baed6"]
 _SELECTED_STYLE = {"stroke": "#d62728", "stroke-width": 3}
 _THUMBNAIL_SIZE = 56
-_END_KINDS = ("finish", "stopped")
 
 
 def _test_arrays(data) -> tuple[np.ndarray, np.ndarray]:
@@ -31,10 +31,6 @@ def _test_arrays(data) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x_test), np.asarray(y_test)
 
 
-def _percent(value: float) -> str:
-    return "–" if value != value else f"{value:.1%}"
-
-
 def _class_accuracy_html(evaluation: Evaluation | None) -> str:
     """A two-row table: each digit and the fraction of its test images read right."""
     if evaluation is None:
@@ -45,7 +41,7 @@ def _class_accuracy_html(evaluation: Evaluation | None) -> str:
     digits = "".join(f'<th style="{cell}">{digit}</th>' for digit in range(10))
     values = "".join(
         f'<td style="{cell}" title="{int(np.diag(evaluation.confusion)[digit])} of '
-        f'{int(totals[digit])}">{_percent(accuracy[digit])}</td>'
+        f'{int(totals[digit])}">{percent(accuracy[digit])}</td>'
         for digit in range(10)
     )
     return (
@@ -57,7 +53,7 @@ def _class_accuracy_html(evaluation: Evaluation | None) -> str:
 def _status_text(evaluation: Evaluation) -> str:
     run = f" · run {evaluation.run_id}" if evaluation.run_id else ""
     return (
-        f"Test accuracy {_percent(evaluation.accuracy)} on {evaluation.size:,} test digits"
+        f"Test accuracy {percent(evaluation.accuracy)} on {evaluation.size:,} test digits"
         f"{run} · evaluated in {evaluation.seconds:.1f} s. Click a cell to see its digits."
     )
 
@@ -65,8 +61,10 @@ def _status_text(evaluation: Evaluation) -> str:
 class EvaluationPanel(widgets.VBox):
     """How a model does on the test digits: confusion matrix, per-class accuracy, a gallery.
 
-    ``data`` is an ``MnistData`` (its test digits are used). Evaluations run on a thread of
-    their own, which only sets traits; a newer evaluation replaces one still running.
+    ``data`` is an ``MnistData`` (its test digits are used). Evaluations run on a
+    ``BackgroundTask``, which only sets traits; a newer evaluation replaces one still running.
+    ``follow(current)`` evaluates each model a ``CurrentModel`` settles on (not the models
+    a run hands over between epochs).
     Clicking a cell of the matrix shows that cell's digits; clicking a digit's caption
     fires ``on_image_selected`` with a ``Recognition`` of it.
     """
@@ -91,14 +89,16 @@ class EvaluationPanel(widgets.VBox):
         read_only=True, help="Indices into the test digits of the images the gallery shows."
     )
 
+    _current = None
+    _settled = None
+
     def __init__(self, data, model=None, *, gallery_size: int = 48, **kwargs):
         """Show the confusion matrix of ``model`` (later ones too) on ``data``'s test digits."""
         super().__init__(**kwargs)
         self._x_test, self._y_test = _test_arrays(data)
         self._gallery_size = gallery_size
         self._lock = threading.Lock()
-        self._generation = 0
-        self._thread: threading.Thread | None = None
+        self._task = BackgroundTask("digitwidgets-evaluation")
         self._run_id: str | None = None
         self._image_callbacks = widgets.CallbackDispatcher()
 
@@ -165,9 +165,13 @@ class EvaluationPanel(widgets.VBox):
         figure.add_class("dw-confusion")
         return heatmap, figure
 
-    def follow(self, trainer) -> None:
-        """Evaluate the model of each run ``trainer`` finishes or stops."""
-        trainer.add_listener(self._on_training_event)
+    def follow(self, current) -> None:
+        """Evaluate each model ``current`` (a ``CurrentModel``) settles on, and keep its
+        ``test_accuracy`` up to date; ``model`` follows ``current.model``."""
+        self._current = current
+        traitlets.dlink((current, "model"), (self, "model"))
+        # "source" too: a run's last epoch and its end hand over the very same model.
+        current.observe(self._on_current_change, ["model", "source"])
 
     def evaluate_model(self, model, run_id: str | None = None) -> None:
         """Evaluate ``model`` (from run ``run_id``) in the background; returns at once."""
@@ -182,25 +186,22 @@ class EvaluationPanel(widgets.VBox):
             self.set_trait("status", "No model to evaluate: train one or load a saved run.")
             return
         with self._lock:
-            self._generation += 1
-            generation = self._generation
             self.set_trait("busy", True)
             self.set_trait("status", f"Evaluating on {len(self._y_test):,} test digits…")
-            self._thread = threading.Thread(
-                target=self._evaluate_in_background,
-                args=(generation, model, run_id),
-                name="digitwidgets-evaluation",
-                daemon=True,
+            started = self._task.run(
+                evaluate,
+                model,
+                self._x_test,
+                self._y_test,
+                run_id=run_id,
+                done=lambda evaluation, error: self._evaluated(model, evaluation, error),
             )
-            self._thread.start()
+            if started is None:  # the interpreter is exiting
+                self.set_trait("busy", False)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the running evaluation; True when none is left running."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        return self._task.wait(timeout)
 
     def select_cell(self, true: int, predicted: int) -> None:
         """Show the test digits of ``true`` that the model read as ``predicted``."""
@@ -243,26 +244,25 @@ class EvaluationPanel(widgets.VBox):
             self._heatmap.color = confusion
             self._heatmap.selected = None
 
-    def _evaluate_in_background(self, generation: int, model, run_id: str | None) -> None:
-        # Evaluation thread: compute, then set traits only.
-        try:
-            evaluation = evaluate(model, self._x_test, self._y_test, run_id=run_id)
-            status = _status_text(evaluation)
-        except Exception as exc:
-            evaluation, status = None, f"Evaluation failed: {exc}"
+    def _evaluated(self, model, evaluation: Evaluation | None, error) -> None:
+        # Evaluation thread, newest evaluation only: set traits.
         with self._lock:
-            if generation != self._generation:
-                return
-            if evaluation is not None:
+            if error is not None:
+                self.set_trait("status", f"Evaluation failed: {error}")
+            else:
                 self.set_trait("value", evaluation)
-            self.set_trait("status", status)
+                self.set_trait("status", _status_text(evaluation))
             self.set_trait("busy", False)
+        current = getattr(self, "_current", None)
+        if current is not None and evaluation is not None:
+            current.record_test_accuracy(model, evaluation.accuracy)
 
-    def _on_training_event(self, event) -> None:
-        # Training thread: only starts the evaluation thread and sets traits.
-        if event.kind in _END_KINDS and event.model is not None:
-            run_id = event.run.run_id if event.run is not None else event.run_id
-            self.evaluate_model(event.model, run_id)
+    def _on_current_change(self, change) -> None:
+        current = change["owner"]
+        settled = (current.model, current.run_id) if current.settled else None
+        if settled is not None and settled != self._settled:
+            self.evaluate_model(*settled)
+        self._settled = settled
 
     def _on_cell_click(self, _mark, content: dict) -> None:
         # The browser sends {"event": "element_click", "data": {"rowNum", "columnNum", ...}}.

@@ -11,7 +11,6 @@ import traitlets
 from digitwidgets.export import ExportError, history_csv, model_bytes, reproduction_script
 from digitwidgets.runs import RunRecord
 
-_END_KINDS = ("finish", "stopped")
 _NO_RUN = "Train a model or load a saved run to download it."
 
 
@@ -109,6 +108,6 @@ class ExportPanel(widgets.VBox):
         self.set_trait("status", status)
 
     def _on_training_event(self, event) -> None:
-        # Training thread: the run is saved before its terminal event; set a trait only.
-        if event.kind in _END_KINDS and event.run is not None:
+        # The event worker: the run is saved before its terminal event; set a trait only.
+        if event.kind.carries_model and event.ended and event.run is not None:
             self.run = event.run

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import html
-import threading
-from collections.abc import Callable
-
 import ipywidgets as widgets
 import traitlets
 
+from digitwidgets.background import BackgroundTask
+from digitwidgets.current_model import CurrentModel
 from digitwidgets.feedback import HandwritingLog, fine_tune
 from digitwidgets.preprocessing import Drawing
-from digitwidgets.recognition import Recognition, Recognizer
+from digitwidgets.recognition import Recognition
+from digitwidgets.widgets.support import paragraph_html
 
 ASK = "Right?"
 NOTHING_TO_ANSWER = "Draw a digit: then say whether the model read it right."
@@ -25,9 +24,10 @@ class HandwritingPanel(widgets.VBox):
     can use the strokes. ✓ confirms; a digit button says which digit it really was. Each
     prediction takes one answer: the buttons are disabled until the next one.
 
-    "Fine-tune on my drawings" trains a copy of the recognizer's model on the answered
+    "Fine-tune on my drawings" trains a copy of ``current``'s model on the answered
     drawings mixed with ``data``'s training digits, on a thread of its own; when it is done
-    the copy becomes ``recognizer.model`` and ``on_model_changed`` callbacks get it.
+    the copy becomes the current model. "Use the pretrained model" makes the pretrained
+    LeNet-5 current again. ``test_accuracy`` follows ``current``'s.
     """
 
     value = traitlets.Instance(
@@ -48,22 +48,21 @@ class HandwritingPanel(widgets.VBox):
 
     def __init__(
         self,
-        recognizer: Recognizer,
+        current: CurrentModel,
         data,
         log: HandwritingLog | None = None,
         *,
         seed: int = 0,
         **kwargs,
     ):
-        """Answer for ``recognizer``'s predictions; fine-tune with ``data``'s training digits."""
+        """Answer for ``current``'s predictions; fine-tune with ``data``'s training digits."""
         super().__init__(**kwargs)
-        self.recognizer = recognizer
+        self.current = current
         self.data = data
         self.handwriting_log = log if log is not None else HandwritingLog()
         self.seed = seed
-        self._thread: threading.Thread | None = None
-        self._model_changed = widgets.CallbackDispatcher()
-        self._pretrained_callbacks = widgets.CallbackDispatcher()
+        self._task = BackgroundTask("digitwidgets-fine-tune")
+        traitlets.dlink((current, "test_accuracy"), (self, "test_accuracy"))
 
         self._question = widgets.HTML()
         self._question.add_class("dw-handwriting-question")
@@ -102,11 +101,11 @@ class HandwritingPanel(widgets.VBox):
             layout=widgets.Layout(width="210px"),
         )
         self._pretrained.add_class("dw-use-pretrained")
-        self._pretrained.on_click(lambda _: self._pretrained_callbacks())
+        self._pretrained.on_click(lambda _: self.use_pretrained())
         self._status = widgets.HTML()
         self._status.add_class("dw-handwriting-status")
-        traitlets.dlink((self, "status"), (self._status, "value"), _paragraph)
-        traitlets.dlink((self, "score"), (self._score, "value"), _paragraph)
+        traitlets.dlink((self, "status"), (self._status, "value"), paragraph_html)
+        traitlets.dlink((self, "score"), (self._score, "value"), paragraph_html)
 
         self.children = [
             widgets.HBox(
@@ -136,58 +135,56 @@ class HandwritingPanel(widgets.VBox):
             self._answer()
 
     def fine_tune(self) -> None:
-        """Start fine-tuning the recognizer's model on the answered drawings, in the background."""
+        """Start fine-tuning the current model on the answered drawings, in the background."""
         if self.busy or not self.handwriting_log.total:
             return
-        if self.recognizer.model is None:
+        model = self.current.model
+        if model is None:
             self.set_trait("status", "There is no model to fine-tune: train one first.")
             return
         images, labels = self.handwriting_log.examples()
-        model = self.recognizer.model
+        x_train, y_train = self.data[0]
+        description = self.current.description
         self.set_trait("busy", True)
         self.set_trait("status", f"Fine-tuning on your {len(labels)} drawings and MNIST digits…")
-        self._thread = threading.Thread(
-            target=self._fine_tune_in_background,
-            args=(model, images, labels),
-            name="digitwidgets-fine-tune",
-            daemon=True,
+        started = self._task.run(
+            fine_tune,
+            model,
+            images,
+            labels,
+            x_train,
+            y_train,
+            seed=self.seed,
+            done=lambda tuned, error: self._fine_tuned(tuned, error, len(labels), description),
         )
-        self._thread.start()
+        if started is None:  # the interpreter is exiting
+            self.set_trait("busy", False)
+
+    def use_pretrained(self) -> None:
+        """Make the pretrained LeNet-5 the current model again."""
+        self.current.use_pretrained()
+        self.set_trait("status", "The pad uses the pretrained model again.")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a fine-tuning in progress; True when none is left running."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self._task.wait(timeout)
         return not self.busy
 
-    def on_model_changed(self, callback: Callable, remove: bool = False) -> None:
-        """Call ``callback(model)`` after fine-tuning put a new model in the recognizer.
-
-        It runs on the fine-tuning thread: set traits only.
-        """
-        self._model_changed.register_callback(callback, remove=remove)
-
-    def on_use_pretrained(self, callback: Callable, remove: bool = False) -> None:
-        """Call ``callback()`` when the user asks for the pretrained model again."""
-        self._pretrained_callbacks.register_callback(callback, remove=remove)
-
-    def _fine_tune_in_background(self, model, images, labels) -> None:
-        # Fine-tuning thread: compute, then set traits; no output.
-        try:
-            x_train, y_train = self.data[0]
-            tuned = fine_tune(model, images, labels, x_train, y_train, seed=self.seed)
-        except Exception as error:  # noqa: BLE001 - any failure is told, the model kept
+    def _fine_tuned(self, tuned, error, count: int, description: str) -> None:
+        # Fine-tuning thread: hand the model to its owner, set traits; no output.
+        if error is not None:
             self.set_trait("status", f"Fine-tuning failed: {error}. The model is unchanged.")
-            self.set_trait("busy", False)
-            return
-        self.recognizer.model = tuned
-        self.set_trait(
-            "status",
-            f"Fine-tuned on your {len(labels)} drawings: the pad now uses the tuned model.",
-        )
+        else:
+            self.current.set(
+                tuned,
+                source="fine-tuned",
+                description=f"{description} · fine-tuned on your drawings",
+            )
+            self.set_trait(
+                "status",
+                f"Fine-tuned on your {count} drawings: the pad now uses the tuned model.",
+            )
         self.set_trait("busy", False)
-        self._model_changed(tuned)
 
     @traitlets.observe("value")
     def _on_value_change(self, change) -> None:
@@ -233,7 +230,3 @@ class HandwritingPanel(widgets.VBox):
         if self.test_accuracy is not None:
             text += f" · on MNIST test digits: {self.test_accuracy:.1%}"
         return text + "."
-
-
-def _paragraph(text: str) -> str:
-    return f"<div style='line-height: 1.4'>{html.escape(text)}</div>" if text else ""

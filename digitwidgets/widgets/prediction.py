@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import html
-import io
 
 import bqplot
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from PIL import Image
 
 from digitwidgets.recognition import Recognition
+from digitwidgets.widgets.support import png_bytes
 
 _BAR_COLOR = "#c6dbef"
 _WINNER_COLOR = "#08519c"
@@ -29,27 +28,6 @@ _DIGIT_STYLE = (
 _CONFIDENCE_STYLE = "font-size: 15px; line-height: 1.35; text-align: center; color: #333;"
 _CAPTION_STYLE = "font-size: 13px; line-height: 1.3; color: #333;"
 _PIXELATED = "image-rendering: pixelated; border: 1px solid #ccc; background: black;"
-
-
-def png_bytes(image: np.ndarray | None, size: int) -> bytes:
-    """A float [0, 1] (or uint8) image as PNG, its longest side ``size`` pixels.
-
-    Enlarged with hard edges (nearest neighbour: each model pixel stays a visible square);
-    a larger image, such as the ink cropped from the 280 px pad, is shrunk smoothly instead.
-    """
-    if image is None or np.asarray(image).size == 0:
-        return b""
-    values = np.asarray(image)
-    if values.dtype != np.uint8:
-        values = (np.clip(values, 0.0, 1.0) * 255).round().astype(np.uint8)
-    picture = Image.fromarray(values)
-    scale = size / max(picture.size)
-    shape = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
-    picture = picture.resize(shape, resample)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def square(image: np.ndarray | None) -> np.ndarray | None:

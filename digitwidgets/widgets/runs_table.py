@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import datetime
 
 import bqplot
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from digitwidgets.hyperparameters import FIELDS, Hyperparameters
-from digitwidgets.runs import RunRecord, RunStore, RunStoreError
-from digitwidgets.widgets.training_panel import format_duration
+from digitwidgets.runs import RunRecord, RunStore, RunStoreError, curve_labels, local_time
+from digitwidgets.widgets.support import format_duration
 
 _COLUMNS = (
     ("", "28px"),
@@ -32,18 +30,6 @@ _SOURCES = {
     "keras-cache": "MNIST",
     "download": "MNIST",
 }
-_END_KINDS = ("finish", "stopped", "failed")
-
-
-def _when(started_at: str) -> str:
-    """An ISO 8601 time as local "2026-05-01 14:03"; as given if it does not parse."""
-    try:
-        moment = datetime.fromisoformat(started_at)
-    except ValueError:
-        return started_at or "?"
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _data_text(data: dict) -> str:
@@ -54,42 +40,6 @@ def _data_text(data: dict) -> str:
 
 def _accuracy_text(value: float | None) -> str:
     return "–" if value is None or value != value else f"{value:.1%}"
-
-
-def _field_value(hp: Hyperparameters, name: str, other_value) -> str:
-    """``hp``'s value of one field in ``describe_changes``'s words ("lr 0.1", "sgd")."""
-    base = Hyperparameters()
-    return base.replace(**{name: getattr(hp, name)}).describe_changes(
-        base.replace(**{name: other_value})
-    )
-
-
-def curve_labels(records: list[RunRecord]) -> list[str]:
-    """One distinct label per run saying what differs between them: "sgd, lr 0.1"."""
-    settings = [record.hyperparameters for record in records]
-    known = [hp for hp in settings if hp is not None]
-    varying = [name for name in FIELDS if len({getattr(hp, name) for hp in known}) > 1]
-    labels = []
-    for record, hp in zip(records, settings, strict=True):
-        if hp is None:
-            labels.append(record.run_id)
-        elif varying:
-            parts = []
-            for name in varying:
-                other = next(
-                    getattr(o, name) for o in known if getattr(o, name) != getattr(hp, name)
-                )
-                parts.append(_field_value(hp, name, other))
-            labels.append(", ".join(parts))
-        else:
-            labels.append(hp.describe_changes())
-    # Runs with the same settings would share a label: tell them apart by when they ran.
-    for index, label in enumerate(labels):
-        if labels.count(label) > 1:
-            labels[index] = (
-                f"{label} ({_when(records[index].started_at)}, {records[index].run_id[-6:]})"
-            )
-    return labels
 
 
 class RunComparison(widgets.VBox):
@@ -294,7 +244,7 @@ class RunComparison(widgets.VBox):
         self._checkboxes[record.run_id] = checkbox
         settings = hp.describe_changes() if hp is not None else "?"
         texts = [
-            _when(record.started_at),
+            local_time(record.started_at),
             settings,
             _data_text(record.data),
             _accuracy_text(record.final("accuracy")),
@@ -329,6 +279,6 @@ class RunComparison(widgets.VBox):
         self.selected = [r for r in self._records if r in chosen]
 
     def _on_training_event(self, event) -> None:
-        # Training thread: the run is saved before the terminal event is sent.
-        if event.kind in _END_KINDS:
+        # The event worker: the run is saved before the terminal event is sent.
+        if event.ended:
             self.refresh()

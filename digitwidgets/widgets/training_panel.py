@@ -9,17 +9,7 @@ import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.hyperparameters import Hyperparameters
-
-_END_KINDS = ("finish", "stopped", "failed")
-
-
-def format_duration(seconds: float | None) -> str:
-    """Seconds as "m:ss" (or "h:mm:ss"); "?" when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from digitwidgets.widgets.support import format_duration
 
 
 def _progress_text(event) -> str:
@@ -45,8 +35,8 @@ def _progress_text(event) -> str:
 
 
 def _status_text(event) -> str:
-    """The status line for an event, with what the Trainer adds (a failure, a save error)."""
-    if event.kind in ("start", "batch", "epoch"):
+    """The status line for an event, and why its run could not be saved, if it could not."""
+    if not event.ended:
         return "Training…"
     message = event.message or ""
     logs = event.logs or {}
@@ -54,16 +44,15 @@ def _status_text(event) -> str:
         accuracy = logs.get("val_accuracy", logs.get("accuracy"))
         which = "validation accuracy" if "val_accuracy" in logs else "training accuracy"
         score = f"{which} {accuracy:.1%} " if accuracy is not None else ""
-        extra = message.removeprefix("Finished.").strip()
-        return f"Finished: {score}in {format_duration(event.elapsed)}" + (
-            f". {extra}" if extra else ""
-        )
-    if event.kind == "stopped" and (not message or message.startswith("Stopped.")):
+        text = f"Finished: {score}in {format_duration(event.elapsed)}"
+    elif event.kind == "stopped" and message in ("", "Stopped."):
         done = event.epoch + (1 if event.batches and event.batch >= event.batches else 0)
-        extra = message.removeprefix("Stopped.").strip()
         text = f"Stopped by you after {done} epoch{'' if done == 1 else 's'}"
-        return text + (f". {extra}" if extra else "")
-    return message or "Training failed."
+    else:
+        text = message or "Training failed."
+    if event.save_error:
+        text = f"{text.rstrip('.')}. The run could not be saved: {event.save_error}"
+    return text
 
 
 class TrainingPanel(widgets.VBox):
@@ -71,7 +60,7 @@ class TrainingPanel(widgets.VBox):
 
     ``hyperparameters`` is a HyperparameterControls (its ``value`` is read, and it is
     locked while training) or a callable returning a Hyperparameters. The panel listens
-    to ``trainer``; its listener runs on the training thread and only sets traits.
+    to ``trainer``; its listener runs on the Trainer's event worker and only sets traits.
     """
 
     running = traitlets.Bool(False, read_only=True, help="Whether a run is in progress.")
@@ -146,12 +135,13 @@ class TrainingPanel(widgets.VBox):
             self.set_trait("status", "Stopping after this batch…")
 
     def on_event(self, callback: Callable, remove: bool = False) -> None:
-        """Register a callback for each TrainingEvent the panel receives (training thread)."""
+        """Register a callback for each TrainingEvent the panel receives (event worker)."""
         self._event_callbacks.register_callback(callback, remove=remove)
 
     def _on_event(self, event) -> None:
+        # The Trainer's event worker: set traits only.
         with self._lock:
-            if event.kind in _END_KINDS:
+            if event.ended:
                 self._ended.add(event.run_id)
                 self.set_trait("running", False)
             elif event.run_id not in self._ended:

@@ -7,7 +7,7 @@ import traitlets
 
 from digitwidgets.images import ImageError, decode_image
 from digitwidgets.recognition import Recognition, Recognizer
-from digitwidgets.widgets.drawing_pad import message_html
+from digitwidgets.widgets.support import message_html
 
 HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP)."
 

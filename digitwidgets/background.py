@@ -1,0 +1,247 @@
+"""Background threads that the package starts, and their orderly end before the interpreter's.
+
+Two shapes cover every background job in digitwidgets:
+
+- ``BackgroundTask``: one job at a time on a thread of its own, the newest request winning
+  (an evaluation, a fine-tuning). ``run`` returns at once; ``wait`` joins.
+- ``SerialWorker``: one long-lived thread that runs submitted calls in order (the Trainer
+  hands its events to one, so listeners never run on the training thread).
+
+A thread still running TensorFlow when Python finalizes kills the process with SIGABRT
+("terminate called without an active exception"), so every one of them is stopped and
+joined at exit: ``at_exit(callback)`` registers what must end first (a Trainer saves its run
+as interrupted), then workers and tasks refuse new work and are joined. Objects are held
+weakly: registering keeps nothing alive.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+# What must end first (trainers), then every worker and task: both in registration order.
+_first: dict[int, weakref.ref] = {}
+_threads: weakref.WeakSet = weakref.WeakSet()
+_ids = itertools.count()
+_registry_lock = threading.Lock()
+_closing = threading.Event()
+
+
+def at_exit(callback: Callable[[], object]) -> None:
+    """Call ``callback`` (a bound method, held weakly) at exit, before threads are joined."""
+    ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else weakref.ref(callback)
+    with _registry_lock:
+        _first[next(_ids)] = ref
+
+
+def exit_steps() -> list[Callable[[], object]]:
+    """The live callbacks ``at_exit`` registered, in the order they will run."""
+    with _registry_lock:
+        refs = [ref for _, ref in sorted(_first.items())]
+    return [callback for callback in (ref() for ref in refs) if callback is not None]
+
+
+def closing() -> bool:
+    """Whether the interpreter is ending: no new background work is started then."""
+    return _closing.is_set()
+
+
+def shutdown(timeout: float = 30.0) -> None:
+    """End every background thread of the package: run ``at_exit`` callbacks, then join.
+
+    Runs when the main thread ends (before ``atexit`` handlers); safe to call again.
+    """
+    first = exit_steps()
+    with _registry_lock:
+        _first.clear()
+    for callback in first:
+        try:
+            callback()
+        except Exception:
+            log.exception("Background shutdown step %r failed", callback)
+    _closing.set()
+    for thread_owner in list(_threads):
+        thread_owner.close(timeout)
+
+
+def _register_shutdown() -> None:
+    # threading's exit hooks run when the main thread ends, before non-daemon threads are
+    # joined and before any atexit handler: h5py's atexit handler, for one, closes the
+    # library a run is saved with. concurrent.futures registers its workers' end there too.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(shutdown)
+            return
+        except RuntimeError:  # the interpreter is already ending
+            pass
+    atexit.register(shutdown)
+
+
+_register_shutdown()
+
+
+class BackgroundTask:
+    """Runs one job at a time on a thread of its own; a newer request supersedes the older.
+
+    ``run(job, *args, done=callback)`` starts ``job(*args)`` on a new daemon thread and
+    returns its generation number. When the job returns, ``done(result, error)`` is called
+    on that thread, unless a newer ``run`` started meanwhile (``current(generation)`` tells).
+    """
+
+    def __init__(self, name: str):
+        """``name`` names the threads, for debuggers and logs."""
+        self.name = name
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        with _registry_lock:
+            _threads.add(self)
+
+    def run(self, job: Callable, *args, done: Callable | None = None, **kwargs) -> int | None:
+        """Start ``job(*args, **kwargs)`` in the background; None (nothing started) at exit."""
+        if closing():
+            return None
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            thread = threading.Thread(
+                target=self._run,
+                args=(generation, job, args, kwargs, done),
+                name=self.name,
+                daemon=True,
+            )
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+        return generation
+
+    def current(self, generation: int) -> bool:
+        """Whether ``generation`` is the newest job started."""
+        return generation == self._generation
+
+    @property
+    def busy(self) -> bool:
+        """Whether any job of this task is still running."""
+        with self._lock:
+            return any(thread.is_alive() for thread in self._threads)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for every started job; True when none is left running."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+        return not any(t.is_alive() for t in threads if t is not threading.current_thread())
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Join the running jobs (used at exit; ``run`` starts nothing once exiting)."""
+        if not self.wait(timeout):
+            log.warning("%s did not end within %s s", self.name, timeout)
+
+    def _run(self, generation, job: Callable, args: tuple, kwargs: dict, done) -> None:
+        result = error = None
+        try:
+            result = job(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - handed to done, which tells the user
+            log.debug("%s failed", self.name, exc_info=True)
+            error = exc
+        if done is not None and self.current(generation):
+            try:
+                done(result, error)
+            except Exception:
+                log.exception("%s: reacting to the result failed", self.name)
+
+
+class SerialWorker:
+    """One thread that runs submitted calls in order, started on the first ``submit``.
+
+    The thread ends after ``idle`` seconds with nothing to do, and a later ``submit``
+    starts another: an idle Trainer holds no thread. ``drain`` waits until everything
+    submitted so far has run; ``close`` runs what is queued, then ends the thread. A call
+    that raises is logged and the next one runs.
+    """
+
+    def __init__(self, name: str, *, idle: float = 5.0):
+        """``name`` names the thread."""
+        self.name = name
+        self.idle = idle
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Condition()
+        self._submitted = 0
+        self._done = 0
+        self._thread: threading.Thread | None = None
+        with _registry_lock:
+            _threads.add(self)
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The worker's thread, once started."""
+        return self._thread
+
+    def submit(self, call: Callable, *args) -> None:
+        """Run ``call(*args)`` on the worker after everything submitted before."""
+        with self._lock:
+            self._submitted += 1
+            self._queue.put((call, args))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
+
+    def pending(self) -> int:
+        """How many submitted calls have not run yet."""
+        with self._lock:
+            return self._submitted - self._done
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every call submitted so far has run; True if it did in time.
+
+        Called from the worker itself it returns at once (it cannot wait for itself).
+        """
+        if threading.current_thread() is self._thread:
+            return self.pending() <= 1
+        with self._lock:
+            target = self._submitted
+            return self._lock.wait_for(lambda: self._done >= target, timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Run what is queued, then end the thread and join it."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or thread is threading.current_thread():
+                return
+            self._queue.put(None)
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("%s did not end within %s s", self.name, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.idle)
+            except queue.Empty:
+                with self._lock:
+                    if self._submitted == self._done:
+                        self._thread = None
+                        return
+                continue
+            if item is None:
+                with self._lock:
+                    self._thread = None
+                return
+            call, args = item
+            try:
+                call(*args)
+            except Exception:
+                log.exception("%s: %r failed", self.name, call)
+            finally:
+                with self._lock:
+                    self._done += 1
+                    self._lock.notify_all()

@@ -1,0 +1,111 @@
+"""The one owner of "the model the app uses now", as traits that views link to or observe.
+
+In the shape of the ipywidgets tutorial's password generator: a ``traitlets.HasTraits`` with
+no widgets, which the components observe. Whoever produces a model (training, a saved run,
+fine-tuning, the pretrained one) calls ``set``; nobody assigns a view's model by hand. A new
+view of the model is one ``traitlets.dlink((current, "model"), (view, "model"))``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import traitlets
+
+NO_MODEL = "No model yet: train one in step 2, or load a saved run in step 4."
+
+# Where a model came from; "epoch" is a run still training (its model changes again soon).
+SOURCES = ("", "pretrained", "epoch", "run", "loaded", "fine-tuned", "given")
+
+
+class CurrentModel(traitlets.HasTraits):
+    """The model in use, where it came from, a sentence about it and its test accuracy.
+
+    ``set`` changes every trait at once, under a lock, so observers of ``model`` already
+    see the new ``description``, ``source`` and ``run_id``. Observers run on the thread that
+    called ``set`` (the Trainer's event worker for a training's models).
+    """
+
+    model = traitlets.Any(None, help="The Keras model the app uses now, or None.")
+    source = traitlets.Enum(SOURCES, "", help="Where the model came from (see SOURCES).")
+    run_id = traitlets.Unicode(None, allow_none=True, help="The run it came from, if any.")
+    epoch = traitlets.Int(None, allow_none=True, help="Epochs trained when taken mid-run.")
+    description = traitlets.Unicode(NO_MODEL, help="Which model it is, as a phrase.")
+    test_accuracy = traitlets.Float(
+        None, allow_none=True, help="Its accuracy on the MNIST test digits, when known."
+    )
+
+    def __init__(self, **kwargs):
+        """Start with no model (or the traits given)."""
+        super().__init__(**kwargs)
+        self._lock = threading.RLock()
+
+    @property
+    def settled(self) -> bool:
+        """Whether the model will stay (False while it is a run's model between epochs)."""
+        return self.model is not None and self.source != "epoch"
+
+    def set(
+        self,
+        model,
+        *,
+        source: str,
+        description: str,
+        run_id: str | None = None,
+        epoch: int | None = None,
+        test_accuracy: float | None = None,
+    ) -> None:
+        """Make ``model`` the current model; every trait changes before observers run."""
+        with self._lock, self.hold_trait_notifications():
+            self.source = source
+            self.run_id = run_id
+            self.epoch = epoch
+            self.description = description
+            self.test_accuracy = test_accuracy
+            self.model = model
+
+    def use_pretrained(self) -> None:
+        """Make the LeNet-5 shipped with the package the current model."""
+        from .pretrained import load_pretrained
+
+        model, info = load_pretrained()
+        self.set(
+            model,
+            source="pretrained",
+            description=info["description"],
+            test_accuracy=info["mnist_test_accuracy"],
+        )
+
+    def record_test_accuracy(self, model, accuracy: float) -> None:
+        """Note ``accuracy`` for ``model``, if it is still the current one."""
+        with self._lock:
+            if model is self.model:
+                self.test_accuracy = accuracy
+
+    def follow(self, trainer) -> None:
+        """Take each model ``trainer`` hands over (every epoch, a run's end)."""
+        trainer.add_listener(self._on_training_event)
+
+    def _on_training_event(self, event) -> None:
+        # The Trainer's event worker, never the training thread.
+        if not event.kind.carries_model or event.model is None:
+            return
+        if event.kind == "epoch":
+            self.set(
+                event.model,
+                source="epoch",
+                run_id=event.run_id,
+                epoch=event.epoch + 1,
+                description=(
+                    f"your run {event.run_id}, after epoch {event.epoch + 1} of {event.epochs}"
+                ),
+            )
+        else:
+            ended = "finished" if event.kind == "finish" else "stopped"
+            self.set(
+                event.model,
+                source="run",
+                run_id=event.run_id,
+                epoch=event.epoch + 1,
+                description=f"your run {event.run_id} ({ended})",
+            )

@@ -1,0 +1,74 @@
+"""What a training tells its listeners: a kind from a closed set, and where the run is."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..runs import RunRecord
+
+
+class EventKind(str, enum.Enum):
+    """The kinds of ``TrainingEvent``; a ``str`` so that ``kind == "finish"`` still reads well."""
+
+    START = "start"
+    BATCH = "batch"
+    EPOCH = "epoch"
+    FINISH = "finish"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def ended(self) -> bool:
+        """Whether this is a run's last event (finish, stopped or failed)."""
+        return self in (EventKind.FINISH, EventKind.STOPPED, EventKind.FAILED)
+
+    @property
+    def carries_model(self) -> bool:
+        """Whether events of this kind hand over a model (epoch, finish, stopped)."""
+        return self in (EventKind.EPOCH, EventKind.FINISH, EventKind.STOPPED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class TrainingEvent:
+    """One step of a training's story, as told to listeners.
+
+    ``kind`` may be given as its string ("epoch"); it is stored as an ``EventKind``.
+    ``message`` is the sentence for a status line ("Finished.", "Training diverged: ...");
+    ``save_error`` says why the run could not be saved ("" when it was, or was not tried).
+    """
+
+    kind: EventKind
+    run_id: str
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    step: int = 0
+    logs: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+    remaining: float | None = None
+    message: str = ""
+    model: Any = None
+    run: RunRecord | None = None
+    save_error: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", EventKind(self.kind))
+
+    @property
+    def ended(self) -> bool:
+        """Whether this is the run's last event."""
+        return self.kind.ended
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the planned batches done, 0..1 (1 once finished)."""
+        if self.kind is EventKind.FINISH:
+            return 1.0
+        total = self.epochs * self.batches
+        return min(1.0, self.step / total) if total else 0.0

@@ -1,0 +1,54 @@
+"""Helpers the components share: images as PNG, messages and numbers as text or HTML."""
+
+from __future__ import annotations
+
+import html
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def png_bytes(image: np.ndarray | None, size: int) -> bytes:
+    """A float [0, 1] (or uint8) image as PNG, its longest side ``size`` pixels.
+
+    Enlarged with hard edges (nearest neighbour: each model pixel stays a visible square);
+    a larger image, such as the ink cropped from the 280 px pad, is shrunk smoothly instead.
+    """
+    if image is None or np.asarray(image).size == 0:
+        return b""
+    values = np.asarray(image)
+    if values.dtype != np.uint8:
+        values = (np.clip(values, 0.0, 1.0) * 255).round().astype(np.uint8)
+    picture = Image.fromarray(values)
+    scale = size / max(picture.size)
+    shape = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
+    picture = picture.resize(shape, resample)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def message_html(message: str) -> str:
+    """A message as HTML that wraps within its box."""
+    return f"<div style='line-height: 1.4; padding: 4px 0'>{html.escape(message)}</div>"
+
+
+def paragraph_html(text: str) -> str:
+    """``text`` as an escaped paragraph, or "" for no text."""
+    return f"<div style='line-height: 1.4'>{html.escape(text)}</div>" if text else ""
+
+
+def format_duration(seconds: float | None) -> str:
+    """Seconds as "m:ss" (or "h:mm:ss"); "?" when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def percent(value: float | None) -> str:
+    """A fraction as "97.5%"; "–" for NaN or None."""
+    return "–" if value is None or value != value else f"{value:.1%}"
