@@ -43,8 +43,16 @@ def run(*command: str | Path, **kwargs) -> None:
 
 
 def install_fingerprint() -> str:
-    """What the installed environment depends on: the package metadata and the Python."""
+    """What the installed environment depends on: package metadata, copied files, the Python.
+
+    An editable install links the package's Python code but copies ``share/`` (the Voila
+    template) into the environment, so a change there needs a reinstall too.
+    """
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    for path in sorted((ROOT / "share").rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()
 

@@ -17,7 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer  # noqa: E402, F401
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer, free_port  # noqa: E402, F401
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
