@@ -13,6 +13,7 @@ import threading
 import traitlets
 
 NO_MODEL = "No model yet: train one in step 2, or load a saved run in step 4."
+LOADING = "Loading the pretrained LeNet-5 (a few seconds) ..."
 
 # Where a model came from; "epoch" is a run still training (its model changes again soon).
 SOURCES = ("", "pretrained", "epoch", "run", "loaded", "fine-tuned", "given")
@@ -33,6 +34,9 @@ class CurrentModel(traitlets.HasTraits):
     description = traitlets.Unicode(NO_MODEL, help="Which model it is, as a phrase.")
     test_accuracy = traitlets.Float(
         None, allow_none=True, help="Its accuracy on the MNIST test digits, when known."
+    )
+    loading = traitlets.Bool(
+        False, help="Whether the pretrained model is being loaded in the background."
     )
 
     def __init__(self, **kwargs):
@@ -64,17 +68,48 @@ class CurrentModel(traitlets.HasTraits):
             self.test_accuracy = test_accuracy
             self.model = model
 
-    def use_pretrained(self) -> None:
-        """Make the LeNet-5 shipped with the package the current model."""
+    def use_pretrained(self, *, unless_set: bool = False) -> bool:
+        """Make the LeNet-5 shipped with the package the current model; True if it did.
+
+        With ``unless_set``, a model set while it loaded (a run's first epoch) is kept.
+        """
         from .pretrained import load_pretrained
 
         model, info = load_pretrained()
-        self.set(
-            model,
-            source="pretrained",
-            description=info["description"],
-            test_accuracy=info["mnist_test_accuracy"],
-        )
+        with self._lock:
+            if unless_set and self.model is not None:
+                return False
+            self.set(
+                model,
+                source="pretrained",
+                description=info["description"],
+                test_accuracy=info["mnist_test_accuracy"],
+            )
+        return True
+
+    def load_pretrained_in_background(self) -> None:
+        """Load the pretrained model on a thread of its own, ``loading`` meanwhile.
+
+        Loading it imports TensorFlow (seconds): a page shows its controls and pad at once
+        and reads a drawing as soon as the model is there.
+        """
+        from .background import BackgroundTask
+
+        def finished(result, error) -> None:
+            if error is not None:
+                self.description = f"The pretrained model could not be loaded ({error})."
+            self.loading = False
+
+        self.loading = True
+        self.description = LOADING
+        self._loader = BackgroundTask("digitwidgets-pretrained")
+        if self._loader.run(self.use_pretrained, unless_set=True, done=finished) is None:
+            self.loading = False
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait for a background load to end; True when none is running any more."""
+        loader = getattr(self, "_loader", None)
+        return True if loader is None else loader.wait(timeout)
 
     def record_test_accuracy(self, model, accuracy: float) -> None:
         """Note ``accuracy`` for ``model``, if it is still the current one."""

@@ -28,6 +28,7 @@ SCRIPT = textwrap.dedent(
         sample.info,
     )
     dashboard = Dashboard(data=small, store=RunStore(sys.argv[1]))
+    dashboard.wait_until_ready()
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_move(140, 140)
     dashboard.pad._on_mouse_up(140, 240)

@@ -63,6 +63,7 @@ def save(store, run_id, model, started_at="2026-01-01T10:00:00+00:00"):
 def make_dashboard(data, store) -> Dashboard:
     trainer = Trainer(store, batch_interval=0)
     board = Dashboard(data, trainer=trainer)
+    board.wait_until_ready()
     board.open_details()  # step 4, with the saved-runs table, as a visitor opens it
     atexit.unregister(trainer.shutdown)
     return board

@@ -33,6 +33,7 @@ def dashboard(tiny_data, tmp_path):
     """A dashboard with the pretrained model, training on the tiny data into its own runs."""
     trainer = Trainer(RunStore(tmp_path / "runs"), batch_interval=0)
     board = Dashboard(tiny_data, trainer=trainer)
+    board.wait_until_ready()
     yield board
     trainer.shutdown()
     atexit.unregister(trainer.shutdown)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import ipywidgets as widgets
 import pytest
 
@@ -10,6 +14,7 @@ from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.dashboard import Dashboard
+from digitwidgets.widgets.drawing_pad import MODEL_LOADING
 from tests.support import CSS_HOOKS, css_classes, descendants, widgets_with
 
 
@@ -50,6 +55,7 @@ def untrained_model():
 
 def test_builds_on_the_embedded_sample_with_every_css_class(sample):
     dashboard = Dashboard(data=sample)
+    dashboard.wait_until_ready()
     classes = css_classes(dashboard)
     assert [name for name in CSS_HOOKS if name not in classes] == []
     texts = [w.value for w in descendants(dashboard) if isinstance(w, widgets.HTML)]
@@ -66,6 +72,7 @@ def test_builds_on_the_embedded_sample_with_every_css_class(sample):
 
 def test_starts_with_the_pretrained_model_so_a_visitor_can_draw_at_once(sample, fake_trainer):
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
     assert dashboard.recognizer.model is not None
     assert "Pretrained LeNet-5" in dashboard.model_description
     dashboard.pad._on_mouse_down(140, 40)
@@ -75,6 +82,7 @@ def test_starts_with_the_pretrained_model_so_a_visitor_can_draw_at_once(sample, 
 
 def test_drawing_and_uploads_reach_the_prediction_view(sample, fake_trainer):
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_up(140, 240)
     assert dashboard.prediction.value is dashboard.pad.value is not None
@@ -105,6 +113,7 @@ def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_ba
     sample, fake_trainer, untrained_model
 ):
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
     pretrained = dashboard.recognizer.model
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_up(140, 240)
@@ -126,6 +135,7 @@ def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_ba
 
 def test_step_four_is_built_when_opened_and_evaluates_the_current_model(sample, fake_trainer):
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
     assert dashboard.evaluation is dashboard.runs is dashboard.export is None
     assert "dw-confusion" not in css_classes(dashboard)
     (button,) = widgets_with(dashboard, "dw-open-details")
@@ -142,6 +152,7 @@ def test_step_four_is_built_when_opened_and_evaluates_the_current_model(sample, 
 
 def test_every_view_takes_its_model_from_the_one_owner(sample, fake_trainer, untrained_model):
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
     dashboard.open_details()
     assert dashboard.evaluation.wait(60)
     pretrained_accuracy = dashboard.current.test_accuracy
@@ -166,3 +177,32 @@ def test_every_view_takes_its_model_from_the_one_owner(sample, fake_trainer, unt
     assert dashboard.current.test_accuracy == dashboard.evaluation.value.accuracy
     assert dashboard.handwriting.test_accuracy == dashboard.current.test_accuracy
     assert dashboard.model_description == dashboard.current.description
+
+
+def test_a_page_is_built_without_tensorflow_and_reads_a_drawing_once_the_model_loads(tmp_path):
+    """Building the dashboard imports no TensorFlow (seconds the visitor would wait for)."""
+    code = """
+import sys
+from digitwidgets.mnist import load_embedded_sample
+from digitwidgets.runs import RunStore
+from digitwidgets.widgets.dashboard import Dashboard
+dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
+print("tensorflow" in sys.modules, dashboard.current.loading, dashboard.pad.message)
+dashboard.pad._on_mouse_down(140, 40)
+dashboard.pad._on_mouse_up(140, 240)
+print(dashboard.prediction.value.ok)
+assert dashboard.wait_until_ready(240)
+print(dashboard.current.source, dashboard.prediction.value.digit, dashboard.pad.message)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    built, drawn, loaded = result.stdout.strip().splitlines()
+    assert built == f"False True {MODEL_LOADING}"
+    assert drawn == "False"  # drawn while loading: not read yet, and no error either
+    assert loaded == "pretrained 1 Looks like a 1. Undo or Clear to draw again."

@@ -9,18 +9,34 @@
 
 from __future__ import annotations
 
-from .data import datasets, training_arrays
+import importlib
+
+from .data import training_arrays
 from .events import EventKind, TrainingEvent
 from .memory import release_memory
-from .progress import (
-    EXPLODED_LOSS,
-    HISTORY_KEYS,
-    ModelSnapshot,
-    ProgressCallback,
-    RunProgress,
-    inference_copy,
-)
 from .trainer import Trainer, TrainingInProgressError
+
+# Names whose modules import TensorFlow: loaded on first use, so that importing the package
+# (and building a Trainer) stays cheap.
+_LAZY = {
+    "datasets": "data",
+    "EXPLODED_LOSS": "progress",
+    "HISTORY_KEYS": "progress",
+    "ModelSnapshot": "progress",
+    "ProgressCallback": "progress",
+    "RunProgress": "progress",
+    "inference_copy": "progress",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EXPLODED_LOSS",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from ..hyperparameters import Hyperparameters
 
@@ -33,6 +32,8 @@ def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_va
     be four times that, and Keras's array adapter would copy it once more. Batches are
     gathered from shuffled indices, as that adapter does, so each epoch reshuffles.
     """
+    import tensorflow as tf  # here: checking the arrays must not cost TensorFlow's import
+
     order = np.random.default_rng(hp.seed).permutation(len(x_train))
     x = tf.constant(x_train[order])
     y = tf.constant(y_train[order].astype("int32"))

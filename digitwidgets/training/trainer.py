@@ -18,15 +18,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from .. import background
 from ..hyperparameters import Hyperparameters
-from ..model import build_lenet5
 from ..runs import RunStore
-from .data import datasets, training_arrays
+from .data import training_arrays
 from .events import EventKind, TrainingEvent
 from .memory import release_memory
-from .progress import ModelSnapshot, ProgressCallback, RunProgress, inference_copy
+
+if TYPE_CHECKING:
+    from .progress import ModelSnapshot
+
+# TensorFlow is imported by the training thread when a run starts (the modules below import
+# it), never by building a Trainer: a page shows its controls without waiting seconds for it.
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +194,10 @@ class Trainer:
             self._waiting_at_hold = False
 
     def _train(self, run_id, hp, x_train, y_train, n_validation, data_info) -> None:
+        from ..model import build_lenet5
+        from .data import datasets
+        from .progress import ProgressCallback, RunProgress
+
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         clock = time.monotonic()
         n_train = len(x_train) - n_validation
@@ -223,6 +232,8 @@ class Trainer:
         self._finish(run_id, hp, model, progress, error, data_info, started_at)
 
     def _finish(self, run_id, hp, model, progress, error, data_info, started_at) -> None:
+        from .progress import inference_copy
+
         error = progress.divergence or error
         if error:
             kind, status, message = EventKind.FAILED, "failed", error

@@ -42,6 +42,22 @@ def _html(text: str, css_class: str) -> widgets.HTML:
     return html
 
 
+def _load_data():
+    """MNIST for the page: never waits for a download, and warns nobody on the page.
+
+    A download is left to run in the background for the next visitor; a damaged cache's
+    warning would be shown to the visitor by Voila, and the data line already says which
+    digits the page trains on.
+    """
+    import warnings
+
+    from digitwidgets.mnist import load_mnist
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_mnist(wait=False)
+
+
 def _column(children, width: str) -> widgets.VBox:
     column = widgets.VBox(children, layout=widgets.Layout(width=width, min_width="300px"))
     column.add_class("dw-column")
@@ -73,9 +89,7 @@ class Dashboard(widgets.VBox):
         """Build and wire every component; ``pretrained=False`` starts with no model."""
         super().__init__(**kwargs)
         if data is None:
-            from digitwidgets.mnist import load_mnist
-
-            data = load_mnist()
+            data = _load_data()
         if trainer is None:
             from digitwidgets.runs import RunStore
             from digitwidgets.training import Trainer
@@ -119,7 +133,10 @@ class Dashboard(widgets.VBox):
                 self.recognizer.model, source="given", description="the model you passed in"
             )
         elif pretrained:
-            self.current.use_pretrained()
+            # In the background: importing TensorFlow takes seconds, and the settings, Train
+            # and the pad are usable meanwhile (a drawing is read once the model is there).
+            traitlets.dlink((self.current, "loading"), (self.pad, "model_loading"))
+            self.current.load_pretrained_in_background()
         self._model_label = _html("", "dw-model-label")
         traitlets.dlink(
             (self, "model_description"),
@@ -162,6 +179,10 @@ class Dashboard(widgets.VBox):
             self._details,
         ]
         self.add_class("dw-dashboard")
+
+    def wait_until_ready(self, timeout: float | None = 120.0) -> bool:
+        """Wait until the pretrained model has loaded (scripts and tests; a page need not)."""
+        return self.current.wait_loaded(timeout)
 
     def _open_details_button(self) -> widgets.Button:
         button = widgets.Button(

@@ -14,6 +14,7 @@ _PAPER = "white"
 _INK = "#111111"
 DRAW_A_DIGIT = "Draw a digit with the mouse or a finger: it is read at the end of each stroke."
 NO_MODEL_YET = "No model yet: train one first, then draw a digit here."
+MODEL_LOADING = "The model is loading: draw now, your digit is read as soon as it is ready."
 
 
 class DrawingPad(widgets.VBox):
@@ -43,6 +44,9 @@ class DrawingPad(widgets.VBox):
         help="The current strokes as a Drawing (what the model reads), or None when empty.",
     )
     message = traitlets.Unicode(DRAW_A_DIGIT, read_only=True, help="What the pad tells the user.")
+    model_loading = traitlets.Bool(
+        False, help="Whether a model is on its way (the pad says so instead of 'no model')."
+    )
 
     def __init__(self, recognizer: Recognizer | None = None, *, size=280, pen_width=18.0, **kwargs):
         """Build a ``size`` x ``size`` pad drawing with a ``pen_width`` pixels pen."""
@@ -122,13 +126,23 @@ class DrawingPad(widgets.VBox):
         self.set_trait("value", recognition)
         if recognition.ok:
             message = f"Looks like a {recognition.digit}. Undo or Clear to draw again."
+        elif self.recognizer.model is None and self.model_loading:
+            message = MODEL_LOADING
         else:
             message = recognition.message
         self.set_trait("message", message)
 
     def _show_idle_message(self) -> None:
-        has_model = self.recognizer.model is not None
-        self.set_trait("message", DRAW_A_DIGIT if has_model else NO_MODEL_YET)
+        if self.recognizer.model is not None:
+            message = DRAW_A_DIGIT
+        else:
+            message = MODEL_LOADING if self.model_loading else NO_MODEL_YET
+        self.set_trait("message", message)
+
+    @traitlets.observe("model_loading")
+    def _on_model_loading(self, change) -> None:
+        if not self.strokes:
+            self._show_idle_message()
 
     @traitlets.observe("strokes")
     def _on_strokes_change(self, change) -> None:
