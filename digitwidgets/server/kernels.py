@@ -27,7 +27,7 @@ import time
 from jupyter_server.base.call_context import CallContext
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado.web import HTTPError
-from traitlets import Float, Int, validate
+from traitlets import Float, Int, TraitError, validate
 
 from .capacity import (
     DASHBOARD_KERNEL_BYTES,
@@ -97,19 +97,19 @@ class CappedKernelManager(AsyncMappingKernelManager):
     @validate("max_kernels", "retry_after")
     def _not_negative(self, proposal):
         if proposal.value < 0:
-            raise ValueError(f"{proposal.trait.name} cannot be negative, got {proposal.value}")
+            raise TraitError(f"{proposal.trait.name} cannot be negative, got {proposal.value}")
         return proposal.value
 
     @validate("kernel_memory")
     def _positive_size(self, proposal):
         if proposal.value <= 0:
-            raise ValueError(f"kernel_memory must be positive, got {proposal.value}")
+            raise TraitError(f"kernel_memory must be positive, got {proposal.value}")
         return proposal.value
 
     @validate("release_unconnected_after")
     def _not_negative_time(self, proposal):
         if proposal.value < 0:
-            raise ValueError(f"release_unconnected_after cannot be negative, got {proposal.value}")
+            raise TraitError(f"release_unconnected_after cannot be negative, got {proposal.value}")
         return proposal.value
 
     def __init__(self, **kwargs):
@@ -122,7 +122,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         self._closing = False
         self._release_task: asyncio.Task | None = None
         self.log.info(
-            "digitwidgets: at most %d kernels; unconnected kernels released after %g s",
+            "digitwidgets: kernel cap %d; unconnected kernels released after %g s",
             self.kernel_cap,
             self.release_unconnected_after,
         )
@@ -281,7 +281,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
             return None
         claimed = self._claimed_since.setdefault(kernel_id, now)
         kernel = self.get_kernel(kernel_id)
-        if getattr(kernel, "execution_state", "idle") in ("busy", "starting"):
+        if getattr(kernel, "execution_state", "idle") == "busy":
             return None
         activity = getattr(kernel, "last_activity", None)
         last = activity.timestamp() if activity is not None else claimed
