@@ -115,6 +115,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._starting = 0
+        self._starting_for_pages = 0
         self._tracked: set[str] = set()
         self._connected_once: set[str] = set()
         self._claimed_since: dict[str, float] = {}
@@ -143,28 +144,41 @@ class CappedKernelManager(AsyncMappingKernelManager):
         alive = self._tracked.intersection(self.list_kernel_ids())
         return len(alive) + self._starting
 
-    def pooled_kernel_ids(self) -> set[str]:
-        """Kernels that Voila's pool holds ready for the next visitor (none without a pool)."""
-        ready = set()
+    def _pool_tasks(self):
         # Voila's pool manager subclasses this class and keeps its pool here; it reads it the
         # same way to spare pooled kernels from the idle cull.
         for pool in getattr(self, "_pools", {}).values():
-            for task in pool:
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    ready.add(task.result()["kernel_id"])
-        return ready
+            yield from pool
+
+    def pooled_kernel_ids(self) -> set[str]:
+        """Kernels that Voila's pool holds ready for the next visitor (none without a pool)."""
+        ready = set()
+        for task in self._pool_tasks():
+            if task.done() and not task.cancelled() and task.exception() is None:
+                ready.add(task.result()["kernel_id"])
+        return ready & self._tracked
+
+    def planned(self) -> int:
+        """Kernels alive, starting for a page, or promised to Voila's pool (refills included).
+
+        A pool refill may still be in its delay before it asks for a kernel; a page load that
+        took that slot would leave the visitor who waits for the refill waiting for room.
+        """
+        alive = self._tracked.intersection(self.list_kernel_ids())
+        refills = sum(1 for task in self._pool_tasks() if not task.done())
+        return len(alive) + self._starting_for_pages + refills
 
     def visitor_count(self) -> int:
         """Kernels that belong to a page: alive or starting, less the ready pooled ones."""
-        return max(0, self.occupied() - len(self.pooled_kernel_ids() & self._tracked))
+        return max(0, self.occupied() - len(self.pooled_kernel_ids()))
 
     def has_room(self) -> bool:
-        """Whether one more kernel may start now."""
+        """Whether one more kernel may start now (a pool refill asks this)."""
         return self.occupied() < self.kernel_cap
 
     def admits_visitor(self) -> bool:
-        """Whether a new page load can get a kernel: a pooled one waits, or there is room."""
-        return bool(self.pooled_kernel_ids() & self._tracked) or self.has_room()
+        """Whether a new page load can get a kernel: a pooled one waits, or one is left."""
+        return bool(self.pooled_kernel_ids()) or self.planned() < self.kernel_cap
 
     # --- starting and stopping ------------------------------------------------------------
 
@@ -178,16 +192,17 @@ class CappedKernelManager(AsyncMappingKernelManager):
         if kernel_id is not None and kernel_id in self:
             return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
         preheat = (kwargs.get("env") or {}).get(_PREHEAT_VARIABLE) == "True"
-        if not self.has_room():
-            if preheat:
-                await self._wait_for_room()
-            else:
-                self._turn_away()
+        if preheat:
+            await self._wait_for_room()
+        elif self.planned() >= self.kernel_cap:
+            self._turn_away()
         self._starting += 1
+        self._starting_for_pages += not preheat
         try:
             started = await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
         finally:
             self._starting -= 1
+            self._starting_for_pages -= not preheat
         self._tracked.add(started)
         self._claimed_since.pop(started, None)
         self._start_release_watch()
