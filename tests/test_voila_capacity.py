@@ -56,24 +56,49 @@ def test_default_cap_refuses_bad_input_clearly(kwargs):
         default_max_kernels(**kwargs)
 
 
-def test_cgroup_v2_limit_is_read(tmp_path):
+def own_group(tmp_path, line: str):
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text(line)
+    return proc
+
+
+def test_cgroup_v2_limit_of_a_container_is_read_at_the_root(tmp_path):
     (tmp_path / "memory.max").write_text("2147483648\n")
-    assert cgroup_memory_limit_bytes(tmp_path) == 2 * GIB
+    assert cgroup_memory_limit_bytes(tmp_path, own_group(tmp_path, "0::/\n")) == 2 * GIB
+
+
+def test_cgroup_v2_limit_of_a_systemd_service_is_found_in_its_own_group(tmp_path):
+    service = tmp_path / "system.slice" / "digitwidgets-voila.service"
+    service.mkdir(parents=True)
+    (service / "memory.max").write_text(str(12 * GIB))
+    (tmp_path / "system.slice" / "memory.max").write_text("max\n")
+    proc = own_group(tmp_path, "0::/system.slice/digitwidgets-voila.service\n")
+    assert cgroup_memory_limit_bytes(tmp_path, proc) == 12 * GIB
+    # A tighter limit on a group above it wins.
+    (tmp_path / "system.slice" / "memory.max").write_text(str(8 * GIB))
+    assert cgroup_memory_limit_bytes(tmp_path, proc) == 8 * GIB
 
 
 def test_cgroup_without_a_limit_means_none(tmp_path):
     (tmp_path / "memory.max").write_text("max\n")
-    assert cgroup_memory_limit_bytes(tmp_path) is None
-    assert cgroup_memory_limit_bytes(tmp_path / "absent") is None
+    proc = own_group(tmp_path, "0::/\n")
+    assert cgroup_memory_limit_bytes(tmp_path, proc) is None
+    assert cgroup_memory_limit_bytes(tmp_path / "absent", tmp_path / "no-proc") is None
 
 
 def test_cgroup_v1_limit_is_read_and_its_unlimited_value_ignored(tmp_path):
     v1 = tmp_path / "memory"
     v1.mkdir()
+    proc = own_group(tmp_path, "4:memory:/\n0::/\n")
     (v1 / "memory.limit_in_bytes").write_text(str(3 * GIB))
-    assert cgroup_memory_limit_bytes(tmp_path) == 3 * GIB
+    assert cgroup_memory_limit_bytes(tmp_path, proc) == 3 * GIB
     (v1 / "memory.limit_in_bytes").write_text("9223372036854771712")
-    assert cgroup_memory_limit_bytes(tmp_path) is None
+    assert cgroup_memory_limit_bytes(tmp_path, proc) is None
+    # A hybrid host: the limit sits on this process's own v1 memory group.
+    (v1 / "jobs" / "one").mkdir(parents=True)
+    (v1 / "jobs" / "one" / "memory.limit_in_bytes").write_text(str(5 * GIB))
+    proc = own_group(tmp_path, "4:memory:/jobs/one\n0::/\n")
+    assert cgroup_memory_limit_bytes(tmp_path, proc) == 5 * GIB
 
 
 def test_available_memory_is_at_most_the_machines():

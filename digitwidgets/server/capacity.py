@@ -40,19 +40,46 @@ def physical_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def cgroup_memory_limit_bytes(root: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """The memory limit of this process's control group, or None when it has none.
+def _own_cgroup_paths(proc_cgroup: Path) -> tuple[str, str]:
+    """This process's cgroup v2 path and cgroup v1 memory path ("/" where unknown)."""
+    v2 = v1 = "/"
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return v2, v1
+    for line in lines:
+        number, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if number == "0" and not controllers:
+            v2 = path.strip() or "/"
+        elif "memory" in controllers.split(","):
+            v1 = path.strip() or "/"
+    return v2, v1
+
+
+def _limits_up_from(base: Path, group: str, name: str) -> list[int]:
+    """The limits in ``name`` of ``group`` and every group above it, under ``base``."""
+    own = Path(group.lstrip("/"))
+    found = (_read_int(base / part / name) for part in [own, *own.parents])
+    return [limit for limit in found if limit is not None]
+
+
+def cgroup_memory_limit_bytes(
+    root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/proc/self/cgroup")
+) -> int | None:
+    """The tightest memory limit on this process's control group, or None when it has none.
 
     A container (Binder, Kubernetes) or a systemd unit with ``MemoryMax=`` sees the whole
     host's memory through ``sysconf`` but may use only its limit. Reads cgroup v2
-    (``memory.max``) and falls back to v1 (``memory/memory.limit_in_bytes``).
+    ``memory.max`` and cgroup v1 ``memory/.../memory.limit_in_bytes`` of this process's own
+    group and of each group above it (a systemd service sees the host's hierarchy; a
+    container sees its own at the root).
     """
-    limit = _read_int(root / "memory.max")
-    if limit is None:
-        limit = _read_int(root / "memory" / "memory.limit_in_bytes")
-    if limit is None or limit >= _UNLIMITED:
-        return None
-    return limit
+    v2_group, v1_group = _own_cgroup_paths(proc_cgroup)
+    limits = _limits_up_from(root, v2_group, "memory.max")
+    limits += _limits_up_from(root / "memory", v1_group, "memory.limit_in_bytes")
+    limits = [limit for limit in limits if limit < _UNLIMITED]
+    return min(limits) if limits else None
 
 
 def available_memory_bytes() -> int:
