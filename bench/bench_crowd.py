@@ -302,6 +302,10 @@ async def run(args) -> dict:
         "other": args.loads - served - len(full),
         "released": len(re.findall(r"its page never connected", log)),
         "recovery_s": None if recovered_at is None else round(recovered_at - burst_began, 1),
+        "recovery_after_last_load_s": (
+            None if recovered_at is None else round(recovered_at - burst_ended, 1)
+        ),
+        "burst_answered_s": round(burst_ended - burst_began, 1),
         "drawer_strokes": len(latencies),
         "drawer_median_ms": round(statistics.median(latencies), 1) if latencies else None,
         "drawer_p95_ms": round(percentile(latencies, 95), 1) if latencies else None,
@@ -362,8 +366,10 @@ def docs_section(figures: dict) -> str:
             f"{figures['served']} / {figures['full']} ({figures['full_with_retry_after']}) / "
             f"{figures['other']} |",
             f"| kernels released because their page never connected | {figures['released']} |",
+            f"| all loads answered, from the burst's start | {figures['burst_answered_s']} s |",
             f"| memory back to the two pages' level, from the burst's start | "
-            f"{figures['recovery_s']} s (release time {figures['release_s']:g} s) |",
+            f"{figures['recovery_s']} s ({figures['recovery_after_last_load_s']} s after the "
+            f"last load was answered; release time {figures['release_s']:g} s) |",
             f"| drawing page, mouse-up to digit during the burst: median / p95 / max | "
             f"{figures['drawer_median_ms']} / {figures['drawer_p95_ms']} / "
             f"{figures['drawer_max_ms']} ms ({figures['drawer_strokes']} strokes) |",

@@ -115,7 +115,6 @@ class CappedKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._starting = 0
-        self._starting_for_pages = 0
         self._tracked: set[str] = set()
         self._connected_once: set[str] = set()
         self._claimed_since: dict[str, float] = {}
@@ -162,11 +161,12 @@ class CappedKernelManager(AsyncMappingKernelManager):
         """Kernels alive, starting for a page, or promised to Voila's pool (refills included).
 
         A pool refill may still be in its delay before it asks for a kernel; a page load that
-        took that slot would leave the visitor who waits for the refill waiting for room.
+        took that slot would leave the visitor who waits for the refill waiting for room. A
+        refill that a visitor already took out of the pool is counted among the starts; one
+        still in the pool and starting counts twice for a moment, which errs on the safe side.
         """
-        alive = self._tracked.intersection(self.list_kernel_ids())
         refills = sum(1 for task in self._pool_tasks() if not task.done())
-        return len(alive) + self._starting_for_pages + refills
+        return self.occupied() + refills
 
     def visitor_count(self) -> int:
         """Kernels that belong to a page: alive or starting, less the ready pooled ones."""
@@ -197,12 +197,10 @@ class CappedKernelManager(AsyncMappingKernelManager):
         elif self.planned() >= self.kernel_cap:
             self._turn_away()
         self._starting += 1
-        self._starting_for_pages += not preheat
         try:
             started = await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
         finally:
             self._starting -= 1
-            self._starting_for_pages -= not preheat
         self._tracked.add(started)
         self._claimed_since.pop(started, None)
         self._start_release_watch()
