@@ -284,6 +284,7 @@ async def run(args) -> dict:
     full = [load for load in loads if load["status"] == 503 and load["full_page"]]
     figures = {
         "benchmark": "crowd",
+        "quick": args.quick,
         "cap": cap,
         "cap_budget_mb": round(budget / MB),
         "release_s": args.release_s,
