@@ -7,6 +7,7 @@ uses; only the dashboard itself is left out, so each kernel costs a few tens of 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -22,9 +23,16 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, timeout=4 * START_TIMEOUT))
 
 
+@pytest.fixture(autouse=True)
+def connection_files_in_tmp(tmp_path, monkeypatch):
+    """Kernels' connection files go to the test's folder, not the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 def manager(**config) -> CappedKernelManager:
     """A manager with the given settings; no background release unless a test asks for it."""
     config.setdefault("release_unconnected_after", 0)
+    config.setdefault("connection_dir", os.getcwd())
     return CappedKernelManager(**config)
 
 
