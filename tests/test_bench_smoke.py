@@ -23,6 +23,7 @@ BROWSER = {
     "bench_browser_recognition.py",
     "bench_time_to_interactive.py",
     "bench_kernel_memory.py",
+    "bench_crowd.py",
 }
 
 # script: keys its JSON must have (nested keys as "outer.inner").
@@ -59,6 +60,7 @@ EXPECTED = {
         "passed",
     ],
     "bench_kernel_memory.py": ["peak_kernel_mb", "runs.embedded_sample.peak_kernel_mb"],
+    "bench_crowd.py": ["peak_kernels", "served", "full", "drawer_p95_ms", "recovery_s", "passed"],
 }
 
 

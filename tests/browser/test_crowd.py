@@ -1,0 +1,187 @@
+"""A crowd of page loads against a server capped at 3 kernels, while a real page is in use.
+
+The server runs with ``voila.json`` (preheated pool, the kernel cap, the release of kernels
+whose page never connects), only with a small cap and a short release time, so that the
+whole story fits in about a minute:
+
+- page loads beyond the cap get the "full" page, HTTP 503 with ``Retry-After``;
+- the live kernels never exceed the cap, and the real page keeps drawing and reading digits;
+- the kernels of loads that never opened their websocket are released after the release
+  time, and the kernel count and memory go back to what the real page and the pool hold.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+
+from .conftest import ROOT, VoilaServer, draw_stroke, open_dashboard
+
+CAP = 3
+RELEASE_S = 8
+RETRY_AFTER = 30
+BURST = 4
+KERNEL_WAIT_S = 120
+ONE = [(0.5, 0.15 + 0.07 * i) for i in range(11)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium_path):
+    """The dashboard served with voila.json, capped at 3 kernels, releasing after 8 s."""
+    server = VoilaServer(
+        ROOT / "notebooks" / "dashboard.ipynb",
+        tmp_path_factory.mktemp("voila-crowd"),
+        extra_args=[
+            f"--CappedKernelManager.max_kernels={CAP}",
+            f"--CappedKernelManager.release_unconnected_after={RELEASE_S}",
+            f"--CappedKernelManager.retry_after={RETRY_AFTER}",
+        ],
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def kernels(server: VoilaServer) -> list[psutil.Process]:
+    """The server's kernel processes now."""
+    found = []
+    for child in psutil.Process(server.process.pid).children(recursive=True):
+        try:
+            if "ipykernel_launcher" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def kernel_memory(server: VoilaServer) -> int:
+    """Resident bytes of all the server's kernels."""
+    total = 0
+    for kernel in kernels(server):
+        try:
+            total += kernel.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def settled_memory(server: VoilaServer, timeout: float = KERNEL_WAIT_S) -> int:
+    """The kernels' memory once it has held still (within 10 MB) for 3 s in a row: a
+    kernel that has just started is still importing TensorFlow and rendering the page."""
+    deadline = time.monotonic() + timeout
+    last, steady = kernel_memory(server), 0
+    while steady < 3:
+        assert time.monotonic() < deadline, "the kernels' memory never settled"
+        time.sleep(1.0)
+        now = kernel_memory(server)
+        steady = steady + 1 if abs(now - last) < 10 * 2**20 else 0
+        last = now
+    return last
+
+
+def load_page(url: str) -> tuple[int, dict, str]:
+    """A plain GET of the page, as a crawler or a reload loop does: no browser, no websocket."""
+    try:
+        with urllib.request.urlopen(url, timeout=KERNEL_WAIT_S) as reply:
+            return reply.status, dict(reply.headers), reply.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode(errors="replace")
+
+
+def wait_for_prediction(page, *, shown: bool) -> None:
+    test = "!== ''" if shown else "=== ''"
+    page.wait_for_function(
+        f"() => document.querySelector('.dw-prediction').textContent.trim() {test}",
+        timeout=60_000,
+    )
+
+
+def draw_and_read(page) -> str:
+    """Draw a one, wait for the page's kernel to read a digit, clear the pad; the digit read."""
+    draw_stroke(page, ONE)
+    wait_for_prediction(page, shown=True)
+    digit = page.inner_text(".dw-prediction").strip()
+    page.click("button.dw-clear")
+    wait_for_prediction(page, shown=False)
+    return digit
+
+
+def test_a_crowd_beyond_the_cap_gets_the_full_page_and_the_real_page_keeps_working(
+    browser, server, artifacts
+):
+    page = open_dashboard(browser, server.url)
+    try:
+        assert draw_and_read(page).isdigit()
+        # The page took the preheated kernel; wait for the pool to hold its next one.
+        wait_for(lambda: len(kernels(server)) == 2, KERNEL_WAIT_S, "the pool's refill")
+        assert server.wait_for_log(r"(?s)Using pre-heated.*Kernel pool .* is filled", 120)
+        baseline_kernels = len(kernels(server))
+        baseline_memory = settled_memory(server)
+
+        # Count the kernels through the burst, from outside the server.
+        peak, stop = [0], threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                peak[0] = max(peak[0], len(kernels(server)))
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        with concurrent.futures.ThreadPoolExecutor(BURST) as pool:
+            loads = list(pool.map(load_page, [server.url] * BURST))
+            # The real page keeps answering while the crowd is at the door.
+            assert draw_and_read(page).isdigit()
+        stop.set()
+        watcher.join(timeout=5)
+
+        full = [load for load in loads if load[0] == 503]
+        served = [load for load in loads if load[0] == 200]
+        assert len(full) + len(served) == BURST, [load[0] for load in loads]
+        # Room for two more at most: the pooled kernel and one start.
+        assert 1 <= len(served) <= CAP - 1
+        assert len(full) >= BURST - (CAP - 1)
+        for _, headers, body in full:
+            assert headers.get("Retry-After") == str(RETRY_AFTER)
+            assert "The dashboard is full right now" in body
+            assert "people are using it" in body or "person is using it" in body
+            assert "dw-train" not in body
+        for _, _, body in served:
+            assert "jupyter-config-data" in body
+        assert peak[0] <= CAP, f"{peak[0]} kernels alive at once, cap {CAP}"
+
+        # Nobody opens those served pages: their kernels go after the release time, and the
+        # pool refills within the cap.
+        assert server.wait_for_log(r"releasing kernel \S+: its page never connected", 120)
+        wait_for(
+            lambda: (
+                len(kernels(server)) == baseline_kernels
+                and server.log().count("its page never connected") >= len(served)
+            ),
+            KERNEL_WAIT_S,
+            "the kernel count to come back",
+        )
+        assert settled_memory(server) <= baseline_memory * 1.15 + 50 * 2**20
+
+        # The real page connected, so its kernel stayed: it still draws and reads.
+        assert draw_and_read(page).isdigit()
+        page.screenshot(path=str(artifacts / "crowd-real-page.png"), full_page=True)
+
+        # With room again, a newcomer gets the dashboard, not the full page.
+        status, _, body = load_page(server.url)
+        assert status == 200 and "jupyter-config-data" in body
+    finally:
+        page.context.close()

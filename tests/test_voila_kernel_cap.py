@@ -1,0 +1,143 @@
+"""The kernel manager's cap on live kernels and its release of kernels nobody connected to.
+
+Real (plain ``python3``) kernels, started and stopped by the manager the dashboard's server
+uses; only the dashboard itself is left out, so each kernel costs a few tens of MB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from traitlets import TraitError
+
+from digitwidgets.server.kernels import CappedKernelManager, DashboardFull
+
+START_TIMEOUT = 120
+
+
+def run(coroutine):
+    """Run one test's coroutine on a fresh event loop, bounded in time."""
+    return asyncio.run(asyncio.wait_for(coroutine, timeout=4 * START_TIMEOUT))
+
+
+@pytest.fixture(autouse=True)
+def connection_files_in_tmp(tmp_path, monkeypatch):
+    """Kernels' connection files go to the test's folder, not the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
+def manager(**config) -> CappedKernelManager:
+    """A manager with the given settings; no background release unless a test asks for it."""
+    config.setdefault("release_unconnected_after", 0)
+    config.setdefault("connection_dir", os.getcwd())
+    return CappedKernelManager(**config)
+
+
+async def start(km: CappedKernelManager, preheat: bool = False) -> str:
+    env = {"VOILA_PREHEAT": "True"} if preheat else {}
+    return await asyncio.wait_for(
+        km.start_kernel(kernel_name="python3", env=env), timeout=START_TIMEOUT
+    )
+
+
+def test_a_start_beyond_the_cap_is_refused_and_running_kernels_stay():
+    async def scenario():
+        km = manager(max_kernels=2, retry_after=30)
+        try:
+            first, second = await start(km), await start(km)
+            assert km.occupied() == 2 and not km.has_room() and not km.admits_visitor()
+            with pytest.raises(DashboardFull) as refused:
+                await start(km)
+            assert refused.value.status_code == 503
+            assert refused.value.retry_after == 30
+            assert "2 people are using it" in refused.value.log_message
+            assert set(km.list_kernel_ids()) == {first, second}
+            await km.shutdown_kernel(first)
+            assert km.has_room()
+            third = await start(km)
+            assert set(km.list_kernel_ids()) == {second, third}
+        finally:
+            await km.shutdown_all()
+        assert km.list_kernel_ids() == []
+
+    run(scenario())
+
+
+def test_a_preheat_start_waits_for_room_instead_of_failing():
+    async def scenario():
+        km = manager(max_kernels=1)
+        try:
+            visitor = await start(km)
+            refill = asyncio.ensure_future(start(km, preheat=True))
+            for _ in range(20):
+                await asyncio.sleep(0.05)
+            # Still waiting: it has not begun starting a kernel beyond the cap.
+            assert not refill.done()
+            assert km.occupied() == 1
+            await km.shutdown_kernel(visitor)
+            pooled = await asyncio.wait_for(refill, timeout=START_TIMEOUT)
+            assert km.list_kernel_ids() == [pooled]
+        finally:
+            await km.shutdown_all()
+
+    run(scenario())
+
+
+def test_shutting_the_server_down_ends_a_start_that_waits_for_room():
+    async def scenario():
+        km = manager(max_kernels=1)
+        await start(km)
+        refill = asyncio.ensure_future(start(km, preheat=True))
+        await asyncio.sleep(0.2)
+        await km.shutdown_all()
+        with pytest.raises(RuntimeError, match="shutting down"):
+            await asyncio.wait_for(refill, timeout=30)
+        assert km.list_kernel_ids() == []
+
+    run(scenario())
+
+
+def test_only_kernels_nobody_connected_to_are_released_after_the_release_time():
+    async def scenario():
+        km = manager(max_kernels=3, release_unconnected_after=60)
+        try:
+            connected, unclaimed = await start(km), await start(km)
+            km.notify_connect(connected)
+            now = time.time()
+            # First sight starts the clock; nothing is released before the release time.
+            assert await km.release_unconnected(now) == []
+            assert await km.release_unconnected(now + 30) == []
+            assert await km.release_unconnected(now + 600) == [unclaimed]
+            assert km.list_kernel_ids() == [connected]
+            # A page that connected and left keeps its kernel for the idle cull (or its own
+            # shutdown on close), not for this release.
+            km.notify_disconnect(connected)
+            assert await km.release_unconnected(now + 6000) == []
+        finally:
+            await km.shutdown_all()
+
+    run(scenario())
+
+
+def test_a_zero_cap_means_the_cap_is_derived_from_memory():
+    km = manager()
+    assert km.max_kernels == 0
+    assert km.kernel_cap >= 1
+    assert manager(max_kernels=5).kernel_cap == 5
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"max_kernels": -1},
+        {"retry_after": -5},
+        {"kernel_memory": 0},
+        {"release_unconnected_after": -1.0},
+    ],
+)
+def test_bad_settings_are_refused(config):
+    with pytest.raises(TraitError):
+        manager(**config)
