@@ -59,6 +59,14 @@ EXPECTED = {
         "passed",
     ],
     "bench_kernel_memory.py": ["peak_kernel_mb", "runs.embedded_sample.peak_kernel_mb"],
+    "bench_inside.py": [
+        "layer_outputs.median_ms",
+        "epoch_end_share",
+        "linear_seconds",
+        "tsne_seconds",
+        "peak_memory_mb",
+        "passed",
+    ],
 }
 
 

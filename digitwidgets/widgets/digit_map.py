@@ -171,7 +171,7 @@ class DigitMap(widgets.VBox):
         empty = np.zeros(0)
         self._points = bqplot.Scatter(
             x=empty, y=empty, color=empty, scales={"x": x, "y": y, "color": colors},
-            default_size=12, stroke="transparent", default_opacities=[0.75],
+            default_size=12, stroke="transparent", opacities=[0.75],
             interactions={"hover": "tooltip", "click": "select"},
         )  # fmt: skip
         self._tooltip_image = widgets.Image(value=b"", format="png", width=_THUMBNAIL)
@@ -181,7 +181,7 @@ class DigitMap(widgets.VBox):
         self._points.on_element_click(self._on_click)
         self._misread = bqplot.Scatter(
             x=empty, y=empty, scales={"x": x, "y": y}, marker="cross",
-            default_size=18, colors=["#000000"], default_opacities=[0.6],
+            default_size=18, colors=["#000000"], opacities=[0.6],
         )  # fmt: skip
         self._highlight = bqplot.Scatter(
             x=empty, y=empty, scales={"x": x, "y": y}, marker="circle", fill=False,

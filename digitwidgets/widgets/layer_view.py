@@ -11,9 +11,8 @@ import traitlets
 
 from digitwidgets.inside.layers import ArchitectureError, LayerInfo, layer_probe
 from digitwidgets.recognition import NO_MODEL, Recognition
-from digitwidgets.widgets.prediction import png_bytes
+from digitwidgets.widgets.prediction import WAITING, png_bytes  # one message for a blank pad
 
-WAITING = "Draw a digit or upload a picture to see what every layer makes of it."
 _MAP_SIZE = 84  # screen pixels per small map: 28x28 at 3, 14x14 at 6, ...
 _FILTER_PIXEL = 8  # screen pixels per kernel weight
 _MAX_MAPS = 16
