@@ -50,8 +50,8 @@ class DigitMap(widgets.VBox):
 
     ``recompute()`` maps them for the current ``model`` in the background: the linear map
     (principal components) first, at once, then the t-SNE map with ``progress``. The
-    current digit (``value``) is placed on the map as a black diamond, and its 8 nearest test digits
-    in feature space are shown beside it. Hovering a point shows its digit; clicking one
+    current digit (``value``) is placed on the map as a black triangle, and its 8 nearest
+    test digits in feature space are shown beside it. Hovering a point shows its digit; clicking one
     fires ``on_image_selected`` with a ``Recognition`` of it, as the confusion gallery does.
     A new ``model`` does not redraw the map by itself (training would pay for it every
     epoch); the map names the model it shows and offers to recompute.
@@ -130,7 +130,7 @@ class DigitMap(widgets.VBox):
                 f"<span style='color:{color}'>●&nbsp;{digit}</span>"
                 for digit, color in enumerate(DIGIT_COLORS)
             )
-            + " &nbsp;× misread &nbsp;◯ highlighted &nbsp;◆ your digit</div>"
+            + " &nbsp;× misread &nbsp;◯ highlighted &nbsp;▲ your digit</div>"
         )
         self._you = widgets.HTML("")
         self._you.add_class("dw-map-point-you")
@@ -188,7 +188,7 @@ class DigitMap(widgets.VBox):
             default_size=120, colors=["#d62728"], stroke_width=2.5,
         )  # fmt: skip
         self._you_mark = bqplot.Scatter(
-            x=empty, y=empty, scales={"x": x, "y": y}, marker="diamond",
+            x=empty, y=empty, scales={"x": x, "y": y}, marker="triangle-up",
             default_size=500, colors=["#000000"], stroke="#ffffff", stroke_width=1.5,
         )  # fmt: skip
         figure = bqplot.Figure(
@@ -441,7 +441,7 @@ class DigitMap(widgets.VBox):
         with self._you_mark.hold_sync():
             self._you_mark.x, self._you_mark.y = position[:1], position[1:]
         self._you.value = (
-            f"<div style='{_TEXT}'>◆ Your digit, read as {digit}, at "
+            f"<div style='{_TEXT}'>▲ Your digit, read as {digit}, at "
             f"({position[0]:.2f}, {position[1]:.2f}) on this map.</div>"
         )
         self._neighbours_title.value = (

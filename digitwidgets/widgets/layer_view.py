@@ -42,6 +42,30 @@ def scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip((np.asarray(values, dtype=np.float32) - low) / (high - low), 0.0, 1.0)
 
 
+def enlarged_html(values: np.ndarray, low: float, high: float, caption: str) -> str:
+    """One map as a table of grey cells, about 280 px across; hovering a cell shows its value."""
+    rows, columns = values.shape
+    side = max(4, 280 // max(rows, columns))
+    levels = np.round(scaled(values, low, high) * 255).astype(int)
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f'<td title="row {r}, column {c}: {values[r, c]:.3f}" style="background:'
+            f"rgb({levels[r, c]},{levels[r, c]},{levels[r, c]});width:{side}px;"
+            f'height:{side}px;padding:0"></td>'
+            for c in range(columns)
+        )
+        + "</tr>"
+        for r in range(rows)
+    )
+    return (
+        f"<div style='{_TEXT}'><b>{html.escape(caption)}</b> ({rows}×{columns}; hover a pixel "
+        f"for its value; black = {low:.3g}, white = {high:.3g})</div>"
+        '<table class="dw-enlarged-cells" style="border-collapse:collapse;border-spacing:0;'
+        f'cursor:crosshair">{cells}</table>'
+    )
+
+
 def _kernel_row(kernels: np.ndarray, limit: float) -> np.ndarray:
     """(in, h, w) kernels side by side, one grey pixel apart; 0 is mid-grey."""
     count, height, width = kernels.shape
@@ -128,26 +152,10 @@ class LayerView(widgets.VBox):
         )
         self._bar_figure.add_class("dw-layer-bars")
 
-        self._zoom_scale = bqplot.ColorScale(colors=["black", "white"], min=0.0, max=1.0)
-        self._zoom = bqplot.GridHeatMap(
-            color=np.zeros((2, 2)),
-            scales={
-                "row": bqplot.OrdinalScale(reverse=True),
-                "column": bqplot.OrdinalScale(),
-                "color": self._zoom_scale,
-            },
-            tooltip=bqplot.Tooltip(
-                fields=["row", "column", "color"],
-                labels=["row", "column", "value"],
-                formats=["", "", ".3f"],
-            ),
-            stroke="transparent",
-        )
-        self._zoom_figure = bqplot.Figure(
-            marks=[self._zoom],
-            fig_margin={"top": 30, "bottom": 10, "left": 10, "right": 10},
-            layout=widgets.Layout(width="320px", height="340px", display="none"),
-        )
+        # An HTML table rather than a bqplot heat map: each cell's title is its value, which
+        # the browser shows on hover, and it draws at once even where it was hidden before.
+        self._zoom_values: np.ndarray | None = None
+        self._zoom_figure = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 12px"))
         self._zoom_figure.add_class("dw-feature-map-enlarged")
 
         self._filters_title = widgets.HTML("")
@@ -189,10 +197,8 @@ class LayerView(widgets.VBox):
         self.enlarged = channel
 
     def enlarged_values(self) -> np.ndarray | None:
-        """The values of the enlarged map, as its hover tooltip reports them, or None."""
-        if self.enlarged is None or self._zoom_figure.layout.display == "none":
-            return None
-        return np.asarray(self._zoom.color)
+        """The values of the enlarged map (its cells' hover text gives them), or None."""
+        return self._zoom_values
 
     # -- reactions ----------------------------------------------------------------------
 
@@ -397,11 +403,12 @@ class LayerView(widgets.VBox):
             and info.kind != "input"
             and 0 <= channel < outputs.shape[-1]
         )
-        self._zoom_figure.layout.display = "flex" if usable else "none"
         if not usable:
+            self._zoom_values = None
+            self._zoom_figure.value = ""
             return
-        low, high = color_scale(outputs)
-        with self._zoom.hold_sync():
-            self._zoom_scale.min, self._zoom_scale.max = low, high
-            self._zoom.color = np.asarray(outputs[..., channel], dtype=float)
-        self._zoom_figure.title = f"{info.name}, map {channel + 1} (hover for values)"
+        values = np.asarray(outputs[..., channel], dtype=np.float32)
+        self._zoom_values = values
+        self._zoom_figure.value = enlarged_html(
+            values, *color_scale(outputs), f"{info.name}, map {channel + 1}"
+        )

@@ -107,9 +107,22 @@ def test_the_strip_navigates_and_a_map_enlarges(page, artifacts):
     assert "c3" in page.inner_text(".dw-layer-title")
     assert "Shared scale" in page.inner_text(".dw-layer-title")
     page.locator(".dw-feature-cell").nth(2).click()
-    page.wait_for_selector(".dw-feature-map-enlarged", state="visible", timeout=20_000)
-    assert "map 3" in page.inner_text(".dw-feature-map-enlarged")
+    page.wait_for_function(
+        "() => document.querySelector('.dw-feature-map-enlarged').textContent.includes('map 3')",
+        timeout=20_000,
+    )
+    # c3's maps are 10x10; each cell says its value on hover (its title).
+    titles = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.dw-feature-map-enlarged td'))"
+        ".map(cell => cell.title)"
+    )
+    assert len(titles) == 100 and titles[0].startswith("row 0, column 0: ")
+    page.locator(".dw-feature-map-enlarged td").nth(45).hover()
     page.screenshot(path=str(artifacts / "inside-c3-enlarged.png"), full_page=True)
+    page.locator("button.dw-layer", has_text="f5").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.dw-layer-bars rect').length >= 120", timeout=20_000
+    )
 
 
 def test_a_blank_pad_clears_the_maps_with_the_prediction_s_message(page, artifacts):
