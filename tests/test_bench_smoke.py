@@ -61,6 +61,14 @@ EXPECTED = {
     ],
     "bench_kernel_memory.py": ["peak_kernel_mb", "runs.embedded_sample.peak_kernel_mb"],
     "bench_crowd.py": ["peak_kernels", "served", "full", "drawer_p95_ms", "recovery_s", "passed"],
+    "bench_inside.py": [
+        "layer_outputs.median_ms",
+        "epoch_end_share",
+        "linear_seconds",
+        "tsne_seconds",
+        "peak_memory_mb",
+        "passed",
+    ],
 }
 
 

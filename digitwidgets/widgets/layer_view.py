@@ -1,0 +1,414 @@
+"""LayerView: every layer of LeNet-5 for the current digit, and the filters it has learned."""
+
+from __future__ import annotations
+
+import html
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from digitwidgets.inside.layers import ArchitectureError, LayerInfo, layer_probe
+from digitwidgets.recognition import NO_MODEL, Recognition
+from digitwidgets.widgets.prediction import WAITING, png_bytes  # one message for a blank pad
+
+_MAP_SIZE = 84  # screen pixels per small map: 28x28 at 3, 14x14 at 6, ...
+_FILTER_PIXEL = 8  # screen pixels per kernel weight
+_MAX_MAPS = 16
+_SELECTED = "dw-layer-selected"
+_TEXT = "font-size: 13px; line-height: 1.35; color: #333;"
+# A transparent button over each small map: clicking the map enlarges it.
+_STYLE = """<style>
+.dw-layers .dw-feature-cell { position: relative; }
+.dw-layers .dw-feature-cell .dw-map-enlarge { position: absolute; left: 0; top: 0;
+  width: 100%; height: 100%; opacity: 0; margin: 0; cursor: zoom-in; }
+.dw-layers .dw-feature-map img, .dw-layers img.dw-feature-map, .dw-layers .dw-filter,
+.dw-layers img.dw-layers-input { image-rendering: pixelated; border: 1px solid #ccc; }
+.dw-layers .dw-layer-selected { outline: 2px solid #08519c; }
+</style>"""
+
+
+def color_scale(values: np.ndarray) -> tuple[float, float]:
+    """The shared (black, white) values for a layer's maps: 0 (or the minimum) to the maximum."""
+    values = np.asarray(values, dtype=np.float64)
+    low = min(0.0, float(values.min())) if values.size else 0.0
+    high = float(values.max()) if values.size else 1.0
+    return low, high if high > low else low + 1.0
+
+
+def scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``values`` mapped to [0, 1] on the scale ``low`` (black) .. ``high`` (white)."""
+    return np.clip((np.asarray(values, dtype=np.float32) - low) / (high - low), 0.0, 1.0)
+
+
+def enlarged_html(values: np.ndarray, low: float, high: float, caption: str) -> str:
+    """One map as a table of grey cells, about 280 px across; hovering a cell shows its value."""
+    rows, columns = values.shape
+    side = max(4, 280 // max(rows, columns))
+    levels = np.round(scaled(values, low, high) * 255).astype(int)
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f'<td title="row {r}, column {c}: {values[r, c]:.3f}" style="background:'
+            f"rgb({levels[r, c]},{levels[r, c]},{levels[r, c]});width:{side}px;"
+            f'height:{side}px;padding:0"></td>'
+            for c in range(columns)
+        )
+        + "</tr>"
+        for r in range(rows)
+    )
+    return (
+        f"<div style='{_TEXT}'><b>{html.escape(caption)}</b> ({rows}×{columns}; hover a pixel "
+        f"for its value; black = {low:.3g}, white = {high:.3g})</div>"
+        '<table class="dw-enlarged-cells" style="border-collapse:collapse;border-spacing:0;'
+        f'cursor:crosshair">{cells}</table>'
+    )
+
+
+def _kernel_row(kernels: np.ndarray, limit: float) -> np.ndarray:
+    """(in, h, w) kernels side by side, one grey pixel apart; 0 is mid-grey."""
+    count, height, width = kernels.shape
+    row = np.full((height, count * (width + 1) - 1), 0.5, dtype=np.float32)
+    for index, kernel in enumerate(kernels):
+        left = index * (width + 1)
+        row[:, left : left + width] = 0.5 + 0.5 * np.clip(kernel / limit, -1.0, 1.0)
+    return row
+
+
+class LayerView(widgets.VBox):
+    """The layers of a model as a strip to navigate, and the chosen layer for the current digit.
+
+    Convolution and pooling layers show one greyscale map per channel on a shared, stated
+    scale; clicking a map enlarges it with each pixel's value on hover. Dense layers show
+    their activations as bars. A convolution also shows its learned kernels. Every map
+    follows ``value`` (the current digit) and ``model`` (each epoch's, a loaded run's ...)
+    as soon as they change, from whichever thread changes them.
+    """
+
+    model = traitlets.Any(None, allow_none=True, help="The Keras model to open up, or None.")
+    value = traitlets.Instance(
+        Recognition,
+        allow_none=True,
+        help="The current digit (its preprocessed 28x28 image is what every layer is shown "
+        "for), or None.",
+    )
+    layer = traitlets.Unicode(
+        "c1", help="The name of the layer whose maps are shown (one of ``layer_names``)."
+    )
+    layer_names = traitlets.Tuple(
+        (), read_only=True, help="The layers in the strip, input first, output last."
+    )
+    enlarged = traitlets.Int(
+        None, allow_none=True, help="The channel of the shown layer enlarged, or None."
+    )
+    message = traitlets.Unicode(
+        "", read_only=True, help="Why nothing (or not everything) is shown; '' when all is."
+    )
+
+    def __init__(self, model=None, value: Recognition | None = None, **kwargs):
+        """Build the view, then show ``model``'s layers for ``value``."""
+        super().__init__(**kwargs)
+        self._infos: tuple[LayerInfo, ...] = ()
+        self._probe = None
+        self._outputs: dict[str, np.ndarray] | None = None
+        self._message = widgets.HTML("")
+        self._message.add_class("dw-layers-message")
+        self._strip = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self._strip.add_class("dw-layer-strip")
+        self._buttons: dict[str, widgets.Button] = {}
+
+        self._title = widgets.HTML("")
+        self._title.add_class("dw-layer-title")
+        self._input = widgets.Image(value=b"", format="png")
+        self._input.layout = widgets.Layout(width="140px", height="140px")
+        self._input.add_class("dw-layers-input")
+        self._maps, self._cells = [], []
+        for channel in range(_MAX_MAPS):
+            image = widgets.Image(value=b"", format="png")
+            image.layout = widgets.Layout(width=f"{_MAP_SIZE}px", height=f"{_MAP_SIZE}px")
+            image.add_class("dw-feature-map")
+            button = widgets.Button(description="", tooltip=f"Enlarge map {channel + 1}")
+            button.add_class("dw-map-enlarge")
+            button.on_click(lambda _button, channel=channel: self.enlarge(channel))
+            caption = widgets.HTML(f"<div style='{_TEXT}'>map {channel + 1}</div>")
+            cell = widgets.VBox([image, caption, button], layout=widgets.Layout(margin="2px"))
+            cell.add_class("dw-feature-cell")
+            self._maps.append(image)
+            self._cells.append(cell)
+        self._grid = widgets.HBox(self._cells, layout=widgets.Layout(flex_flow="row wrap"))
+
+        self._bars = bqplot.Bars(
+            x=np.arange(10), y=np.zeros(10), scales=self._bar_scales(), colors=["#6baed6"]
+        )
+        self._bar_figure = bqplot.Figure(
+            marks=[self._bars],
+            axes=[
+                bqplot.Axis(scale=self._bars.scales["x"], label="unit", num_ticks=10),
+                bqplot.Axis(scale=self._bars.scales["y"], side="left", label="value"),
+            ],
+            fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
+            layout=widgets.Layout(width="560px", height="200px"),
+        )
+        self._bar_figure.add_class("dw-layer-bars")
+
+        # An HTML table rather than a bqplot heat map: each cell's title is its value, which
+        # the browser shows on hover, and it draws at once even where it was hidden before.
+        self._zoom_values: np.ndarray | None = None
+        self._zoom_figure = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 12px"))
+        self._zoom_figure.add_class("dw-feature-map-enlarged")
+
+        self._filters_title = widgets.HTML("")
+        self._filters = [widgets.Image(value=b"", format="png") for _ in range(_MAX_MAPS)]
+        for image in self._filters:
+            image.add_class("dw-filter")
+        self._filter_box = widgets.VBox(self._filters)
+        self._filter_box.add_class("dw-filters")
+
+        self._detail = widgets.VBox(
+            [
+                self._title,
+                self._input,
+                widgets.HBox([self._grid, self._zoom_figure]),
+                self._bar_figure,
+                self._filters_title,
+                self._filter_box,
+            ]
+        )
+        style = widgets.HTML(_STYLE, layout=widgets.Layout(display="none"))
+        self.children = [style, self._message, self._strip, self._detail]
+        self.add_class("dw-layers")
+        self.value = value
+        self.model = model
+        self._on_model_change(None)
+
+    @staticmethod
+    def _bar_scales() -> dict:
+        return {"x": bqplot.OrdinalScale(), "y": bqplot.LinearScale()}
+
+    # -- public actions ---------------------------------------------------------------
+
+    def select(self, name: str) -> None:
+        """Show layer ``name`` (as clicking it in the strip does)."""
+        self.layer = name
+
+    def enlarge(self, channel: int | None) -> None:
+        """Enlarge map ``channel`` of the shown layer (None closes the enlarged map)."""
+        self.enlarged = channel
+
+    def enlarged_values(self) -> np.ndarray | None:
+        """The values of the enlarged map (its cells' hover text gives them), or None."""
+        return self._zoom_values
+
+    # -- reactions ----------------------------------------------------------------------
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        name = proposal["value"]
+        if self._infos and name not in self.layer_names:
+            raise traitlets.TraitError(
+                f"No layer {name!r} in this model; its layers are {', '.join(self.layer_names)}."
+            )
+        return name
+
+    @traitlets.observe("model")
+    def _on_model_change(self, _change) -> None:
+        if not hasattr(self, "_detail"):
+            return
+        self._probe = None
+        model = self.model
+        if model is None:
+            self._set_strip(())
+            self._show_nothing(NO_MODEL)
+            return
+        try:
+            probe = layer_probe(model)
+        except ArchitectureError as error:
+            self._set_strip(())
+            self._show_nothing(str(error))
+            return
+        self._probe = probe
+        self._set_strip(probe.layers)
+        self._refresh()
+
+    @traitlets.observe("value")
+    def _on_value_change(self, _change) -> None:
+        if hasattr(self, "_detail") and self._probe is not None:
+            self._refresh()
+
+    @traitlets.observe("layer")
+    def _on_layer_change(self, change) -> None:
+        if not hasattr(self, "_detail"):
+            return
+        for name, button in self._buttons.items():
+            button.button_style = "info" if name == change["new"] else ""
+            if name == change["new"]:
+                button.add_class(_SELECTED)
+            else:
+                button.remove_class(_SELECTED)
+        self.enlarged = None
+        if self._probe is not None:
+            self._show_layer()
+
+    @traitlets.observe("enlarged")
+    def _on_enlarged_change(self, _change) -> None:
+        if hasattr(self, "_detail"):
+            self._show_enlarged()
+
+    # -- drawing ----------------------------------------------------------------------
+
+    def _set_strip(self, infos: tuple[LayerInfo, ...]) -> None:
+        if infos == self._infos and self._buttons:
+            return
+        self._infos = infos
+        self.set_trait("layer_names", tuple(info.name for info in infos))
+        self._buttons = {}
+        boxes = []
+        for info in infos:
+            button = widgets.Button(
+                description=info.name,
+                tooltip=info.description,
+                layout=widgets.Layout(width="96px"),
+            )
+            button.add_class("dw-layer")
+            button.on_click(lambda _button, name=info.name: self.select(name))
+            parameters = f"{info.parameters:,} parameters" if info.parameters else "no parameters"
+            caption = widgets.HTML(
+                f"<div style='{_TEXT} text-align: center;'>{html.escape(info.kind)}<br>"
+                f"{info.shape_text}<br>{parameters}</div>",
+                layout=widgets.Layout(width="96px"),
+            )
+            self._buttons[info.name] = button
+            boxes.append(widgets.VBox([button, caption], layout=widgets.Layout(margin="0 4px")))
+        self._strip.children = boxes
+        if infos and self.layer not in self.layer_names:
+            names = [info.name for info in infos if info.kind == "convolution"]
+            self.layer = names[0] if names else infos[0].name
+        else:
+            self._on_layer_change({"new": self.layer})
+
+    def _show_nothing(self, message: str) -> None:
+        """No model (or one that cannot be opened): the sentence, and nothing stale."""
+        self._outputs = None
+        self.set_trait("message", message)
+        self._message.value = f"<div style='{_TEXT}'>{html.escape(message)}</div>"
+        self._strip.layout.display = "none"
+        self._detail.layout.display = "none"
+        self.enlarged = None
+        self._clear_maps()
+        for image in self._filters:
+            image.value = b""
+
+    def _clear_maps(self) -> None:
+        self._input.value = b""
+        for image in self._maps:
+            image.value = b""
+        with self._bars.hold_sync():
+            self._bars.y = np.zeros(len(self._bars.x))
+
+    def _refresh(self) -> None:
+        """Compute every layer's output for the current digit, then show the chosen layer."""
+        recognition = self.value
+        image = None if recognition is None else recognition.image
+        self._outputs = None if image is None else self._probe.outputs(image)
+        if image is None:
+            text = WAITING if recognition is None else recognition.message or WAITING
+        else:
+            text = ""
+        self.set_trait("message", text)
+        self._message.value = f"<div style='{_TEXT}'>{html.escape(text)}</div>" if text else ""
+        self._strip.layout.display = "flex"
+        self._detail.layout.display = "flex"
+        self._show_layer()
+
+    def _info(self) -> LayerInfo | None:
+        return next((info for info in self._infos if info.name == self.layer), None)
+
+    def _show_layer(self) -> None:
+        info = self._info()
+        if info is None:
+            return
+        outputs = None if self._outputs is None else self._outputs[info.name]
+        maps = info.has_maps and info.kind != "input"
+        self._input.layout.display = "flex" if info.kind == "input" else "none"
+        self._grid.layout.display = "flex" if maps else "none"
+        self._bar_figure.layout.display = "none" if info.has_maps else "flex"
+        title = f"<b>{html.escape(info.name)}</b>: {html.escape(info.description)}, output "
+        title += f"{info.shape_text}"
+        if outputs is None:
+            self._clear_maps()
+        elif info.kind == "input":
+            self._input.value = png_bytes(outputs[..., 0], 140)
+            title += ". Black 0, white 1 (ink)."
+        elif maps:
+            low, high = color_scale(outputs)
+            title += (
+                f". Shared scale for these {info.output_shape[-1]} maps: black = {low:.3g}, "
+                f"white = {high:.3g} (the largest value). Click a map to enlarge it."
+            )
+            for channel, (image, cell) in enumerate(zip(self._maps, self._cells, strict=True)):
+                shown = channel < outputs.shape[-1]
+                cell.layout.display = "flex" if shown else "none"
+                image.value = (
+                    png_bytes(scaled(outputs[..., channel], low, high), _MAP_SIZE) if shown else b""
+                )
+        else:
+            with self._bars.hold_sync():
+                self._bars.x = np.arange(len(outputs))
+                self._bars.y = np.asarray(outputs, dtype=float)
+            self._bar_figure.axes[0].label = "digit" if info.kind == "output" else "unit"
+            if info.kind == "output":
+                title += ". The probability of each digit."
+            else:
+                title += f". The {len(outputs)} activations as bars."
+        self._title.value = f"<div style='{_TEXT}'>{title}</div>"
+        self._show_filters(info)
+        self._show_enlarged()
+
+    def _show_filters(self, info: LayerInfo) -> None:
+        kernels = self._probe.filters().get(info.name) if info.kind == "convolution" else None
+        self._filters_title.layout.display = "none" if kernels is None else "flex"
+        self._filter_box.layout.display = "none" if kernels is None else "flex"
+        if kernels is None:
+            return
+        limit = float(np.abs(kernels).max()) or 1.0
+        count, inputs, height, width = kernels.shape
+        self._filters_title.value = (
+            f"<div style='{_TEXT}'><b>Learned filters</b>: {count} kernels of {height}×{width}"
+            + (f"×{inputs} (one row per filter, one square per input map)" if inputs > 1 else "")
+            + f". Grey = 0, white = +{limit:.3g}, black = −{limit:.3g}.</div>"
+        )
+        self._filter_box.layout.flex_flow = "column" if inputs > 1 else "row"
+        for index, image in enumerate(self._filters):
+            if index < count:
+                row = _kernel_row(kernels[index], limit)
+                pixel = _FILTER_PIXEL if inputs > 1 else 2 * _FILTER_PIXEL
+                image.value = png_bytes(row, max(row.shape) * pixel)
+                image.layout.width = f"{row.shape[1] * pixel}px"
+                image.layout.height = f"{row.shape[0] * pixel}px"
+                image.layout.margin = "2px"
+                image.layout.display = "flex"
+            else:
+                image.value = b""
+                image.layout.display = "none"
+
+    def _show_enlarged(self) -> None:
+        info = self._info()
+        channel = self.enlarged
+        outputs = None if (self._outputs is None or info is None) else self._outputs[info.name]
+        usable = (
+            channel is not None
+            and outputs is not None
+            and info.has_maps
+            and info.kind != "input"
+            and 0 <= channel < outputs.shape[-1]
+        )
+        if not usable:
+            self._zoom_values = None
+            self._zoom_figure.value = ""
+            return
+        values = np.asarray(outputs[..., channel], dtype=np.float32)
+        self._zoom_values = values
+        self._zoom_figure.value = enlarged_html(
+            values, *color_scale(outputs), f"{info.name}, map {channel + 1}"
+        )
