@@ -60,6 +60,8 @@ _EXPORTS = {
     "RunComparison": "widgets.runs_table",
     "HandwritingPanel": "widgets.handwriting",
     "ExportPanel": "widgets.export",
+    "LayerView": "widgets.layer_view",
+    "DigitMap": "widgets.digit_map",
 }
 
 __all__ = sorted(_EXPORTS)

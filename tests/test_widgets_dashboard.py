@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
 
 from digitwidgets import background
@@ -206,3 +207,28 @@ print(dashboard.current.source, dashboard.prediction.value.digit, dashboard.pad.
     assert built == f"False True {MODEL_LOADING}"
     assert drawn == "False"  # drawn while loading: not read yet, and no error either
     assert loaded == "pretrained 1 Looks like a 1. Undo or Clear to draw again."
+
+
+def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    assert dashboard.layers is None and "dw-layers" not in css_classes(dashboard)
+    (button,) = widgets_with(dashboard, "dw-open-layers")
+    button.click()
+    assert dashboard.layers.model is dashboard.current.model
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.layers.value is dashboard.prediction.value is not None
+
+    dashboard.open_details()
+    tabs = widgets_with(dashboard, "dw-tabs")[0]
+    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Export")
+    assert dashboard.digit_map.shown_model == ""  # nothing computed until the tab is opened
+    tabs.selected_index = 1
+    assert dashboard.digit_map.wait(240)
+    assert "Pretrained LeNet-5" in dashboard.digit_map.shown_model
+    assert dashboard.evaluation.wait(60)
+    dashboard.evaluation.select_cell(7, 7)
+    sevens = np.flatnonzero(sample.y_test == 7)
+    assert set(dashboard.digit_map.highlighted) <= set(sevens.tolist())
+    assert len(dashboard.digit_map.highlighted) > 0

@@ -9,10 +9,12 @@ from digitwidgets.current_model import NO_MODEL, CurrentModel
 from digitwidgets.recognition import Recognizer
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
+from digitwidgets.widgets.digit_map import DigitMap
 from digitwidgets.widgets.drawing_pad import DrawingPad
 from digitwidgets.widgets.evaluation import EvaluationPanel
 from digitwidgets.widgets.export import ExportPanel
 from digitwidgets.widgets.handwriting import HandwritingPanel
+from digitwidgets.widgets.layer_view import LayerView
 from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
@@ -116,10 +118,14 @@ class Dashboard(widgets.VBox):
         widgets.dlink((self.pad, "value"), (self.handwriting, "value"))
         # Step 4 is built when the visitor opens it: its widgets would otherwise be half of
         # what the page must fetch and render before it is usable (docs/benchmarks.md).
-        self.evaluation = self.runs = self.export = None
+        self.evaluation = self.runs = self.export = self.digit_map = None
         self._latest_run = None
         self._details = widgets.VBox([self._open_details_button()])
         self._details.add_class("dw-details")
+        # The layers view too: built when asked for, and then it follows every drawing.
+        self.layers = None
+        self._inside = widgets.VBox([self._open_layers_button()])
+        self._inside.add_class("dw-inside")
         trainer.add_listener(self._on_training_event)
         # Every view of the current model: one line each.
         traitlets.dlink((self.current, "model"), (self.prediction, "model"))
@@ -175,6 +181,7 @@ class Dashboard(widgets.VBox):
                 ],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
             ),
+            self._inside,
             _html("4 · Look deeper", "dw-section"),
             self._details,
         ]
@@ -195,6 +202,27 @@ class Dashboard(widgets.VBox):
         button.on_click(lambda _: self.open_details())
         return button
 
+    def _open_layers_button(self) -> widgets.Button:
+        button = widgets.Button(
+            description="See inside the network: every layer for your digit",
+            icon="eye",
+            tooltip="Each layer's feature maps for your drawing, and the filters it learned",
+            layout=widgets.Layout(width="420px", max_width="100%"),
+        )
+        button.add_class("dw-open-layers")
+        button.on_click(lambda _: self.open_layers())
+        return button
+
+    def open_layers(self) -> None:
+        """Build the layers view (every layer's maps for the digit on show) if not built yet."""
+        if self.layers is not None:
+            return
+        self.layers = LayerView(self.current.model, self.prediction.value)
+        traitlets.dlink((self.current, "model"), (self.layers, "model"))
+        # Drawings, uploads and gallery picks alike: whatever the prediction view shows.
+        traitlets.dlink((self.prediction, "value"), (self.layers, "value"))
+        self._inside.children = [self.layers]
+
     def open_details(self) -> None:
         """Build step 4 (evaluation, run comparison, export) if it is not built yet."""
         if self.evaluation is not None:
@@ -212,11 +240,19 @@ class Dashboard(widgets.VBox):
         self.evaluation.follow(self.current)
         if self.current.settled:
             self.evaluation.evaluate_model(self.current.model, self.current.run_id)
+        # The map is computed when its tab is first opened (t-SNE takes both cores for
+        # seconds), and again for a later model only on request: not at every epoch.
+        self.digit_map = DigitMap(self.data)
+        traitlets.dlink((self.current, "description"), (self.digit_map, "model_description"))
+        traitlets.dlink((self.current, "model"), (self.digit_map, "model"))
+        traitlets.dlink((self.prediction, "value"), (self.digit_map, "value"))
+        self.digit_map.on_image_selected(self._show_recognition)
+        self.evaluation.observe(self._on_cell_selected, "cell")
         self._details.children = [self._tabs()]
 
     def _tabs(self) -> widgets.Tab:
-        tabs = widgets.Tab([self.evaluation, self.runs, self.export])
-        for index, title in enumerate(("Evaluate", "Compare runs", "Export")):
+        tabs = widgets.Tab([self.evaluation, self.digit_map, self.runs, self.export])
+        for index, title in enumerate(("Evaluate", "Map of digits", "Compare runs", "Export")):
             tabs.set_title(index, title)
         tabs.add_class("dw-tabs")
         # A preheated kernel builds the table before the page opens: read the runs folder
@@ -225,8 +261,19 @@ class Dashboard(widgets.VBox):
         return tabs
 
     def _on_tab_selected(self, change) -> None:
-        if change["new"] is not None and change["owner"].children[change["new"]] is self.runs:
+        if change["new"] is None:
+            return
+        shown = change["owner"].children[change["new"]]
+        if shown is self.runs:
             self.runs.refresh()
+        elif shown is self.digit_map and not self.digit_map.shown_model:
+            self.digit_map.recompute()
+
+    def _on_cell_selected(self, change) -> None:
+        if change["new"]:
+            self.digit_map.highlight_cell(*change["new"])
+        else:
+            self.digit_map.highlight(())
 
     def _describe_data(self) -> str:
         info = getattr(self.data, "info", None)

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from digitwidgets import background
 from digitwidgets.inside.layers import ArchitectureError, layer_probe
 from digitwidgets.inside.projection import (
     METHODS,
@@ -23,7 +24,7 @@ from digitwidgets.inside.projection import (
 )
 from digitwidgets.preprocessing import Preprocessed
 from digitwidgets.recognition import NO_MODEL, Recognition
-from digitwidgets.widgets.prediction import png_bytes
+from digitwidgets.widgets.support import png_bytes
 
 # Matplotlib's tab10, one colour per true digit.
 DIGIT_COLORS = (
@@ -92,7 +93,7 @@ class DigitMap(widgets.VBox):
         self._images, self._labels = _test_arrays(data)
         self._lock = threading.Lock()
         self._generation = 0
-        self._thread: threading.Thread | None = None
+        self._task = background.BackgroundTask("digitwidgets-digit-map")
         self._image_callbacks = widgets.CallbackDispatcher()
         self._map_model = None
         self._features = None
@@ -229,22 +230,13 @@ class DigitMap(widgets.VBox):
         self.set_trait("busy", True)
         self.set_trait("progress", 0.0)
         self.set_trait("status", f"Computing the map for {description}…")
-        thread = threading.Thread(
-            target=self._compute,
-            args=(generation, model, description),
-            name="digitwidgets-digit-map",
-            daemon=True,
-        )
-        self._thread = thread
-        thread.start()
+        # A task of digitwidgets.background: joined before the interpreter ends (a thread
+        # still inside TensorFlow then aborts the process), and told to stop by closing().
+        self._task.run(self._compute, generation, model, description)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the map being computed; True when none is left running."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        return self._task.wait(timeout)
 
     def stop(self) -> None:
         """Stop computing (the map shown stays); nothing happens if none is running."""
@@ -293,7 +285,7 @@ class DigitMap(widgets.VBox):
 
     def _current(self, generation: int) -> bool:
         with self._lock:
-            return generation == self._generation
+            return generation == self._generation and not background.closing()
 
     def _compute(self, generation: int, model, description: str) -> None:
         try:

@@ -11,7 +11,7 @@ import traitlets
 
 from digitwidgets.inside.layers import ArchitectureError, LayerInfo, layer_probe
 from digitwidgets.recognition import NO_MODEL, Recognition
-from digitwidgets.widgets.prediction import WAITING, png_bytes  # one message for a blank pad
+from digitwidgets.widgets.support import WAITING, png_bytes  # one message for a blank pad
 
 _MAP_SIZE = 84  # screen pixels per small map: 28x28 at 3, 14x14 at 6, ...
 _FILTER_PIXEL = 8  # screen pixels per kernel weight

@@ -10,7 +10,7 @@ import numpy as np
 import traitlets
 
 from digitwidgets.recognition import Recognition
-from digitwidgets.widgets.support import png_bytes
+from digitwidgets.widgets.support import WAITING, png_bytes
 
 _BAR_COLOR = "#c6dbef"
 _WINNER_COLOR = "#08519c"
@@ -18,7 +18,6 @@ _WINNER_COLOR = "#08519c"
 _PIXEL = 5
 _INPUT_SIZE = 28 * _PIXEL
 _STEP_SIZE = 20 * _PIXEL
-WAITING = "Draw a digit or upload a picture to see what the model reads."
 
 # Inline styles: the view reads the same inside the dashboard, a notebook or another page.
 _DIGIT_STYLE = (

@@ -8,6 +8,9 @@ import io
 import numpy as np
 from PIL import Image
 
+# What the prediction view and the views inside the network say with nothing to show.
+WAITING = "Draw a digit or upload a picture to see what the model reads."
+
 
 def png_bytes(image: np.ndarray | None, size: int) -> bytes:
     """A float [0, 1] (or uint8) image as PNG, its longest side ``size`` pixels.
