@@ -97,6 +97,12 @@ def test_frantic_drawing_and_clearing_leaves_a_working_page(page, artifacts):
         "() => document.querySelector('.dw-prediction').textContent.trim() === '1'",
         timeout=30_000,
     )
+    # The pad's message is another widget: its update may reach the page a moment later.
+    page.wait_for_function(
+        "() => document.querySelector('.dw-pad-message').textContent.trim()"
+        ".startsWith('Looks like a 1')",
+        timeout=30_000,
+    )
     assert pad_message(page).startswith("Looks like a 1")
     page.screenshot(path=str(artifacts / "reliability-after-frantic-drawing.png"), full_page=True)
 
