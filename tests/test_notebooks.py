@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -62,4 +63,6 @@ def test_tour_notebook_runs_top_to_bottom():
         "".join(output.get("data", {}).get("text/plain", "")) + output.get("text", "")
         for output in outputs_of(notebook)
     )
-    assert "Recognition(" in text or "digit" in text
+    assert re.search(r"[\d,]+ training / [\d,]+ test digits", text), text
+    assert "Finished: validation accuracy" in text, text
+    assert re.search(r"The model reads digit \d \(\d+% sure\); the label is \d\.", text), text

@@ -7,6 +7,7 @@ watch the chart grow, stop, draw a digit, upload images. They run in file order.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -54,7 +55,13 @@ def test_page_shows_every_part(page, artifacts):
         assert page.locator(f".{hook}").count() >= 1, f"nothing on the page has class {hook}"
     body = page.inner_text("body")
     assert "Traceback" not in body and "Error" not in body
-    assert "sample" in body.lower() or "mnist" in body.lower()
+    # The data line names what the kernel trains on, as DataInfo.describe() words it.
+    data_line = page.locator(".dw-data-info").inner_text()
+    assert re.fullmatch(
+        r"Training data: (Full MNIST|Offline sample of real MNIST): [\d,]+ training / "
+        r"[\d,]+ test digits \(.+\)",
+        data_line.strip(),
+    ), data_line
     page.screenshot(path=str(artifacts / "dashboard-opened.png"), full_page=True)
 
 

@@ -97,6 +97,12 @@ def test_frantic_drawing_and_clearing_leaves_a_working_page(page, artifacts):
         "() => document.querySelector('.dw-prediction').textContent.trim() === '1'",
         timeout=30_000,
     )
+    # The pad's message is another widget: its update may reach the page a moment later.
+    page.wait_for_function(
+        "() => document.querySelector('.dw-pad-message').textContent.trim()"
+        ".startsWith('Looks like a 1')",
+        timeout=30_000,
+    )
     assert pad_message(page).startswith("Looks like a 1")
     page.screenshot(path=str(artifacts / "reliability-after-frantic-drawing.png"), full_page=True)
 
@@ -140,8 +146,31 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
     assert (runs_folder / record["run_id"] / "model.keras").stat().st_size > 100_000
 
 
+def save_an_interrupted_run(runs_folder) -> None:
+    """An interrupted run as the Trainer saves one, so this test needs no other test first."""
+    from digitwidgets.hyperparameters import Hyperparameters
+    from digitwidgets.model import build_lenet5
+    from digitwidgets.runs import RunStore
+
+    hp = Hyperparameters(epochs=40)
+    RunStore(runs_folder).save(
+        run_id="20260101-000000-closed",
+        model=build_lenet5(hp),
+        hyperparameters=hp,
+        history={"loss": [0.5], "accuracy": [0.8], "val_loss": [0.4], "val_accuracy": [0.85]},
+        data={},
+        started_at="2026-01-01T00:00:00+00:00",
+        duration=12.0,
+        status="interrupted",
+        message="Interrupted: the app shut down.",
+    )
+
+
 def test_reopening_the_page_lists_the_interrupted_run(browser, dashboard_server, artifacts):
-    assert interrupted_runs(dashboard_server.home / "runs"), "the previous test saved none"
+    runs_folder = dashboard_server.home / "runs"
+    if not interrupted_runs(runs_folder):  # run alone, or after a failure of the test above
+        save_an_interrupted_run(runs_folder)
+    assert len(interrupted_runs(runs_folder)) == 1
     page = open_dashboard(browser, dashboard_server.url)
     try:
         page.click("button.dw-open-details")
