@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 
@@ -36,7 +37,10 @@ def _legend_html() -> str:
         f"<span style='margin-right:18px; white-space:nowrap'>{sample} {text}</span>"
         for sample, text in items
     )
-    return f"<div style='padding-left:55px; font-size:13px; color:#333'>{spans}</div>"
+    return (
+        "<div style='padding-left:55px; font-size:13px; color:#333; display:flex; "
+        f"flex-wrap:wrap; row-gap:4px'>{spans}</div>"
+    )
 
 
 def _empty_history() -> dict[str, list[float]]:
@@ -85,7 +89,8 @@ class _MetricFigure:
             ],
             title=title,
             fig_margin={"top": 35, "bottom": 42, "left": 52, "right": 12},
-            layout=widgets.Layout(width="385px", height="270px"),
+            # At most 385 px, less in a narrow column (a phone): bqplot sizes to its box.
+            layout=widgets.Layout(width="385px", max_width="100%", height="270px"),
         )
 
     def show(self, history: dict[str, list[float]], metric: str) -> None:
@@ -100,6 +105,29 @@ class _MetricFigure:
             with mark.hold_sync():
                 mark.x = x[: len(y)]
                 mark.y = y
+
+
+NO_EPOCHS = "No epoch finished yet: the figures of each epoch appear here as text too."
+
+
+def summarize(history: dict[str, list[float]]) -> str:
+    """The latest epoch's loss and accuracy, train and validation, as one sentence."""
+    if not history["epoch"]:
+        return NO_EPOCHS
+
+    def latest(key: str, as_percent: bool) -> str | None:
+        values = history.get(key) or []
+        if not values or not np.isfinite(values[-1]):
+            return None
+        return f"{values[-1]:.1%}" if as_percent else f"{values[-1]:.3f}"
+
+    parts = []
+    for metric, as_percent in (("loss", False), ("accuracy", True)):
+        train, validation = latest(metric, as_percent), latest(f"val_{metric}", as_percent)
+        if train is not None:
+            also = f" (validation {validation})" if validation else ""
+            parts.append(f"{metric} {train}{also}")
+    return f"After epoch {int(history['epoch'][-1])}: " + ", ".join(parts) + "."
 
 
 class TrainingChart(widgets.VBox):
@@ -121,6 +149,9 @@ class TrainingChart(widgets.VBox):
         "epoch, loss, accuracy, val_loss, val_accuracy (per epoch).",
     )
     run_id = traitlets.Unicode("", read_only=True, help="The run shown, or '' before any.")
+    summary = traitlets.Unicode(
+        NO_EPOCHS, read_only=True, help="The latest epoch's figures in words (the charts' text)."
+    )
     min_interval = traitlets.Float(
         0.25, help="Seconds between two chart updates driven by batch events."
     )
@@ -138,7 +169,14 @@ class TrainingChart(widgets.VBox):
         # over the curves, wherever legend_location asks.
         legend = widgets.HTML(_legend_html())
         legend.add_class("dw-chart-legend")
-        self.children = [widgets.HBox([self._loss.figure, self._accuracy.figure]), legend]
+        # The charts' text equivalent, for screen readers and for anyone who wants the numbers.
+        summary = widgets.HTML()
+        summary.add_class("dw-chart-summary")
+        traitlets.dlink((self, "summary"), (summary, "value"), html.escape)
+        figures = widgets.HBox(
+            [self._loss.figure, self._accuracy.figure], layout=widgets.Layout(flex_flow="row wrap")
+        )
+        self.children = [figures, legend, summary]
         self.add_class("dw-chart")
 
     def follow(self, trainer) -> None:
@@ -184,3 +222,4 @@ class TrainingChart(widgets.VBox):
         self._loss.show(snapshot, "loss")
         self._accuracy.show(snapshot, "accuracy")
         self.set_trait("history", snapshot)
+        self.set_trait("summary", summarize(snapshot))

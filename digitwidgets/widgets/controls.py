@@ -11,9 +11,6 @@ _DESCRIPTION_STYLE = {"description_width": "100px"}
 # Each control fills its grid cell; the grid decides the width.
 _CONTROL_LAYOUT = {"width": "100%", "min_width": "0"}
 
-# The learning rate lives on a log scale: 1e-6 .. 10 covers every value worth trying.
-_LEARNING_RATE_EXPONENTS = (-6, 1)
-
 
 def _css_class(name: str) -> str:
     return "dw-" + name.replace("_", "-")
@@ -33,40 +30,13 @@ def _make_control(name: str) -> widgets.Widget:
         control = widgets.Dropdown(options=list(spec.choices), value=default, **common)
     elif spec.kind == "bool":
         control = widgets.Checkbox(value=default, indent=False, **common)
-    elif name == "learning_rate":
-        low, high = _LEARNING_RATE_EXPONENTS
-        control = widgets.FloatLogSlider(
-            value=default,
-            base=10,
-            min=low,
-            max=high,
-            step=0.1,
-            readout_format=".1e",
-            continuous_update=False,
-            **common,
-        )
-    elif name == "seed":
-        # A seed is an identifier, not a quantity: typed, and checked against FIELDS on change.
-        control = widgets.IntText(value=default, **common)
     elif spec.kind == "int":
-        control = widgets.IntSlider(
-            value=default,
-            min=int(spec.min),
-            max=int(spec.max),
-            step=int(spec.step or 1),
-            continuous_update=False,
-            **common,
-        )
+        # Typed numbers, not sliders: a text box carries its label for screen readers (a
+        # slider's handle has no accessible name), takes exact values on a phone, and a value
+        # out of range is explained under the controls instead of being clamped silently.
+        control = widgets.IntText(value=default, **common)
     else:
-        control = widgets.FloatSlider(
-            value=default,
-            min=spec.min,
-            max=spec.max,
-            step=spec.step or 0.01,
-            readout_format=".2f",
-            continuous_update=False,
-            **common,
-        )
+        control = widgets.FloatText(value=default, step=spec.step, **common)
     control.add_class(_css_class(name))
     return control
 

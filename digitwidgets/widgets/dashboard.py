@@ -29,7 +29,27 @@ _CSS = """
 .dw-dashboard .dw-intro { color: #555; }
 .dw-dashboard .dw-data-info { color: #333; font-style: italic; }
 .dw-dashboard .dw-model-label { color: #333; }
-.dw-dashboard .dw-column { padding-right: 12px; }
+.dw-dashboard .dw-column { padding-right: 12px; max-width: 100%; box-sizing: border-box; }
+.dw-dashboard .widget-dropdown, .dw-dashboard .widget-text { box-sizing: border-box; }
+.dw-dashboard .dw-controls input, .dw-dashboard .dw-controls select {
+  min-width: 0; flex: 1 1 auto; box-sizing: border-box; }
+.dw-dashboard .dw-controls .widget-inline-hbox { overflow: visible; padding-right: 3px; }
+.dw-dashboard :focus-visible,
+.dw-dashboard.dw-dashboard .jupyter-widgets input:focus {
+  outline: 2px solid #1a5fb4 !important; outline-offset: 1px; }
+.dw-dashboard .dw-chart-summary { color: #333; }
+/* The theme's grey tab labels fail the contrast check (axe-core). */
+.dw-dashboard .lm-TabBar-tab, .dw-dashboard .lm-TabBar-tabLabel { color: #222 !important;
+                                                                   opacity: 1 !important; }
+.dw-dashboard .widget-html, .dw-dashboard .widget-html-content { max-width: 100%; }
+.dw-dashboard .widget-html-content { white-space: normal; }
+/* A phone: the steps stack, every column takes the whole width. */
+@media (max-width: 720px) {
+  .dw-dashboard .dw-column { width: 100% !important; min-width: 0 !important;
+                             padding-right: 0; }
+  .dw-dashboard .widget-button { max-width: 100%; }
+  .dw-dashboard .dw-chart-legend > div { padding-left: 0 !important; }
+}
 .dw-model-input, .dw-step-cropped, .dw-step-scaled { image-rendering: pixelated;
                  border: 1px solid #ccc; background: black; }
 .dw-pad { cursor: crosshair; touch-action: none; }
@@ -108,6 +128,7 @@ class Dashboard(widgets.VBox):
         self.chart = TrainingChart()
         self.chart.follow(trainer)
         self.pad = DrawingPad(self.recognizer)
+        self.pad.focus_previous = self.training_panel  # Shift+Tab leaves the pad backwards
         self.upload = ImageUpload(self.recognizer)
         self.prediction = PredictionView()
         widgets.dlink((self.pad, "value"), (self.prediction, "value"))
@@ -196,7 +217,7 @@ class Dashboard(widgets.VBox):
             description="Evaluate on test digits, compare saved runs, export",
             icon="table",
             tooltip="Confusion matrix and misread digits, your saved runs, downloads",
-            layout=widgets.Layout(width="420px"),
+            layout=widgets.Layout(width="420px", max_width="100%"),
         )
         button.add_class("dw-open-details")
         button.on_click(lambda _: self.open_details())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 import traitlets
 from ipycanvas import Canvas, hold_canvas
@@ -14,6 +16,10 @@ _PAPER = "white"
 _INK = "#111111"
 DRAW_A_DIGIT = "Draw a digit with the mouse or a finger: it is read at the end of each stroke."
 NO_MODEL_YET = "No model yet: train one first, then draw a digit here."
+PAD_NAME = (
+    "Drawing pad: draw one digit with the mouse, a finger or a pen. Keys: Backspace undoes a "
+    "stroke, Delete clears; without a pointer, upload a picture below."
+)
 MODEL_LOADING = "The model is loading: draw now, your digit is read as soon as it is ready."
 
 
@@ -44,6 +50,11 @@ class DrawingPad(widgets.VBox):
         help="The current strokes as a Drawing (what the model reads), or None when empty.",
     )
     message = traitlets.Unicode(DRAW_A_DIGIT, read_only=True, help="What the pad tells the user.")
+    focus_previous = traitlets.Instance(
+        widgets.DOMWidget,
+        allow_none=True,
+        help="Where Shift+Tab on the pad sends the keyboard focus (the canvas keeps every key).",
+    )
     model_loading = traitlets.Bool(
         False, help="Whether a model is on its way (the pad says so instead of 'no model')."
     )
@@ -69,6 +80,14 @@ class DrawingPad(widgets.VBox):
         )
         frame.add_class("dw-pad")
         frame.add_class("dw-pad-frame")
+        # The pad's name and what its keys do, in words on the page; the page's template makes
+        # it the canvas's accessible name. (A tooltip cannot carry it: ipywidgets fails to
+        # render a Canvas or a Box that has one.)
+        self._name = widgets.HTML(
+            f'<span id="dw-pad-name-{id(self):x}">{html.escape(PAD_NAME)}</span>',
+            layout=widgets.Layout(width="280px", max_width="100%"),
+        )
+        self._name.add_class("dw-pad-name")
         self._canvas.on_mouse_down(self._on_mouse_down)
         self._canvas.on_mouse_move(self._on_mouse_move)
         self._canvas.on_mouse_up(self._on_mouse_up)
@@ -78,6 +97,9 @@ class DrawingPad(widgets.VBox):
         self._canvas.on_touch_end(self._on_touch_end)
         self._canvas.on_touch_cancel(self._on_touch_end)
         self._canvas.on_client_ready(self._on_client_ready)
+        # ipycanvas takes every key pressed on the canvas, Tab included: hand the focus on
+        # ourselves, or a keyboard user is trapped on the pad.
+        self._canvas.on_key_down(self._on_key_down)
 
         self._undo = widgets.Button(description="Undo", icon="undo")
         self._undo.add_class("dw-undo")
@@ -86,13 +108,19 @@ class DrawingPad(widgets.VBox):
         self._clear.add_class("dw-clear")
         self._clear.on_click(lambda _: self.clear())
         # HTML rather than Label: a long message wraps instead of being cut off.
-        self._message = widgets.HTML(layout=widgets.Layout(width="280px"))
+        self._message = widgets.HTML(layout=widgets.Layout(width="280px", max_width="100%"))
         self._message.add_class("dw-pad-message")
+        self._message.add_class("dw-live")  # a live region: a screen reader announces it
         traitlets.dlink((self, "message"), (self._message, "value"), message_html)
 
         self._redraw()
         self._show_idle_message()
-        self.children = [frame, widgets.HBox([self._undo, self._clear]), self._message]
+        self.children = [
+            self._name,
+            frame,
+            widgets.HBox([self._undo, self._clear]),
+            self._message,
+        ]
         self.add_class("dw-drawing-pad")
 
     @traitlets.default("recognizer")
@@ -159,6 +187,19 @@ class DrawingPad(widgets.VBox):
         # canvas to draw on: forget the switch so the redraw (and each stroke after) finds it.
         self._canvas._canvas_manager._current_canvas = None
         self._redraw()
+
+    def _on_key_down(self, key: str, shift_key: bool, ctrl_key: bool, meta_key: bool) -> None:
+        if key == "Tab" and shift_key:
+            if self.focus_previous is not None:
+                self.focus_previous.focus()
+            else:
+                self._canvas.blur()
+        elif key == "Tab":
+            self._undo.focus()
+        elif key == "Backspace":
+            self.undo()
+        elif key in ("Delete", "Escape"):
+            self.clear()
 
     def _on_mouse_down(self, x: float, y: float) -> None:
         self._current = [[float(x), float(y)]]

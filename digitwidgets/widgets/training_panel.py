@@ -128,6 +128,10 @@ class TrainingPanel(widgets.VBox):
             if run_id not in self._ended:
                 self.set_trait("running", True)
 
+    def focus(self) -> None:
+        """Put the keyboard focus on the button that can be pressed now (Stop or Train)."""
+        (self._stop if self.running else self._train).focus()
+
     def stop(self) -> None:
         """Ask the trainer to stop after the current batch."""
         self._trainer.stop()

@@ -40,8 +40,9 @@ class ImageUpload(widgets.VBox):
         self._upload.add_class("dw-upload")
         self._upload.observe(self._on_upload, "value")
         # HTML rather than Label: a long message wraps instead of being cut off.
-        self._message = widgets.HTML(layout=widgets.Layout(width="280px"))
+        self._message = widgets.HTML(layout=widgets.Layout(width="280px", max_width="100%"))
         self._message.add_class("dw-upload-message")
+        self._message.add_class("dw-live")  # a live region: a screen reader announces it
         traitlets.dlink((self, "message"), (self._message, "value"), message_html)
         self.children = [self._upload, self._message]
         self.add_class("dw-image-upload")
