@@ -39,6 +39,8 @@ MODEL_PEN_WIDTH = 2.5
 # Strokes are drawn this many times finer than the 20 px box, then averaged down: the
 # anti-aliasing MNIST's digits have.
 _SUPERSAMPLING = 4
+# The cropped ink shown in the steps view needs no more pixels than this a side.
+_MAX_INK_SIDE = 280
 
 
 @dataclass(frozen=True)
@@ -190,16 +192,21 @@ def _finite_strokes(strokes) -> list[np.ndarray]:
 
 
 def _ink_on_pad(strokes, low, high, drawing: Drawing) -> np.ndarray:
-    """The drawing's ink with the pad's pen, cropped to the part of the pad it covers."""
+    """The drawing's ink with the pad's pen, cropped to the part of the pad it covers.
+
+    Shrunk (strokes and pen alike) to at most ``_MAX_INK_SIDE`` pixels: it is only shown,
+    and drawing it costs time in proportion to its area.
+    """
     margin = drawing.pen_width / 2 + 1
-    left, top = np.floor(np.maximum(low - margin, 0)).astype(int)
-    right = int(np.ceil(min(high[0] + margin, drawing.width)))
-    bottom = int(np.ceil(min(high[1] + margin, drawing.height)))
-    corner = np.array([left, top], dtype=np.float64)
+    corner = np.maximum(low - margin, 0)
+    far = np.minimum(high + margin, [drawing.width, drawing.height])
+    extent = np.maximum(far - corner, 1)
+    shrink = min(1.0, _MAX_INK_SIDE / float(extent.max()))
+    height, width = (max(1, int(np.ceil(side * shrink))) for side in extent[::-1])
     ink = rasterize_strokes(
-        [stroke - corner for stroke in strokes],
-        (max(bottom - top, 1), max(right - left, 1)),
-        drawing.pen_width,
+        [(stroke - corner) * shrink for stroke in strokes],
+        (height, width),
+        drawing.pen_width * shrink,
     )
     return (ink / 255.0).astype(np.float32)
 
