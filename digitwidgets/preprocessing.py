@@ -2,8 +2,17 @@
 
 MNIST digits were cropped to their ink, scaled so the longest side is 20 pixels with
 anti-aliasing, and pasted into 28x28 with the centre of mass at the centre. A model trained
-on them recognizes other digits well only after the same steps. NumPy and Pillow only: no
-TensorFlow here, so preprocessing stays fast to import and to run.
+on them recognizes other digits well only after the same steps.
+
+Two ways in:
+
+- ``preprocess_drawing`` for the pad, which keeps the strokes: they are drawn again straight
+  at MNIST's scale with a pen proportional to the digit's size (MNIST's strokes are 2-3 px
+  wide in the 20 px box), so a small, large, off-centre, thick- or thin-pen digit all reach
+  the model looking alike.
+- ``preprocess_digit`` for a picture (an upload): crop, scale, centre the raster.
+
+NumPy and Pillow only: no TensorFlow here, so preprocessing stays fast to import and to run.
 """
 
 from __future__ import annotations
@@ -24,6 +33,14 @@ _MIN_CONTRAST = 0.05
 _BOX_THRESHOLD = 0.1
 # Pillow draws with C ints; farther coordinates only move lines that are off the canvas anyway.
 _COORDINATE_LIMIT = 1e6
+# The pen a drawing is drawn again with, in pixels of the 28x28 image: MNIST's strokes are
+# about this wide once the digit's longest side is 20 px.
+MODEL_PEN_WIDTH = 2.5
+# Strokes are drawn this many times finer than the 20 px box, then averaged down: the
+# anti-aliasing MNIST's digits have.
+_SUPERSAMPLING = 4
+# The cropped ink shown in the steps view needs no more pixels than this a side.
+_MAX_INK_SIDE = 280
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,81 @@ def preprocess_digit(image: np.ndarray) -> Preprocessed:
         scaled=scaled.astype(np.float32),
         inverted=inverted,
     )
+
+
+def preprocess_drawing(drawing: Drawing, pen_width: float = MODEL_PEN_WIDTH) -> Preprocessed:
+    """Draw the strokes again at MNIST's scale and centre them by mass in 28x28.
+
+    The strokes' own extent (without the pad's pen) is scaled so that the digit, drawn with a
+    pen of ``pen_width`` model pixels, has its longest side ``DIGIT_SIZE``; the pen is thus
+    proportional to the digit's size and the pad's pen, the digit's size and its place on the
+    pad do not change what the model sees. Points off the canvas are kept: the strokes were
+    recorded there. ``cropped`` is the drawing's ink on the pad, as the person saw it.
+
+    Returns:
+        The (28, 28) float32 digit, ink high with maximum 1, or ``image=None`` and a message
+        when the drawing has no points.
+    """
+    strokes = _finite_strokes(drawing.strokes)
+    if not strokes:
+        return Preprocessed(image=None, message=NOTHING_DRAWN)
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    pen = float(np.clip(pen_width, 0.5, DIGIT_SIZE / 2))
+    # A dot or a very short dash stays as wide as the pen drew it, relative to the box.
+    extent = max(float((high - low).max()), float(drawing.pen_width), 1e-6)
+    scale = (DIGIT_SIZE - pen) / extent
+    ink_width, ink_height = (high - low) * scale + pen
+    shape = _scaled_shape((ink_height, ink_width))
+    fine = _SUPERSAMPLING
+    # Centre the strokes in the supersampled box, whose size is a whole number of pixels.
+    box = np.array([shape[1], shape[0]], dtype=np.float64) * fine
+    offset = (box - (high - low) * scale * fine) / 2
+    rendered = rasterize_strokes(
+        [(stroke - low) * scale * fine + offset for stroke in strokes],
+        (shape[0] * fine, shape[1] * fine),
+        pen * fine,
+    )
+    scaled = np.asarray(Image.fromarray(rendered).reduce(fine), dtype=np.float64) / 255.0
+    if scaled.max() <= 0:
+        return Preprocessed(image=None, message=NOTHING_DRAWN)
+    digit = _paste_centred_by_mass(scaled / scaled.max())
+    return Preprocessed(
+        image=(digit / digit.max()).astype(np.float32),
+        cropped=_ink_on_pad(strokes, low, high, drawing),
+        scaled=(scaled / scaled.max()).astype(np.float32),
+    )
+
+
+def _finite_strokes(strokes) -> list[np.ndarray]:
+    """Each stroke as a float64 (n, 2) array of its finite points; empty strokes dropped."""
+    arrays = []
+    for stroke in strokes:
+        points = np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points):
+            arrays.append(np.clip(points, -_COORDINATE_LIMIT, _COORDINATE_LIMIT))
+    return arrays
+
+
+def _ink_on_pad(strokes, low, high, drawing: Drawing) -> np.ndarray:
+    """The drawing's ink with the pad's pen, cropped to the part of the pad it covers.
+
+    Shrunk (strokes and pen alike) to at most ``_MAX_INK_SIDE`` pixels: it is only shown,
+    and drawing it costs time in proportion to its area.
+    """
+    margin = drawing.pen_width / 2 + 1
+    corner = np.maximum(low - margin, 0)
+    far = np.minimum(high + margin, [drawing.width, drawing.height])
+    extent = np.maximum(far - corner, 1)
+    shrink = min(1.0, _MAX_INK_SIDE / float(extent.max()))
+    height, width = (max(1, int(np.ceil(side * shrink))) for side in extent[::-1])
+    ink = rasterize_strokes(
+        [(stroke - corner) * shrink for stroke in strokes],
+        (height, width),
+        drawing.pen_width * shrink,
+    )
+    return (ink / 255.0).astype(np.float32)
 
 
 def plain_resize(image: np.ndarray) -> np.ndarray:

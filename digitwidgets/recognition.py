@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import SIZE, Drawing, Preprocessed, preprocess_digit
+from .preprocessing import SIZE, Drawing, Preprocessed, preprocess_digit, preprocess_drawing
 
 NO_MODEL = "Train a model first, or choose a saved one."
-# The model sees the ink 20 pixels across, so a bigger raster than this only costs time: its
-# rasterizing and preprocessing grow with the canvas area (bench/bench_recognition.py).
-MAX_RASTER_SIDE = 280
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,10 +76,10 @@ class Recognizer:
             ValueError: if an array has a shape that is not an image.
         """
         if isinstance(image_or_drawing, Drawing):
-            image = _rasterize_for_model(image_or_drawing)
+            # The strokes are drawn again at MNIST's scale, whatever the pad's size and pen.
+            preprocessed = preprocess_drawing(image_or_drawing)
         else:
-            image = np.asarray(image_or_drawing)
-        preprocessed = preprocess_digit(image)
+            preprocessed = preprocess_digit(np.asarray(image_or_drawing))
         with self._lock:
             model, classify = self._model, self._classify
         if model is None:
@@ -97,20 +94,6 @@ class Recognizer:
                     self._classify = classify
         probabilities = _as_probabilities(classify(preprocessed.image))
         return Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
-
-
-def _rasterize_for_model(drawing: Drawing) -> np.ndarray:
-    """The drawing's pixels, scaled down (strokes and pen alike) to at most MAX_RASTER_SIDE."""
-    scale = MAX_RASTER_SIDE / max(drawing.width, drawing.height, 1)
-    if scale >= 1:
-        return drawing.rasterize()
-    strokes = tuple(tuple((x * scale, y * scale) for x, y in stroke) for stroke in drawing.strokes)
-    return Drawing(
-        strokes,
-        max(1, round(drawing.width * scale)),
-        max(1, round(drawing.height * scale)),
-        drawing.pen_width * scale,
-    ).rasterize()
 
 
 def _compile_classifier(model):

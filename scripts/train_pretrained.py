@@ -19,8 +19,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
-from digitwidgets.augmentation import with_augmentation  # noqa: E402
+from digitwidgets.augmentation import distort, with_augmentation  # noqa: E402
 from digitwidgets.drawn_digits import (  # noqa: E402
     DEFAULT_PER_CLASS,
     DEFAULT_SEED,
@@ -38,12 +39,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--copies", type=int, default=0, help="distorted copies of each training digit"
+    )
     parser.add_argument("--out", type=Path, default=ASSETS)
     args = parser.parse_args()
 
     data = load_embedded_sample()
     x_train = data.x_train.astype("float32") / 255.0
     x_test = data.x_test.astype("float32") / 255.0
+    # Elastic and slant distortions are made once, as copies (NumPy, not a Keras layer); the
+    # layers of with_augmentation then shift, turn, zoom and re-thicken every batch afresh.
+    x_fit = np.concatenate(
+        [
+            x_train,
+            *(distort(x_train, seed=args.seed * 100 + 1 + copy) for copy in range(args.copies)),
+        ]
+    )
+    y_fit = np.concatenate([data.y_train] * (args.copies + 1))
     # Augmentation is wrapped around the plain model rather than built into it, so the file
     # shipped holds no augmentation layers; training is the same as build_lenet5 with
     # augmentation=True.
@@ -54,7 +67,7 @@ def main() -> None:
     keras.utils.set_random_seed(args.seed)
     started = time.perf_counter()
     with_augmentation(model, seed=args.seed).fit(
-        x_train, data.y_train, epochs=hp.epochs, batch_size=hp.batch_size, shuffle=True, verbose=2
+        x_fit, y_fit, epochs=hp.epochs, batch_size=hp.batch_size, shuffle=True, verbose=2
     )
     duration = time.perf_counter() - started
 

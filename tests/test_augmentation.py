@@ -122,3 +122,19 @@ def test_a_model_augments_only_when_training(digits):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(digits)), digits)
     np.testing.assert_array_equal(model.predict(digits, verbose=0), digits)
     assert not np.allclose(keras.ops.convert_to_numpy(model(digits, training=True)), digits)
+
+
+def test_distort_bends_and_slants_real_digits_but_keeps_them_digits(sample_arrays):
+    from digitwidgets.augmentation import distort
+
+    originals = sample_arrays["x_test"][:50].astype(np.float32) / 255.0
+    bent = distort(originals, seed=3)
+    assert bent.shape == originals.shape and bent.dtype == np.float32
+    assert bent.min() >= 0 and bent.max() <= 1
+    np.testing.assert_array_equal(bent, distort(originals, seed=3))
+    changes = np.abs(bent - originals).sum(axis=(1, 2)) / originals.sum(axis=(1, 2))
+    assert changes.min() > 0.05  # every digit moved
+    # ...but stays close to itself: most of its ink still overlaps the original's.
+    overlap = (np.minimum(bent, originals).sum(axis=(1, 2))) / originals.sum(axis=(1, 2))
+    assert np.median(overlap) > 0.4
+    assert np.allclose(distort(originals[:5], seed=1, elastic=0.0, slant=0.0), originals[:5])
