@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import SIZE, Drawing, preprocess_digit
+from .preprocessing import SIZE, Drawing, preprocess_drawing
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,7 +198,8 @@ def _as_images(drawings) -> np.ndarray:
     images = []
     for item in drawings:
         if isinstance(item, Drawing):
-            image = preprocess_digit(item.rasterize()).image
+            # What recognition gives the model for a drawing, so tuning learns the same view.
+            image = preprocess_drawing(item).image
             if image is None:
                 raise ValueError("A drawing without ink cannot teach the model anything.")
         else:
