@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 
@@ -80,20 +81,20 @@ def test_undo_and_clear():
         pad._on_mouse_up(x, 240)
     pad.undo()
     assert [stroke[0][0] for stroke in pad.strokes] == [60, 140]
-    pad.children[1].children[0].click()  # Undo
+    pad.children[2].children[0].click()  # Undo
     assert len(pad.strokes) == 1
-    pad.children[1].children[1].click()  # Clear
+    pad.children[2].children[1].click()  # Clear
     assert pad.strokes == [] and pad.value is None and pad.message == NO_MODEL_YET
 
 
 def test_css_classes():
     pad = DrawingPad()
-    canvas = pad.children[0].children[0]
+    canvas = pad.children[1].children[0]
     assert "dw-pad" in canvas._dom_classes
     assert type(canvas).__name__ == "Canvas"
     assert (canvas.width, canvas.height) == (280, 280)
-    assert "dw-undo" in pad.children[1].children[0]._dom_classes
-    assert "dw-clear" in pad.children[1].children[1]._dom_classes
+    assert "dw-undo" in pad.children[2].children[0]._dom_classes
+    assert "dw-clear" in pad.children[2].children[1]._dom_classes
 
 
 def test_with_a_model_the_pad_invites_drawing_and_says_train_first_only_without(
@@ -201,3 +202,20 @@ def test_a_vertical_stroke_is_a_one_and_a_new_model_re_recognizes(trained_model)
     pad.recognize()
     assert pad.value.digit == 1
     assert pad.message.startswith("Looks like a 1")
+
+
+def test_keys_on_the_pad_move_the_focus_on_and_undo_or_clear(monkeypatch):
+    pad = DrawingPad()
+    before = widgets.Button()
+    pad.focus_previous = before
+    focused = []
+    monkeypatch.setattr(widgets.Button, "focus", lambda self: focused.append(self))
+    pad._on_key_down("Tab", False, False, False)
+    assert focused == [pad._undo]  # Tab leaves the canvas forwards: no keyboard trap
+    pad._on_key_down("Tab", True, False, False)
+    assert focused == [pad._undo, before]  # and Shift+Tab backwards
+    pad.strokes = [[[10.0, 10.0], [200.0, 200.0]], [[50.0, 200.0], [200.0, 50.0]]]
+    pad._on_key_down("Backspace", False, False, False)
+    assert len(pad.strokes) == 1
+    pad._on_key_down("Delete", False, False, False)
+    assert pad.strokes == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 
 import ipywidgets as widgets
 import traitlets
@@ -62,6 +63,9 @@ class DrawingPad(widgets.VBox):
     def __init__(self, recognizer: Recognizer | None = None, *, size=280, pen_width=18.0, **kwargs):
         """Build a ``size`` x ``size`` pad drawing with a ``pen_width`` pixels pen."""
         super().__init__(**kwargs)
+        # A drawing is recognized on the kernel's thread, and again on the event worker when
+        # a model arrives: one at a time, each with the strokes and model current then.
+        self._recognizing = threading.RLock()
         self.size = int(size)
         self.pen_width = float(pen_width)
         if recognizer is not None:
@@ -137,6 +141,10 @@ class DrawingPad(widgets.VBox):
 
     def recognize(self) -> None:
         """Recognize the current strokes again (e.g. after the recognizer got a new model)."""
+        with self._recognizing:
+            self._recognize()
+
+    def _recognize(self) -> None:
         if not self.strokes:
             self.set_trait("drawing", None)
             self.set_trait("value", None)

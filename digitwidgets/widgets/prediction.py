@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 
 import bqplot
 import ipywidgets as widgets
@@ -81,6 +82,7 @@ class PredictionView(widgets.VBox):
     def __init__(self, value: Recognition | None = None, *, model=None, **kwargs):
         """Build an empty view, then show ``value`` (and its saliency with ``model``)."""
         super().__init__(**kwargs)
+        self._showing = threading.RLock()
         self._digit = widgets.HTML("", layout=widgets.Layout(height="96px"))
         self._digit.add_class("dw-prediction")
         self._confidence = widgets.HTML("")
@@ -145,12 +147,17 @@ class PredictionView(widgets.VBox):
 
     @traitlets.observe("value")
     def _on_value_change(self, change) -> None:
-        self._show(change["new"])
+        # Values arrive from the kernel's thread (a drawing) and the event worker (a new model)
+        # alike: show whichever is current, one at a time, so the page's widgets end in the
+        # same state as the kernel's (two interleaved updates could leave the older one shown).
+        with self._showing:
+            self._show(self.value)
 
     @traitlets.observe("model")
     def _on_model_change(self, change) -> None:
         if hasattr(self, "_saliency"):
-            self._show_saliency(self.value)
+            with self._showing:
+                self._show_saliency(self.value)
 
     def _show(self, recognition: Recognition | None) -> None:
         if not hasattr(self, "_bars"):

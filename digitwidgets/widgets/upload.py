@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as widgets
 import traitlets
 
@@ -31,6 +33,7 @@ class ImageUpload(widgets.VBox):
     def __init__(self, recognizer: Recognizer | None = None, **kwargs):
         """Build the upload button and its message line."""
         super().__init__(**kwargs)
+        self._recognizing = threading.RLock()  # the kernel's thread and the event worker
         if recognizer is not None:
             self.recognizer = recognizer
         self._image = None
@@ -64,6 +67,10 @@ class ImageUpload(widgets.VBox):
 
     def recognize(self) -> None:
         """Recognize the last readable upload again (e.g. with a new model)."""
+        with self._recognizing:
+            self._recognize()
+
+    def _recognize(self) -> None:
         if self._image is None:
             return
         recognition = self.recognizer.recognize(self._image)

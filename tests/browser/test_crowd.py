@@ -185,3 +185,22 @@ def test_a_crowd_beyond_the_cap_gets_the_full_page_and_the_real_page_keeps_worki
         assert status == 200 and "jupyter-config-data" in body
     finally:
         page.context.close()
+
+
+def test_a_page_that_connects_too_late_says_so_instead_of_dying(server, browser):
+    """A page whose websocket never opened loses its kernel after the release time: it says so."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        # The page's websocket never reaches the server, as on a connection that stalls.
+        page.route_web_socket("**/channels*", lambda ws: None)
+        # A kernel shutting down from the test before may still fill the cap for a moment.
+        deadline = time.monotonic() + KERNEL_WAIT_S
+        while page.goto(server.url).status == 503 and time.monotonic() < deadline:
+            time.sleep(5)
+        banner = page.locator(".dw-kernel-gone")
+        banner.wait_for(timeout=(RELEASE_S + 60) * 1000)
+        assert banner.get_attribute("role") == "alert"
+        assert "Reload the page" in banner.inner_text()
+    finally:
+        context.close()
