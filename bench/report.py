@@ -114,7 +114,40 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
     if name == "time_to_interactive":
         warm, cold = figures["preheated"], figures["not_preheated"]
         back = figures["preheated_returning"]
-        return [
+        extension = figures.get("server_extension")
+        out = []
+        if extension:
+            kernel = figures.get("in_kernel", {})
+            out += [
+                (
+                    "Server extension (/voila/render, as Binder and JupyterHub), first visit "
+                    "included: median, worst",
+                    f"< {figures['target_server_extension_s']} s",
+                    f"{extension['median_s']:.2f} s, {extension['max_s']:.2f} s "
+                    f"(samples {_numbers(extension['samples_s'])})",
+                    _verdict(extension["max_s"] < figures["target_server_extension_s"]),
+                ),
+                (
+                    "Where it goes (medians): kernel started, first byte, whole HTML "
+                    "(notebook run), load event",
+                    "",
+                    f"{extension.get('kernel_started_median_ms', '?')} ms, "
+                    f"{extension['first_byte_median_ms']} ms, {extension['html_median_ms']} ms, "
+                    f"{extension['load_event_median_ms']} ms",
+                    "",
+                ),
+                (
+                    "Inside the kernel: import ipywidgets, import Dashboard, build it "
+                    "(TensorFlow imported by the build?)",
+                    "",
+                    f"{kernel.get('import_ipywidgets_s', '?')} s, "
+                    f"{kernel.get('import_dashboard_s', '?')} s, "
+                    f"{kernel.get('build_dashboard_s', '?')} s "
+                    f"({'yes' if kernel.get('tensorflow_imported_by_build') else 'no'})",
+                    "",
+                ),
+            ]
+        return out + [
             (
                 "Page request to Train clickable, preheated kernel: median (min–max)",
                 f"< {figures['target_preheated_s']} s",
@@ -141,6 +174,26 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                 "",
             ),
         ]
+    if name == "capacity":
+        out = [
+            (
+                f"One page training, {n} drawing: mouse up to digit median, p95; memory",
+                f"p95 < {figures['target_p95_ms']:.0f} ms",
+                f"{row['median_ms']:.0f} ms, {row['p95_ms']:.0f} ms; {row['memory_mb']:,} MB "
+                f"({row['kernels']} kernels)",
+                _verdict(row["p95_ms"] < figures["target_p95_ms"]),
+            )
+            for n, row in figures["levels"].items()
+        ]
+        out.append(
+            (
+                "Largest N drawing while one trains, p95 < 150 ms and memory < 20 GB",
+                "",
+                str(figures["largest_n_drawing"]),
+                "",
+            )
+        )
+        return out
     if name == "kernel_memory":
         out = []
         for run_name, run in figures["runs"].items():
@@ -226,6 +279,9 @@ TITLES = {
     "training_scaling": "5. How training cost grows",
     "default_training": "Default hyperparameters (issue 2)",
     "handwriting": "Accuracy on drawn digits (issue 6)",
+    "capacity": "7. How many people one machine holds (issue 14)",
+    "crowd": "8. A burst of page loads against the kernel cap (issue 16)",
+    "inside": "9. Inside the network: layer outputs, maps of digits (issue 12)",
 }
 
 

@@ -24,6 +24,7 @@ BROWSER = {
     "bench_time_to_interactive.py",
     "bench_kernel_memory.py",
     "bench_crowd.py",
+    "bench_capacity.py",
 }
 
 # script: keys its JSON must have (nested keys as "outer.inner").
@@ -54,6 +55,9 @@ EXPECTED = {
     ],
     "bench_browser_recognition.py": ["pages.1.median_ms", "pages.2.p95_ms", "passed"],
     "bench_time_to_interactive.py": [
+        "server_extension.median_s",
+        "server_extension.html_median_ms",
+        "in_kernel.build_dashboard_s",
         "preheated_returning.median_s",
         "preheated.median_s",
         "not_preheated.median_s",
@@ -61,6 +65,7 @@ EXPECTED = {
     ],
     "bench_kernel_memory.py": ["peak_kernel_mb", "runs.embedded_sample.peak_kernel_mb"],
     "bench_crowd.py": ["peak_kernels", "served", "full", "drawer_p95_ms", "recovery_s", "passed"],
+    "bench_capacity.py": ["levels.1.p95_ms", "largest_n_drawing", "memory_per_kernel_mb"],
     "bench_inside.py": [
         "layer_outputs.median_ms",
         "epoch_end_share",
@@ -146,6 +151,9 @@ def test_report_renders_the_collected_figures(quick_runs, tmp_path):
         "bench_browser_recognition.py": "browser_recognition",
         "bench_time_to_interactive.py": "time_to_interactive",
         "bench_kernel_memory.py": "kernel_memory",
+        "bench_capacity.py": "capacity",
+        "bench_crowd.py": "crowd",
+        "bench_inside.py": "inside",
     }
     benchmarks = {}
     for script, (finished, output) in quick_runs.items():
