@@ -169,6 +169,13 @@ def open_dashboard(browser, url: str, *, width: int = 1280, height: int = 1100):
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.goto(url)
     page.wait_for_selector(".dw-train button, button.dw-train", state="visible")
+    # The page is usable at once and the pretrained model arrives seconds later (it loads in
+    # the background): a person reading the model line waits for it, and so do the tests.
+    page.wait_for_function(
+        "() => !/Loading the pretrained/.test("
+        "(document.querySelector('.dw-model-label') || {}).textContent || '')",
+        timeout=PAGE_TIMEOUT_MS,
+    )
     return page
 
 
