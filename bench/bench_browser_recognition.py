@@ -97,7 +97,7 @@ async def ensure_model(page) -> bool:
     if NO_MODEL not in message:
         return False
     for css_class, value in (("dw-epochs", 1), ("dw-batch-size", 128)):
-        await page.locator(f".{css_class} .widget-readout").first.click()
+        await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
         await page.keyboard.press("Control+A")
         await page.keyboard.type(str(value))
         await page.keyboard.press("Enter")

@@ -164,7 +164,7 @@ async def open_page(browser, url: str):
 
 
 async def set_slider(page, css_class: str, value) -> None:
-    await page.locator(f".{css_class} .widget-readout").first.click()
+    await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
     await page.keyboard.press("Control+A")
     await page.keyboard.type(str(value))
     await page.keyboard.press("Enter")

@@ -193,7 +193,8 @@ def test_an_error_inside_training_is_reported(tiny_data, tmp_path, monkeypatch):
     def out_of_memory(hp):
         raise MemoryError("cannot allocate the model")
 
-    monkeypatch.setattr("digitwidgets.training.trainer.build_lenet5", out_of_memory)
+    # The training thread imports the model builder when a run starts (TensorFlow with it).
+    monkeypatch.setattr("digitwidgets.model.build_lenet5", out_of_memory)
     events = _train(Trainer(RunStore(tmp_path)), TINY, tiny_data)
     assert [event.kind for event in events] == ["start", "failed"]
     assert "cannot allocate the model" in events[-1].message

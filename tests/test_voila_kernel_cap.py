@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 import pytest
@@ -19,8 +20,25 @@ START_TIMEOUT = 120
 
 
 def run(coroutine):
-    """Run one test's coroutine on a fresh event loop, bounded in time."""
-    return asyncio.run(asyncio.wait_for(coroutine, timeout=4 * START_TIMEOUT))
+    """Run one test's coroutine on a fresh event loop in a thread of its own, bounded in time.
+
+    A thread of its own: the browser tests' session-wide Playwright keeps an event loop
+    running in the main thread, where ``asyncio.run`` refuses to start another.
+    """
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(asyncio.wait_for(coroutine, 4 * START_TIMEOUT))
+        except BaseException as error:  # noqa: BLE001 - raised again in the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="kernel-cap-test")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 @pytest.fixture(autouse=True)
