@@ -97,11 +97,7 @@ async def ensure_model(page) -> bool:
     if NO_MODEL not in message:
         return False
     for css_class, value in (("dw-epochs", 1), ("dw-batch-size", 128)):
-        await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
-        await page.keyboard.press("Control+A")
-        await page.keyboard.type(str(value))
-        await page.keyboard.press("Enter")
-        await page.wait_for_timeout(300)
+        await dp.type_setting(page, css_class, value)
     await page.click("button.dw-train")
     await page.wait_for_function(dp.TRAINING)
     await page.wait_for_selector(dp.TRAIN_ENABLED, timeout=600_000)

@@ -56,11 +56,7 @@ def server_memory_mb(server) -> float:
 async def start_training(page) -> None:
     """Set a long run going on ``page`` (it trains for the whole measurement)."""
     for css_class, value in (("dw-epochs", 100), ("dw-batch-size", 64)):
-        await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
-        await page.keyboard.press("Control+A")
-        await page.keyboard.type(str(value))
-        await page.keyboard.press("Enter")
-        await page.wait_for_timeout(300)
+        await dp.type_setting(page, css_class, value)
     await page.click("button.dw-train")
     await page.wait_for_function(dp.TRAINING)
 

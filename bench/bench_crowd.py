@@ -163,14 +163,6 @@ async def open_page(browser, url: str):
     return page
 
 
-async def set_slider(page, css_class: str, value) -> None:
-    await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
-    await page.keyboard.press("Control+A")
-    await page.keyboard.type(str(value))
-    await page.keyboard.press("Enter")
-    await page.wait_for_timeout(300)
-
-
 async def draw_one(page, name: str) -> dict:
     """Clear the pad, draw ``name`` in one stroke, wait for a digit; the page's own timing."""
     await page.click("button.dw-clear")
@@ -228,7 +220,7 @@ async def run(args) -> dict:
                 sampler.start()
 
                 known = {path.parent.name for path in runs_root.glob("*/run.json")}
-                await set_slider(trainer, "dw-epochs", args.epochs)
+                await dp.type_setting(trainer, "dw-epochs", args.epochs)
                 await trainer.click("button.dw-train")
                 await trainer.wait_for_function(dp.TRAINING)
 

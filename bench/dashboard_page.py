@@ -72,6 +72,15 @@ def set_slider(page, css_class: str, value) -> None:
     page.wait_for_timeout(300)
 
 
+async def type_setting(page, css_class: str, value) -> None:
+    """``set_slider`` for an async Playwright page: type ``value`` into a setting's field."""
+    await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type(str(value))
+    await page.keyboard.press("Enter")
+    await page.wait_for_timeout(300)
+
+
 def train_on_page(page, *, epochs: int, batch_size: int, timeout_ms: int = 600_000) -> dict:
     """Set epochs and batch size, click Train, wait for the run to end; return what it shows."""
     set_slider(page, "dw-epochs", epochs)

@@ -64,6 +64,19 @@ def _html(text: str, css_class: str) -> widgets.HTML:
     return html
 
 
+def _opening_button(description, icon, tooltip, css_class, action) -> widgets.Button:
+    """A wide button that builds a part of the page the visitor asks for (``action()``)."""
+    button = widgets.Button(
+        description=description,
+        icon=icon,
+        tooltip=tooltip,
+        layout=widgets.Layout(width="420px", max_width="100%"),
+    )
+    button.add_class(css_class)
+    button.on_click(lambda _: action())
+    return button
+
+
 def _load_data():
     """MNIST for the page: never waits for a download, and warns nobody on the page.
 
@@ -213,26 +226,22 @@ class Dashboard(widgets.VBox):
         return self.current.wait_loaded(timeout)
 
     def _open_details_button(self) -> widgets.Button:
-        button = widgets.Button(
-            description="Evaluate on test digits, compare saved runs, export",
-            icon="table",
-            tooltip="Confusion matrix and misread digits, your saved runs, downloads",
-            layout=widgets.Layout(width="420px", max_width="100%"),
+        return _opening_button(
+            "Evaluate on test digits, compare saved runs, export",
+            "table",
+            "Confusion matrix and misread digits, your saved runs, downloads",
+            "dw-open-details",
+            self.open_details,
         )
-        button.add_class("dw-open-details")
-        button.on_click(lambda _: self.open_details())
-        return button
 
     def _open_layers_button(self) -> widgets.Button:
-        button = widgets.Button(
-            description="See inside the network: every layer for your digit",
-            icon="eye",
-            tooltip="Each layer's feature maps for your drawing, and the filters it learned",
-            layout=widgets.Layout(width="420px", max_width="100%"),
+        return _opening_button(
+            "See inside the network: every layer for your digit",
+            "eye",
+            "Each layer's feature maps for your drawing, and the filters it learned",
+            "dw-open-layers",
+            self.open_layers,
         )
-        button.add_class("dw-open-layers")
-        button.on_click(lambda _: self.open_layers())
-        return button
 
     def open_layers(self) -> None:
         """Build the layers view (every layer's maps for the digit on show) if not built yet."""
