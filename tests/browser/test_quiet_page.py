@@ -43,6 +43,15 @@ class RefusingServer(http.server.ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
+def visit_and_assert_quiet(browser, server) -> None:
+    """A new visitor opens the page; it must show no output and no library's words."""
+    page = open_dashboard(browser, server.url)
+    try:
+        assert_quiet(page)
+    finally:
+        page.context.close()
+
+
 def assert_quiet(page) -> None:
     assert page.evaluate(STREAMS) == []
     body = page.inner_text("body")
@@ -61,11 +70,7 @@ def serve(tmp_path, name: str, env: dict) -> VoilaServer:
 def test_offline_page_is_quiet(browser, tmp_path):
     server = serve(tmp_path, "offline", {"DIGITWIDGETS_OFFLINE": "1"})
     try:
-        page = open_dashboard(browser, server.url)
-        try:
-            assert_quiet(page)
-        finally:
-            page.context.close()
+        visit_and_assert_quiet(browser, server)
     finally:
         server.stop()
 
@@ -76,11 +81,7 @@ def test_a_failing_download_is_quiet_and_tried_once_per_machine(browser, tmp_pat
     server = serve(tmp_path, "failing", {"DIGITWIDGETS_OFFLINE": "", "DIGITWIDGETS_MNIST_URL": url})
     try:
         for _visitor in range(2):
-            page = open_dashboard(browser, server.url)
-            try:
-                assert_quiet(page)
-            finally:
-                page.context.close()
+            visit_and_assert_quiet(browser, server)
         assert mirror.hits == 1
         marker = tmp_path / "failing" / "keras" / "datasets" / "mnist.npz.download-failed"
         assert marker.exists()
@@ -96,10 +97,6 @@ def test_a_damaged_cache_is_quiet(browser, tmp_path):
     cache.write_bytes(b"not an archive" * 100)
     server = serve(tmp_path, "damaged", {"DIGITWIDGETS_OFFLINE": "1"})
     try:
-        page = open_dashboard(browser, server.url)
-        try:
-            assert_quiet(page)
-        finally:
-            page.context.close()
+        visit_and_assert_quiet(browser, server)
     finally:
         server.stop()
