@@ -6,7 +6,9 @@ import pytest
 
 from digitwidgets.server.capacity import (
     DASHBOARD_KERNEL_BYTES,
+    available_cpus,
     available_memory_bytes,
+    cgroup_cpu_limit,
     cgroup_memory_limit_bytes,
     default_max_kernels,
     physical_memory_bytes,
@@ -41,8 +43,24 @@ def test_default_cap_follows_the_kernel_size_reserve_and_share():
 
 
 @pytest.mark.parametrize(
+    ("cpus", "expected"),
+    [
+        (2, 8),  # this 2-processor machine: 4 per processor, fewer than 24 GiB's 21
+        (1, 4),
+        (8, 21),  # 8 processors: memory is the tighter bound again
+        (None, 21),  # processors not given: memory alone
+    ],
+)
+def test_default_cap_holds_a_few_kernels_per_processor(cpus, expected):
+    assert default_max_kernels(24 * GIB, cpus=cpus) == expected
+    assert default_max_kernels(24 * GIB, cpus=2, kernels_per_cpu=0) == 21
+
+
+@pytest.mark.parametrize(
     "kwargs",
     [
+        {"memory_bytes": GB, "cpus": 0},
+        {"memory_bytes": GB, "cpus": 2, "kernels_per_cpu": -1},
         {"memory_bytes": 0},
         {"memory_bytes": -1},
         {"memory_bytes": GB, "kernel_bytes": 0},
@@ -99,6 +117,26 @@ def test_cgroup_v1_limit_is_read_and_its_unlimited_value_ignored(tmp_path):
     (v1 / "jobs" / "one" / "memory.limit_in_bytes").write_text(str(5 * GIB))
     proc = own_group(tmp_path, "4:memory:/jobs/one\n0::/\n")
     assert cgroup_memory_limit_bytes(tmp_path, proc) == 5 * GIB
+
+
+def test_cgroup_cpu_quota_is_read_in_v2_and_v1(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_limit(tmp_path, own_group(tmp_path, "0::/\n")) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(tmp_path, own_group(tmp_path, "0::/\n")) is None
+    v1 = tmp_path / "cpu" / "jobs"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("200000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_limit(tmp_path, own_group(tmp_path, "3:cpu,cpuacct:/jobs\n0::/\n")) == 2.0
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_limit(tmp_path, own_group(tmp_path, "3:cpu,cpuacct:/jobs\n0::/\n")) is None
+
+
+def test_available_cpus_is_at_least_one_and_at_most_the_machines():
+    import os
+
+    assert 1 <= available_cpus() <= (os.cpu_count() or 1)
 
 
 def test_available_memory_is_at_most_the_machines():

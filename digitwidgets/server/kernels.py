@@ -31,7 +31,9 @@ from traitlets import Float, Int, TraitError, validate
 
 from .capacity import (
     DASHBOARD_KERNEL_BYTES,
+    KERNELS_PER_CPU,
     SYSTEM_RESERVE_BYTES,
+    available_cpus,
     available_memory_bytes,
     default_max_kernels,
 )
@@ -67,7 +69,8 @@ class CappedKernelManager(AsyncMappingKernelManager):
         config=True,
         help=(
             "Most kernels alive at once, preheated ones included; 0 derives it from the "
-            "memory this server may use, kernel_memory and memory_reserve."
+            "memory this server may use (kernel_memory, memory_reserve) and its processors "
+            "(kernels_per_cpu)."
         ),
     )
     kernel_memory = Int(
@@ -79,6 +82,14 @@ class CappedKernelManager(AsyncMappingKernelManager):
         SYSTEM_RESERVE_BYTES,
         config=True,
         help="Bytes kept for the system and the server when max_kernels is derived.",
+    )
+    kernels_per_cpu = Int(
+        KERNELS_PER_CPU,
+        config=True,
+        help=(
+            "When max_kernels is derived, at most this many kernels per processor: a burst "
+            "of kernels starting at once must not starve the pages in use; 0: memory only."
+        ),
     )
     release_unconnected_after = Float(
         60.0,
@@ -94,7 +105,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         help="Seconds a visitor turned away is asked to wait (the Retry-After header).",
     )
 
-    @validate("max_kernels", "retry_after")
+    @validate("max_kernels", "retry_after", "kernels_per_cpu")
     def _not_negative(self, proposal):
         if proposal.value < 0:
             raise TraitError(f"{proposal.trait.name} cannot be negative, got {proposal.value}")
@@ -131,11 +142,15 @@ class CappedKernelManager(AsyncMappingKernelManager):
 
     @property
     def kernel_cap(self) -> int:
-        """The cap in force: ``max_kernels``, or what this machine's memory holds."""
+        """The cap in force: ``max_kernels``, or what this machine's memory and processors hold."""
         if self.max_kernels:
             return self.max_kernels
         return default_max_kernels(
-            available_memory_bytes(), self.kernel_memory, self.memory_reserve
+            available_memory_bytes(),
+            self.kernel_memory,
+            self.memory_reserve,
+            cpus=available_cpus(),
+            kernels_per_cpu=self.kernels_per_cpu,
         )
 
     def occupied(self) -> int:
