@@ -156,9 +156,7 @@ async def run(args) -> dict:
         server = dp.VoilaServer(dp.NOTEBOOK, Path(scratch) / "voila").start()
         try:
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(dp.CHROMIUM), args=dp.BENCH_FLAGS, headless=True
-                )
+                browser = await dp.launch_chromium(playwright)
                 pages = [await open_page(browser, server.url) for _ in range(max(levels))]
                 trained = await asyncio.gather(*(ensure_model(page) for page in pages))
                 results = {}

@@ -72,9 +72,7 @@ async def measure(args) -> dict:
         server = dp.VoilaServer(dp.NOTEBOOK, Path(scratch) / "voila").start()
         try:
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(dp.CHROMIUM), args=dp.BENCH_FLAGS, headless=True
-                )
+                browser = await dp.launch_chromium(playwright)
                 trainer = await recognition.open_page(browser, server.url)
                 await start_training(trainer)
                 idle_memory = server_memory_mb(server)

@@ -43,9 +43,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import dashboard_page as dp  # noqa: E402
 from bench_browser_recognition import DIGITS, WATCH, draw, percentile  # noqa: E402
 
-sys.path.insert(0, str(dp.ROOT))
 from digitwidgets.server.capacity import (  # noqa: E402
     DASHBOARD_KERNEL_BYTES,
+    available_cpus,
     available_memory_bytes,
     default_max_kernels,
 )
@@ -188,7 +188,7 @@ async def run(args) -> dict:
     """Two pages at work, the burst, then the wait for memory to come back."""
     from playwright.async_api import async_playwright
 
-    cap = args.max_kernels or default_max_kernels(available_memory_bytes())
+    cap = args.max_kernels or default_max_kernels(available_memory_bytes(), cpus=available_cpus())
     budget = cap * DASHBOARD_KERNEL_BYTES
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch) / "voila"
@@ -204,9 +204,7 @@ async def run(args) -> dict:
         sampler = None
         try:
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(dp.CHROMIUM), args=dp.BENCH_FLAGS, headless=True
-                )
+                browser = await dp.launch_chromium(playwright)
                 trainer = await open_page(browser, server.url)
                 drawer = await open_page(browser, server.url)
                 page_kernels = [await page.evaluate(dp.KERNEL_ID) for page in (trainer, drawer)]

@@ -27,16 +27,9 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 import dashboard_page as dp  # noqa: E402
 
-from tests.browser.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    VoilaServer,
-    set_epochs,
-)
+from digitwidgets.pagedriver import CHROMIUM, CHROMIUM_FLAGS, VoilaServer, set_epochs  # noqa: E402
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE_EVERY = 0.2

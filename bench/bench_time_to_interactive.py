@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,9 +44,6 @@ TARGET_PREHEATED_S = 1.0
 TARGET_SERVER_EXTENSION_S = 3.0
 POOL_FILLED = r"Kernel pool of .* is filled"
 KERNEL_STARTED = re.compile(r"\[I (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) ServerApp\] Kernel started")
-BINDER = dp.ROOT / "binder"
-RENDER_PATH = "voila/render/notebooks/dashboard.ipynb"
-TOKEN = "bench-token"
 # What building the dashboard costs inside a kernel: run in a plain Python process.
 IN_KERNEL = """
 import json, sys, time
@@ -160,48 +156,6 @@ def summary(timings: list[dict]) -> dict:
     return row
 
 
-def jupyter_server(home: Path) -> tuple[subprocess.Popen, int, Path]:
-    """``binder/start jupyter server`` on a loopback port, as a Binder session launches it."""
-    port = dp.free_port()
-    log_path = home / "jupyter-server.log"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DIGITWIDGETS_OFFLINE", "JUPYTER_CONFIG_PATH", "TF_NUM_INTRAOP_THREADS")
-    }
-    env.update(
-        KERAS_HOME=str(home / "keras"),
-        DIGITWIDGETS_RUNS=str(home / "runs"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    command = [
-        str(BINDER / "start"),
-        "jupyter",
-        "server",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={dp.ROOT}",
-        *(["--allow-root"] if os.geteuid() == 0 else []),
-    ]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            command, cwd=dp.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the Jupyter server did not start:\n{log_path.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port, log_path
-        except OSError:
-            time.sleep(0.1)
-
-
 def kernel_start_ms(log_text: str, requested_at: float) -> int | None:
     """Milliseconds from the request to the server's first "Kernel started" after it."""
     for match in KERNEL_STARTED.finditer(log_text):
@@ -213,28 +167,23 @@ def kernel_start_ms(log_text: str, requested_at: float) -> int | None:
 
 def measure_server_extension(browser, home: Path, *, samples: int) -> list[dict]:
     """Time ``samples`` first-time visits to /voila/render/..., the first as the server opens."""
-    process, port, log_path = jupyter_server(home)
-    url = f"http://127.0.0.1:{port}/{RENDER_PATH}?token={TOKEN}"
+    server = dp.JupyterServer(home).start()
     timings = []
     try:
         for number in range(samples):
             if number:  # the first visitor arrives as soon as the server listens
-                dp.wait_until_idle([psutil.Process(process.pid)])
+                dp.wait_until_idle([psutil.Process(server.process.pid)])
             context = new_context(browser)
             requested_at = time.time()
             try:
-                timing = time_page(context, url)
+                timing = time_page(context, server.url)
             finally:
                 context.close()
-            timing["kernel_start_ms"] = kernel_start_ms(log_path.read_text(), requested_at)
+            timing["kernel_start_ms"] = kernel_start_ms(server.log(), requested_at)
             timings.append(timing)
             print(f"server extension visit {number + 1}: {timing}", file=sys.stderr)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
     return timings
 
 

@@ -1,33 +1,31 @@
-"""Drive the real dashboard as a visitor would, for the benchmarks: serve it, open it, act on it.
+"""What the benchmarks do on top of driving the page: data, runs, processes, the machine.
 
-The Voila server and Chromium flags come from the browser tests (``tests/browser/conftest.py``),
-so the benchmarks load the page exactly as the tests do: the system Chromium, never a
-downloaded one.
+Serving and opening the page, and what a person does on it, come from
+``digitwidgets.pagedriver``, the home the browser tests use too, so the benchmarks load the page
+exactly as the tests do: the system Chromium, never a downloaded one.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from digitwidgets import pagedriver
+from digitwidgets.pagedriver import (  # noqa: F401  (the benchmarks use these through dp.)
+    CHROMIUM,
+    NOTEBOOK,
+    ROOT,
+    JupyterServer,
+    VoilaServer,
+    free_port,
+    set_setting,
+    type_setting,
+)
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, VoilaServer, free_port  # noqa: E402, F401
-
-NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
-# Pages opened side by side must all run at full speed, as each visitor's own tab would.
-BENCH_FLAGS = [
-    *CHROMIUM_FLAGS,
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
 PAGE_TIMEOUT_MS = 180_000
 TRAIN_ENABLED = "button.dw-train:not([disabled])"
 TRAINING = "() => document.querySelector('button.dw-train').disabled"
@@ -35,10 +33,8 @@ KERNEL_ID = "() => JSON.parse(document.getElementById('jupyter-config-data').tex
 
 
 def launch_chromium(playwright):
-    """The system Chromium, headless, with the browser tests' flags."""
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=BENCH_FLAGS, headless=True
-    )
+    """The system Chromium, headless, with background pages kept at full speed."""
+    return pagedriver.launch_chromium(playwright, side_by_side=True)
 
 
 def write_digits(path: Path, n_train: int, n_test: int = 1500) -> Path:
@@ -58,33 +54,10 @@ def write_digits(path: Path, n_train: int, n_test: int = 1500) -> Path:
     return path
 
 
-def set_slider(page, css_class: str, value) -> None:
-    """Type ``value`` into a slider's readout (or a text box), as a person would."""
-    field = page.locator(f".{css_class} input").first
-    if field.count():
-        field.fill(str(value))
-        field.press("Enter")
-    else:
-        page.locator(f".{css_class} .widget-readout").first.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(value))
-        page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
-
-
-async def type_setting(page, css_class: str, value) -> None:
-    """``set_slider`` for an async Playwright page: type ``value`` into a setting's field."""
-    await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
-    await page.keyboard.press("Control+A")
-    await page.keyboard.type(str(value))
-    await page.keyboard.press("Enter")
-    await page.wait_for_timeout(300)
-
-
 def train_on_page(page, *, epochs: int, batch_size: int, timeout_ms: int = 600_000) -> dict:
     """Set epochs and batch size, click Train, wait for the run to end; return what it shows."""
-    set_slider(page, "dw-epochs", epochs)
-    set_slider(page, "dw-batch-size", batch_size)
+    set_setting(page, "dw-epochs", epochs)
+    set_setting(page, "dw-batch-size", batch_size)
     began = time.perf_counter()
     page.click("button.dw-train")
     page.wait_for_function(TRAINING)

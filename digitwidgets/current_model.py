@@ -87,13 +87,25 @@ class CurrentModel(traitlets.HasTraits):
             )
         return True
 
+    def expect_pretrained(self) -> None:
+        """Say the pretrained model is on its way (``loading``) without loading it yet.
+
+        ``load_pretrained_in_background`` starts the load; ``wait_loaded`` starts it too.
+        """
+        if self.model is None and getattr(self, "_loader", None) is None:
+            self.loading = True
+            self.description = LOADING
+
     def load_pretrained_in_background(self) -> None:
-        """Load the pretrained model on a thread of its own, ``loading`` meanwhile.
+        """Load the pretrained model on a thread of its own, ``loading`` meanwhile; once.
 
         Loading it imports TensorFlow (seconds): a page shows its controls and pad at once
-        and reads a drawing as soon as the model is there.
+        and reads a drawing as soon as the model is there. A second call does nothing.
         """
         from .background import BackgroundTask
+
+        if getattr(self, "_loader", None) is not None:
+            return
 
         def finished(result, error) -> None:
             if error is not None:
@@ -107,7 +119,10 @@ class CurrentModel(traitlets.HasTraits):
             self.loading = False
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Wait for a background load to end; True when none is running any more."""
+        """Wait for the pretrained model's load to end (starting it if it is only expected);
+        True when none is running any more."""
+        if self.loading and getattr(self, "_loader", None) is None:
+            self.load_pretrained_in_background()
         loader = getattr(self, "_loader", None)
         return True if loader is None else loader.wait(timeout)
 

@@ -11,23 +11,19 @@ short runs (SGD, then Adam), draws a digit, opens step 4 and writes PNGs into ``
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from playwright.sync_api import sync_playwright
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from tests.browser.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_FLAGS,
+from digitwidgets.pagedriver import (
+    ROOT,
     VoilaServer,
     draw_stroke,
+    launch_chromium,
     set_epochs,
+    show_tab,
 )
-from tests.browser.test_evaluate_compare_export import show_tab  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
 SEVEN = [(0.25, 0.22), (0.75, 0.22), (0.6, 0.45), (0.45, 0.8)]
@@ -52,7 +48,7 @@ def main() -> None:
     server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", home).start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page(viewport={"width": 1280, "height": 1500})
             page.set_default_timeout(120_000)
             page.goto(server.url)

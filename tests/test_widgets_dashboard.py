@@ -232,3 +232,54 @@ def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fak
     sevens = np.flatnonzero(sample.y_test == 7)
     assert set(dashboard.digit_map.highlighted) <= set(sevens.tolist())
     assert len(dashboard.digit_map.highlighted) > 0
+
+
+def test_the_pretrained_model_loads_only_for_a_page_that_shows_the_dashboard(tmp_path):
+    """A kernel whose page no browser displays never pays the ~5 s of processor time."""
+    code = """
+import sys, time
+from digitwidgets.mnist import load_embedded_sample
+from digitwidgets.runs import RunStore
+from digitwidgets.widgets.dashboard import Dashboard
+dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
+time.sleep(1.0)
+print("tensorflow" in sys.modules, dashboard.current.loading, dashboard.current.model is None)
+# What ipycanvas's front end sends once the pad's canvas is on a page.
+dashboard.pad._canvas._handle_custom_msg({"event": "client_ready"}, [])
+assert dashboard.wait_until_ready(240)
+print(dashboard.current.source, dashboard.current.loading)
+"""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("VOILA_PREHEAT", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True", "pretrained", "False"]
+
+
+def test_a_preheated_kernel_loads_the_pretrained_model_before_its_visitor_arrives(tmp_path):
+    code = """
+import sys
+from digitwidgets.mnist import load_embedded_sample
+from digitwidgets.runs import RunStore
+from digitwidgets.widgets.dashboard import Dashboard
+dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
+assert dashboard.current._loader is not None, "not loading"
+assert dashboard.current._loader.wait(240)
+print(dashboard.current.source)
+"""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "VOILA_PREHEAT": "True"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["pretrained"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ipywidgets as widgets
 import traitlets
 
@@ -19,6 +21,9 @@ from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
 from digitwidgets.widgets.upload import ImageUpload
+
+# Voila sets this in the environment of the kernels it starts ahead of their visitors.
+_PREHEATED = "VOILA_PREHEAT"
 
 # Scoped to the components' own classes so the page around the dashboard is untouched.
 _CSS = """
@@ -176,7 +181,15 @@ class Dashboard(widgets.VBox):
             # In the background: importing TensorFlow takes seconds, and the settings, Train
             # and the pad are usable meanwhile (a drawing is read once the model is there).
             traitlets.dlink((self.current, "loading"), (self.pad, "model_loading"))
-            self.current.load_pretrained_in_background()
+            self.current.expect_pretrained()
+            if os.environ.get(_PREHEATED) == "True":
+                # A kernel Voila runs ahead of its visitor: have everything ready.
+                self.current.load_pretrained_in_background()
+            else:
+                # Loading costs about 5 s of processor time, 80 % of a kernel's start: only a
+                # page that shows the dashboard pays it, never a page load that no browser
+                # displays (a crawler, a link preview, a burst of reloads).
+                self.pad.on_shown(self.current.load_pretrained_in_background)
         self._model_label = _html("", "dw-model-label")
         traitlets.dlink(
             (self, "model_description"),

@@ -66,6 +66,7 @@ class DrawingPad(widgets.VBox):
         # A drawing is recognized on the kernel's thread, and again on the event worker when
         # a model arrives: one at a time, each with the strokes and model current then.
         self._recognizing = threading.RLock()
+        self._shown = widgets.CallbackDispatcher()
         self.size = int(size)
         self.pen_width = float(pen_width)
         if recognizer is not None:
@@ -195,6 +196,14 @@ class DrawingPad(widgets.VBox):
         # canvas to draw on: forget the switch so the redraw (and each stroke after) finds it.
         self._canvas._canvas_manager._current_canvas = None
         self._redraw()
+        self._shown()
+
+    def on_shown(self, callback, remove: bool = False) -> None:
+        """Call ``callback()`` each time a page shows the pad (its canvas is ready in a browser).
+
+        A page load that no browser displays (a crawler, a link preview) never calls it.
+        """
+        self._shown.register_callback(callback, remove=remove)
 
     def _on_key_down(self, key: str, shift_key: bool, ctrl_key: bool, meta_key: bool) -> None:
         if key == "Tab" and shift_key:

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, JupyterServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 BINDER = ROOT / "binder"
-TOKEN = "a-token-for-the-binder-test"
 # Variables the test session sets that a Binder container would not have.
 NOT_ON_BINDER = (
     "KERAS_HOME",
@@ -103,45 +100,8 @@ def binder(tmp_path_factory, chromium_path):
 @pytest.fixture(scope="module")
 def jupyter_server(binder):
     """``binder/start jupyter server``: the launch Binder does, on a loopback port with a token."""
-    port = free_port()
-    log_path = binder.home / "jupyter-server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                BINDER / "start",
-                "jupyter",
-                "server",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={port}",
-                f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={ROOT}",
-                # Binder runs as jovyan; CI machines often run as root, which Jupyter refuses.
-                *(["--allow-root"] if os.geteuid() == 0 else []),
-            ],
-            cwd=ROOT,
-            env=binder.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, f"the server exited:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"the server did not start:\n{log_path.read_text()}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        yield process, port, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with JupyterServer(binder.home, env=binder.env).start() as server:
+        yield server
 
 
 def test_post_build_succeeds_offline_and_says_it_fell_back(binder):
@@ -162,8 +122,8 @@ def test_post_build_succeeds_offline_and_says_it_fell_back(binder):
 def test_binder_url_opens_the_dashboard_on_the_offline_sample(
     binder, jupyter_server, browser, artifacts
 ):
-    process, port, log_path = jupyter_server
-    url = f"http://127.0.0.1:{port}/voila/render/notebooks/dashboard.ipynb?token={TOKEN}"
+    server = jupyter_server
+    url = server.url
     # Not open_dashboard's 90 s: with the server extension there is no preheated kernel, and
     # this one imports TensorFlow from a fresh environment, on a machine that may be busy.
     context = browser.new_context(viewport={"width": 1280, "height": 1100})
@@ -180,10 +140,10 @@ def test_binder_url_opens_the_dashboard_on_the_offline_sample(
         page.screenshot(path=str(artifacts / "binder-dashboard.png"), full_page=True)
 
         # The server read binder/jupyter-config: idle kernels are culled after 30 minutes.
-        assert "idle durations > 1800 seconds" in log_path.read_text()
+        assert "idle durations > 1800 seconds" in server.log()
         kernels = [
             child
-            for child in psutil.Process(process.pid).children(recursive=True)
+            for child in psutil.Process(server.process.pid).children(recursive=True)
             if "ipykernel_launcher" in " ".join(child.cmdline())
         ]
         assert kernels, "no kernel process under the Jupyter server"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, VoilaServer, open_dashboard, set_epochs
+from .conftest import ROOT, VoilaServer, open_dashboard, set_epochs, show_tab
 
 NOTEBOOK = Path(os.environ.get("EVALUATION_NOTEBOOK", ROOT / "notebooks" / "dashboard.ipynb"))
 RUN_TIMEOUT_MS = 180_000
@@ -34,18 +34,6 @@ def page(browser, server, artifacts):
     yield page
     page.screenshot(path=str(artifacts / "evaluate-compare-export-final.png"), full_page=True)
     page.context.close()
-
-
-def show_tab(page, title: str) -> None:
-    """Open one of step 4's tabs (building step 4 first), if the page has tabs."""
-    opener = page.locator("button.dw-open-details")
-    if opener.count() and opener.first.is_visible():
-        opener.first.click()
-        page.wait_for_selector(".dw-tabs", state="visible")
-    tab = page.locator(f".dw-tabs .lm-TabBar-tab:has-text('{title}')")
-    if tab.count():
-        tab.first.click()
-        page.wait_for_timeout(200)
 
 
 def train_and_wait(page, runs_before: int) -> None:

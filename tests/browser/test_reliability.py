@@ -13,8 +13,8 @@ from PIL import Image
 
 from tests.support import png_declaring
 
-from .conftest import open_dashboard
-from .test_dashboard import choose_file, draw_stroke, prediction_text, set_epochs
+from .conftest import choose_file, draw_stroke, open_dashboard, set_epochs
+from .test_dashboard import prediction_text
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,287 @@
+"""Drive the dashboard page as a visitor would: serve it, open it in Chromium, act on it.
+
+One home for the browser tests (``tests/browser``), the benchmarks (``bench/``) and the
+screenshot script (``scripts/readme_screenshots.py``), so all three serve and load the page
+the same way:
+
+- ``VoilaServer``: standalone Voila serving one notebook (with ``voila.json``), on a loopback
+  port, with its own runs folder;
+- ``JupyterServer``: ``binder/start jupyter server``, the path Binder and JupyterHub take
+  (``/voila/render/...`` through Voila's server extension);
+- ``launch_chromium`` and ``open_dashboard``: the system Chromium, never a downloaded one;
+- what a person does on the page: ``set_setting``, ``draw_stroke``, ``choose_file``,
+  ``show_tab``.
+
+It needs a source checkout (the notebooks and ``binder/`` sit beside the package) and
+Playwright (a test dependency), which is imported only by the functions that use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
+BINDER = ROOT / "binder"
+CHROMIUM = Path(os.environ.get("DIGITWIDGETS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+# Pages opened side by side must all run at full speed, as each visitor's own tab would.
+SIDE_BY_SIDE_FLAGS = [
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+PAGE_TIMEOUT_MS = 90_000
+RENDER_PATH = "voila/render/notebooks/dashboard.ipynb"
+# Environment a Binder or JupyterHub session does not have; the test machine's is dropped.
+_NOT_IN_A_SESSION = ("DIGITWIDGETS_OFFLINE", "JUPYTER_CONFIG_PATH", "TF_NUM_INTRAOP_THREADS")
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _Server:
+    """A server process on a loopback port, with its log in a file under ``home``."""
+
+    log_name = "server.log"
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self.port = free_port()
+        self.log_path = self.home / self.log_name
+        self.process: subprocess.Popen | None = None
+
+    def _launch(self, command: list[str], env: dict, timeout: float) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited early:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{command[0]} did not listen within {timeout:.0f} s:\n{self.log()}")
+
+    def log(self) -> str:
+        """What the server has printed so far."""
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def wait_for_log(self, pattern: str, timeout: float = 60.0) -> bool:
+        """Wait until the server's log matches ``pattern``; False when it did not in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.log()):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def stop(self) -> None:
+        """Stop the server, killing it if it does not end within a few seconds."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class VoilaServer(_Server):
+    """Standalone Voila serving one notebook on a loopback port, with its own runs folder."""
+
+    log_name = "voila.log"
+
+    def __init__(self, notebook: Path, home: Path, *, extra_args=(), env=None):
+        super().__init__(home)
+        self.notebook = notebook
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.extra_args = list(extra_args)
+        self.env = {
+            **os.environ,
+            "DIGITWIDGETS_RUNS": str(self.home / "runs"),
+            "KERAS_HOME": str(self.home / "keras"),
+            "DIGITWIDGETS_OFFLINE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            **(env or {}),
+        }
+
+    def start(self, timeout: float = 60.0) -> VoilaServer:
+        """Start the server and wait until its port accepts connections."""
+        voila = Path(sys.executable).with_name("voila")
+        command = [
+            str(voila),
+            str(self.notebook),
+            f"--port={self.port}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            *self.extra_args,
+        ]
+        self._launch(command, self.env, timeout)
+        return self
+
+
+class JupyterServer(_Server):
+    """``binder/start jupyter server`` on a loopback port with a token, as Binder launches it.
+
+    ``env`` replaces the environment (a built Binder environment brings its own); by default
+    it is this process's, less what a Binder session would not have, with the runs and Keras
+    folders under ``home``.
+    """
+
+    log_name = "jupyter-server.log"
+    token = "digitwidgets-test-token"
+
+    def __init__(self, home: Path, *, env: dict | None = None):
+        super().__init__(home)
+        if env is None:
+            env = {k: v for k, v in os.environ.items() if k not in _NOT_IN_A_SESSION}
+            env.update(
+                KERAS_HOME=str(self.home / "keras"),
+                DIGITWIDGETS_RUNS=str(self.home / "runs"),
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            )
+        self.env = env
+
+    @property
+    def url(self) -> str:
+        """The dashboard through the server extension, with the token."""
+        return f"http://127.0.0.1:{self.port}/{RENDER_PATH}?token={self.token}"
+
+    def start(self, timeout: float = 120.0) -> JupyterServer:
+        """Start the server and wait until its port accepts connections."""
+        command = [
+            str(BINDER / "start"),
+            "jupyter",
+            "server",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={ROOT}",
+            # Binder runs as jovyan; CI machines often run as root, which Jupyter refuses.
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ]
+        self._launch(command, self.env, timeout)
+        return self
+
+
+def launch_chromium(playwright, *, side_by_side: bool = False):
+    """The system Chromium, headless; ``side_by_side`` keeps background tabs at full speed."""
+    if not CHROMIUM.exists():
+        raise FileNotFoundError(
+            f"Chromium is not at {CHROMIUM}: install it (apt-get install chromium) or set "
+            "DIGITWIDGETS_CHROMIUM."
+        )
+    flags = CHROMIUM_FLAGS + (SIDE_BY_SIDE_FLAGS if side_by_side else [])
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags, headless=True)
+
+
+def open_dashboard(browser, url: str, *, width: int = 1280, height: int = 1100):
+    """Open the dashboard in a new browser context; wait until Train and the model are there."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector(".dw-train button, button.dw-train", state="visible")
+    # The page is usable at once and the pretrained model arrives seconds later (it loads in
+    # the background): a person reading the model line waits for it, and so do the tests.
+    page.wait_for_function(
+        "() => !/Loading the pretrained/.test("
+        "(document.querySelector('.dw-model-label') || {}).textContent || '')",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    return page
+
+
+# What a person does on the page.
+
+
+def set_setting(page, css_class: str, value) -> None:
+    """Type ``value`` into the setting whose control has ``css_class`` ("dw-epochs", ...)."""
+    field = page.locator(f".{css_class} input").first
+    if field.count():
+        field.fill(str(value))
+        field.press("Enter")
+    else:  # a slider: its readout takes typing
+        page.locator(f".{css_class} .widget-readout").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(value))
+        page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+
+
+async def type_setting(page, css_class: str, value) -> None:
+    """``set_setting`` for an async Playwright page."""
+    await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type(str(value))
+    await page.keyboard.press("Enter")
+    await page.wait_for_timeout(300)
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Type a number of epochs into the epochs control."""
+    set_setting(page, "dw-epochs", epochs)
+
+
+def draw_stroke(page, points) -> None:
+    """Drag the mouse through ``points`` given in pad coordinates (0..1 of its size)."""
+    canvas = page.locator("canvas.dw-pad, .dw-pad canvas").first
+    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is in the viewport
+    box = canvas.bounding_box()
+    x0, y0 = points[0]
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=3)
+    page.mouse.up()
+
+
+def choose_file(page, path) -> None:
+    """Click the upload button and pick a file in the chooser, as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.click(".dw-upload")
+    chooser.value.set_files(str(path))
+
+
+def show_tab(page, title: str) -> None:
+    """Open one of step 4's tabs (building step 4 first), if the page has tabs."""
+    opener = page.locator("button.dw-open-details")
+    if opener.count() and opener.first.is_visible():
+        opener.first.click()
+        page.wait_for_selector(".dw-tabs", state="visible")
+    tab = page.locator(f".dw-tabs .lm-TabBar-tab:has-text('{title}')")
+    if tab.count():
+        tab.first.click()
+        page.wait_for_timeout(200)
