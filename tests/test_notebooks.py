@@ -58,7 +58,8 @@ def test_dashboard_notebook_runs_and_shows_the_dashboard():
 def test_tour_notebook_runs_top_to_bottom():
     notebook = execute("tour.ipynb", TINY)
     assert_clean(notebook)
-    assert widget_views(notebook) == 3  # controls, training panel with chart, pad with view
+    # controls, training panel with chart, pad with view, layers, map of digits
+    assert widget_views(notebook) == 5
     text = "".join(
         "".join(output.get("data", {}).get("text/plain", "")) + output.get("text", "")
         for output in outputs_of(notebook)
