@@ -222,7 +222,7 @@ def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fak
 
     dashboard.open_details()
     tabs = widgets_with(dashboard, "dw-tabs")[0]
-    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Export")
+    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export")
     assert dashboard.digit_map.shown_model == ""  # nothing computed until the tab is opened
     tabs.selected_index = 1
     assert dashboard.digit_map.wait(240)
