@@ -24,6 +24,8 @@ from .hyperparameters import FIELDS, Hyperparameters
 MAX_QUERY_LENGTH = 2000  # characters; a longer query is ignored whole
 MAX_VALUE_LENGTH = 40  # characters of one value; longer values are ignored
 _MAX_NAMED = 5  # unknown names quoted in a message; more are counted
+# The server's own arguments (Voila's token, template and theme): not settings, not reported.
+SERVER_KEYS = ("token", "template", "theme")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -85,8 +87,9 @@ def parse_settings_query(query: str, base: Hyperparameters | None = None) -> Lin
     """The settings a query string asks for, on top of ``base`` (default: the defaults).
 
     A leading "?" is allowed. Names are the fields of ``Hyperparameters``; a name given twice
-    takes its first value. Every unknown name, repeated name and bad value is listed in
-    ``message`` and changes nothing.
+    takes its first value; the server's own arguments (``SERVER_KEYS``) are passed over.
+    Every unknown name, repeated name and bad value is listed in ``message`` and changes
+    nothing.
     """
     base = base if base is not None else Hyperparameters()
     query = (query or "").lstrip("?")
@@ -102,6 +105,8 @@ def parse_settings_query(query: str, base: Hyperparameters | None = None) -> Lin
     problems: list[str] = []
     unknown: list[str] = []
     for name, text in pairs:
+        if name in SERVER_KEYS:
+            continue
         if name not in FIELDS:
             unknown.append(name)
         elif name in applied or any(p.startswith(f"{name}=") for p in problems):

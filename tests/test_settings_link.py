@@ -39,9 +39,14 @@ def test_a_bad_value_is_named_and_its_default_kept_while_the_good_ones_apply():
 
 
 def test_unknown_names_are_named_and_never_interpreted():
-    link = parse_settings_query("foo=1&template=evil&theme=dark&optimizer=sgd")
+    link = parse_settings_query("foo=1&__class__=x&exec=print(1)&optimizer=sgd")
     assert link.hyperparameters == Hyperparameters(optimizer="sgd")
-    assert "unknown settings 'foo', 'template', 'theme'" in link.message
+    assert "unknown settings 'foo', '__class__', 'exec'" in link.message
+
+
+def test_the_servers_own_arguments_are_passed_over_silently():
+    link = parse_settings_query("token=abc&optimizer=sgd&template=lab&theme=dark")
+    assert link.hyperparameters == Hyperparameters(optimizer="sgd") and link.message == ""
 
 
 @pytest.mark.parametrize(

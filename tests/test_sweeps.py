@@ -193,7 +193,10 @@ def test_a_sweep_cannot_start_while_the_trainer_is_busy(tiny_data, tmp_path):
         ({"seed": [1, 1]}, "seed repeats 1"),
         ({}, "Choose a setting"),
         ({"seed": [0], "epochs": [1], "dropout": [0.1]}, "at most 2 settings"),
-        ({"seed": list(range(5)), "epochs": [1, 2, 3]}, f"15 runs; a sweep trains at most {MAX_RUNS}"),
+        (
+            {"seed": list(range(5)), "epochs": [1, 2, 3]},
+            f"15 runs; a sweep trains at most {MAX_RUNS}",
+        ),
     ],
 )
 def test_bad_sweeps_are_refused_before_anything_trains(values, words, tiny_data, tmp_path):

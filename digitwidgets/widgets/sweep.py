@@ -144,7 +144,7 @@ class SweepPanel(widgets.VBox):
         self._start.on_click(lambda _: self.start())
         self._stop.on_click(lambda _: self.stop())
         trainer.add_listener(self._on_training_event)
-        self.set_trait("training", bool(trainer.running))
+        self.set_trait("training", bool(getattr(trainer, "running", False)))
         self._values.value = describe_values(suggested_values(self._setting.value))
         self._update_plan()
         self._update_start()
@@ -281,7 +281,7 @@ class SweepPanel(widgets.VBox):
                 self._x_axis,
                 bqplot.Axis(
                     scale=self._y_scale,
-                    orientation="vertical",
+                    side="left",
                     label="final validation accuracy",
                     tick_format=".1%",
                 ),
@@ -352,7 +352,7 @@ class SweepPanel(widgets.VBox):
             self._show_best(sweep, "Best")
             self.set_trait("progress", event.message)
             self.set_trait("running", False)
-            self.set_trait("training", bool(self._trainer.running))
+            self.set_trait("training", bool(getattr(self._trainer, "running", False)))
             self._end_callbacks(sweep)
 
     def _show_best(self, sweep: Sweep, opening: str) -> None:
