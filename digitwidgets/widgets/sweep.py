@@ -283,7 +283,8 @@ class SweepPanel(widgets.VBox):
                     scale=self._y_scale,
                     side="left",
                     label="final validation accuracy",
-                    tick_format=".1%",
+                    tick_format=".0%",
+                    num_ticks=5,
                 ),
             ],
             title="Final validation accuracy per run",
@@ -306,6 +307,11 @@ class SweepPanel(widgets.VBox):
             mark.scales = {"x": x_scale, "y": self._y_scale}
         self._x_axis.scale = x_scale
         self._x_axis.label = name + (" (log scale)" if name == "learning_rate" else "")
+        numeric = not isinstance(x_scale, bqplot.OrdinalScale)
+        swept = sorted({float(r.values[name]) for r in sweep.results}) if numeric else None
+        # A tick at each swept value only: a log axis would otherwise crowd its labels.
+        self._x_axis.tick_values = np.array(swept) if numeric else None
+        self._x_axis.tick_format = ".3~g" if numeric else None
         self._draw(sweep)
 
     def _draw(self, sweep: Sweep) -> None:
@@ -322,6 +328,12 @@ class SweepPanel(widgets.VBox):
         x_values = [_x_value(name, value) for value in xs]
         x = np.array([x_values] * len(series))
         best = sweep.best
+        measured = y[np.isfinite(y)]
+        if measured.size:
+            # Room above the best point for its label, and a visible spread between runs.
+            low, high = float(measured.min()), float(measured.max())
+            pad = max(0.02, (high - low) * 0.25)
+            self._y_scale.min, self._y_scale.max = max(0.0, low - pad), min(1.0, high + pad) + pad
         with self._lines.hold_sync():
             self._lines.x = x
             self._lines.y = y
