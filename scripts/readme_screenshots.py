@@ -96,7 +96,7 @@ def sweep_screenshot(page) -> None:
     """Sweep the learning rate over three values (2 epochs each) and save the Sweeps tab."""
     set_epochs(page, 2)
     show_tab(page, "Sweeps")
-    page.select_option(".dw-sweep-setting select", "learning_rate")
+    page.select_option(".dw-sweep-setting select", label="Learning rate")
     values = page.locator(".dw-sweep-values input")
     values.fill("0.0003, 0.003, 0.03")
     values.press("Enter")
