@@ -120,7 +120,7 @@ class SweepPanel(widgets.VBox):
             layout=widgets.Layout(width="auto"),
         )
         self._stop.add_class("dw-sweep-stop")
-        self._progress = widgets.Label("")
+        self._progress = widgets.HTML("")  # HTML, not Label: it wraps on a phone
         self._progress.add_class("dw-sweep-progress")
         self._message = widgets.HTML("")
         self._message.add_class("dw-sweep-message")
@@ -128,7 +128,7 @@ class SweepPanel(widgets.VBox):
         self._best.add_class("dw-sweep-best")
         self._figure = self._build_chart()
 
-        traitlets.dlink((self, "progress"), (self._progress, "value"))
+        traitlets.dlink((self, "progress"), (self._progress, "value"), html.escape)
         traitlets.dlink((self, "message"), (self._message, "value"), _error_html)
         traitlets.dlink((self, "best"), (self._best, "value"), _best_html)
         traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
@@ -270,8 +270,9 @@ class SweepPanel(widgets.VBox):
             scales={"x": x_scale, "y": self._y_scale},
             text=[],
             colors=[_BEST_COLOR],
-            y_offset=-14,
-            align="middle",
+            x_offset=12,
+            y_offset=5,
+            align="start",
             font_weight="bold",
         )
         self._x_axis = bqplot.Axis(scale=x_scale, label=self._setting.value)
@@ -333,7 +334,7 @@ class SweepPanel(widgets.VBox):
             # Room above the best point for its label, and a visible spread between runs.
             low, high = float(measured.min()), float(measured.max())
             pad = max(0.02, (high - low) * 0.25)
-            self._y_scale.min, self._y_scale.max = max(0.0, low - pad), min(1.0, high + pad) + pad
+            self._y_scale.min, self._y_scale.max = max(0.0, low - pad), min(1.0, high + pad)
         with self._lines.hold_sync():
             self._lines.x = x
             self._lines.y = y
