@@ -62,6 +62,11 @@ _EXPORTS = {
     "ExportPanel": "widgets.export",
     "LayerView": "widgets.layer_view",
     "DigitMap": "widgets.digit_map",
+    "Sweep": "sweeps",
+    "run_sweep": "sweeps",
+    "SweepPanel": "widgets.sweep",
+    "SettingsLink": "widgets.share_link",
+    "on_page_query": "settings_link",
 }
 
 __all__ = sorted(_EXPORTS)
