@@ -103,7 +103,7 @@ def test_second_run_then_overlay_both(page, artifacts):
         checkbox.check()
     page.wait_for_function(
         "() => document.querySelectorAll('.dw-compare-chart text.legendtext').length === 2",
-        timeout=10_000,
+        timeout=60_000,
     )
     legend = page.eval_on_selector_all(
         ".dw-compare-chart text.legendtext", "els => els.map(e => e.textContent.trim())"

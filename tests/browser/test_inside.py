@@ -133,5 +133,14 @@ def test_a_blank_pad_clears_the_maps_with_the_prediction_s_message(page, artifac
                === document.querySelector('.dw-confidence').textContent.trim()""",
         timeout=20_000,
     )
+    # The map's neighbours follow from the kernel's background worker: wait, bounded.
+    for hook in ("dw-feature-map", "dw-neighbour"):
+        page.wait_for_function(
+            """sel => Array.from(document.querySelectorAll(sel))
+                .flatMap(e => e.tagName === 'IMG' ? [e] : Array.from(e.querySelectorAll('img')))
+                .every(i => i.offsetParent === null || i.naturalWidth === 0)""",
+            arg=f".{hook}",
+            timeout=30_000,
+        )
     assert shown(page, "dw-feature-map") == []
     assert shown(page, "dw-neighbour") == []
