@@ -129,7 +129,8 @@ def test_a_crowd_beyond_the_cap_gets_the_full_page_and_the_real_page_keeps_worki
         assert draw_and_read(page).isdigit()
         # The page took the preheated kernel; wait for the pool to hold its next one.
         wait_for(lambda: len(kernels(server)) == 2, KERNEL_WAIT_S, "the pool's refill")
-        assert server.wait_for_log(r"(?s)Using pre-heated.*Kernel pool .* is filled", 120), server.log()
+        refilled = server.wait_for_log(r"(?s)Using pre-heated.*Kernel pool .* is filled", 120)
+        assert refilled, server.log()
         baseline_kernels = len(kernels(server))
         baseline_memory = settled_memory(server)
 
