@@ -28,31 +28,34 @@ _entries_lock = threading.Lock()
 
 
 class _Entry:
-    """One model's functions, and the lock under which they are built."""
+    """One model's functions, and a lock per function under which it is built."""
 
     def __init__(self) -> None:
-        # Reentrant: a builder may ask for another function of the same model.
-        self.lock = threading.RLock()
         self.functions: dict[str, Any] = {}
+        self.locks: dict[str, threading.Lock] = {}
 
 
 def traced(model, name: str, build: Callable[[Any], Any]) -> Any:
     """``build(model)``, built once per model and ``name`` and then shared; thread-safe.
 
     Two threads asking at once for a function not built yet build it once: the second waits
-    for the first. Functions of other models are not held up meanwhile. If ``build`` raises,
-    nothing is kept and the next call tries again.
+    for the first. Other functions, of this model or another, are not held up meanwhile (a
+    saliency trace does not delay a recognition). If ``build`` raises, nothing is kept and
+    the next call tries again.
     """
     with _entries_lock:
         entry = _entries.get(model)
         if entry is None:
             entry = _entries[model] = _Entry()
-    function = entry.functions.get(name)
-    if function is None:
-        with entry.lock:
-            function = entry.functions.get(name)
-            if function is None:
-                function = build(model)
+        function = entry.functions.get(name)
+        if function is not None:
+            return function
+        lock = entry.locks.setdefault(name, threading.Lock())
+    with lock:
+        function = entry.functions.get(name)
+        if function is None:
+            function = build(model)
+            with _entries_lock:
                 entry.functions[name] = function
     return function
 

@@ -126,3 +126,24 @@ def test_image_shape_follows_the_models_input():
     assert inference.image_shape(build_lenet5(Hyperparameters())) == (28, 28)
     out = inference.probabilities(channel_model)(np.zeros((3, 28, 28), np.float32))
     assert out.shape == (3, 10)
+
+
+def test_building_one_function_does_not_hold_up_another_of_the_same_model():
+    model = _Model()
+    started, release = threading.Event(), threading.Event()
+
+    def slow_build(model):
+        started.set()
+        assert release.wait(30)
+        return "slow"
+
+    slow = threading.Thread(target=inference.traced, args=(model, "slow", slow_build))
+    slow.start()
+    try:
+        assert started.wait(30)
+        # Built while the slow one is still being built.
+        assert inference.traced(model, "quick", lambda model: "quick") == "quick"
+    finally:
+        release.set()
+        slow.join(30)
+    assert inference.traced(model, "slow", slow_build) == "slow"
