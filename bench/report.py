@@ -253,6 +253,17 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                 _verdict(figures.get("passed")),
             )
         ]
+    if name == "sweep":
+        return [
+            (
+                f"Sweep of {figures['runs']} runs x {figures['epochs']} epochs, default "
+                "settings, learning rates 1e-4..3e-2: wall time (best learning rate)",
+                f"< {figures.get('target_seconds', 120):.0f} s",
+                f"{figures['wall_seconds']:.1f} s (best {figures['best_learning_rate']}, "
+                f"{figures['overhead_seconds']:.1f} s between runs)",
+                _verdict(figures.get("passed")),
+            )
+        ]
     if name == "handwriting":
         out = []
         for model_name, runs in figures.get("models", {}).items():
@@ -278,6 +289,7 @@ TITLES = {
     "kernel_memory": "4. Memory of one dashboard kernel",
     "training_scaling": "5. How training cost grows",
     "default_training": "Default hyperparameters (issue 2)",
+    "sweep": "10. A sweep of six runs (issue 13)",
     "handwriting": "Accuracy on drawn digits (issue 6)",
     "capacity": "7. How many people one machine holds (issue 14)",
     "crowd": "8. A burst of page loads against the kernel cap (issue 16)",

@@ -33,6 +33,7 @@ BENCHMARKS = {
     "time_to_interactive": ("bench_time_to_interactive.py", []),
     "kernel_memory": ("bench_kernel_memory.py", []),
     "default_training": ("bench_default_training.py", []),
+    "sweep": ("bench_sweep.py", []),
     # Its accuracies are the point, not its speed: one seed keeps the whole run short.
     "handwriting": ("bench_handwriting.py", ["--seeds", "1"]),
     "capacity": ("bench_capacity.py", []),

@@ -64,6 +64,11 @@ _EXPORTS = {
     "ExportPanel": "widgets",
     "LayerView": "widgets",
     "DigitMap": "widgets",
+    "SweepPanel": "widgets",
+    "SettingsLink": "widgets",
+    "Sweep": "sweeps",
+    "run_sweep": "sweeps",
+    "on_page_query": "settings_link",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -78,8 +78,7 @@ class FieldSpec:
 
     def check(self, name: str, value: Any) -> Any:
         """``value`` if allowed (an int given for a float made a float), else ``ValueError``."""
-        # The label for the person at the controls, the name for the programmer.
-        error = ValueError(f"{self.label} ({name}) must be {self.describe_range()}, not {value!r}.")
+        error = ValueError(f"{name} must be {self.describe_range()}, not {value!r}.")
         if self.kind == "choice":
             if not isinstance(value, str) or value not in (self.choices or ()):
                 raise error

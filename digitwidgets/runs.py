@@ -45,6 +45,8 @@ class RunRecord:
     started_at: str = ""
     duration: float = 0.0
     message: str = ""
+    # The sweep the run belongs to: {"id", "name", "settings", "index" (1-based), "count"}.
+    sweep: dict | None = None
 
     def final(self, metric: str) -> float | None:
         """The last epoch's value of ``metric`` ("val_accuracy", ...), or None if never measured."""
@@ -79,8 +81,12 @@ class RunStore:
         duration: float,
         status: str,
         message: str = "",
+        sweep: dict | None = None,
     ) -> RunRecord:
-        """Write one run atomically and return its record; raises ``RunStoreError``."""
+        """Write one run atomically and return its record; raises ``RunStoreError``.
+
+        ``sweep`` tags a run trained as part of a sweep (see ``RunRecord.sweep``).
+        """
         _check_run_id(run_id)
         final_path = self.root / run_id
         try:
@@ -102,6 +108,7 @@ class RunStore:
             started_at=started_at,
             duration=float(duration),
             message=message,
+            sweep=_sweep_tag(sweep),
         )
         try:
             if model is not None:
@@ -195,6 +202,7 @@ class RunStore:
                 started_at=str(raw.get("started_at", "")),
                 duration=float(raw.get("duration", 0.0)),
                 message=str(raw.get("message", "")),
+                sweep=_sweep_tag(raw.get("sweep")),
             )
         except FileNotFoundError:
             return _damaged(path, "run.json is missing.")
@@ -229,7 +237,27 @@ def _to_json(record: RunRecord) -> dict:
             name: [_finite_or_none(v) for v in values] for name, values in record.history.items()
         },
         "data": record.data,
+        "sweep": record.sweep,
     }
+
+
+_SWEEP_KEYS = {"id": str, "name": str, "settings": list, "index": int, "count": int}
+
+
+def _sweep_tag(raw) -> dict | None:
+    """A run's sweep tag with exactly the known keys, or None (no sweep, or not a tag).
+
+    Runs saved before sweeps existed have none; a malformed tag is dropped, not the run.
+    """
+    if not isinstance(raw, dict):
+        return None
+    tag = {}
+    for key, kind in _SWEEP_KEYS.items():
+        value = raw.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return None
+        tag[key] = [str(name) for name in value] if kind is list else value
+    return tag
 
 
 def _check_run_id(run_id: str) -> None:

@@ -6,7 +6,8 @@ Run from the repository root with the project's environment (``python3 tasks.py 
     .venv/bin/python scripts/readme_screenshots.py
 
 It serves the dashboard on a free loopback port with a throw-away runs folder, trains two
-short runs (SGD, then Adam), draws a digit, opens step 4 and writes PNGs into ``docs/images/``.
+short runs (SGD, then Adam), draws a digit, opens step 4, sweeps the learning rate and writes
+PNGs into ``docs/images/``.
 """
 
 from __future__ import annotations
@@ -80,10 +81,28 @@ def main() -> None:
                 checkbox.check()
             page.wait_for_timeout(1500)
             page.locator(".dw-details").screenshot(path=str(IMAGES / "compare-runs.png"))
+            sweep_screenshot(page)
             browser.close()
     finally:
         server.stop()
     print(f"wrote {', '.join(sorted(p.name for p in IMAGES.glob('*.png')))} in {IMAGES}")
+
+
+def sweep_screenshot(page) -> None:
+    """Sweep the learning rate over three values (2 epochs each) and save the Sweeps tab."""
+    set_epochs(page, 2)
+    show_tab(page, "Sweeps")
+    page.select_option(".dw-sweep-setting select", label="Learning rate")
+    values = page.locator(".dw-sweep-values input")
+    values.fill("0.0003, 0.003, 0.03")
+    values.press("Enter")
+    page.click("button.dw-sweep")
+    page.wait_for_function(
+        "() => /^All 3 runs done/.test(document.querySelector('.dw-sweep-progress').textContent)",
+        timeout=600_000,
+    )
+    page.wait_for_timeout(1500)
+    page.locator(".dw-details").screenshot(path=str(IMAGES / "sweep.png"))
 
 
 def _clip(page, width: int, height: int) -> dict:

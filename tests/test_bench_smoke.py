@@ -44,6 +44,7 @@ EXPECTED = {
         "epochs_data_size",
     ],
     "bench_default_training.py": ["test_accuracy", "wall_seconds", "passed"],
+    "bench_sweep.py": ["wall_seconds", "runs", "best_learning_rate", "overhead_seconds", "passed"],
     "bench_handwriting.py": ["models.plain", "models.shipped", "epoch_seconds_median"],
     "bench_training_overhead.py": [
         "batch_sizes.32.ratio",

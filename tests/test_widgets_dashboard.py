@@ -16,7 +16,7 @@ from digitwidgets.mnist import load_embedded_sample
 from digitwidgets.training import TrainingEvent
 from digitwidgets.widgets.dashboard import Dashboard
 from digitwidgets.widgets.drawing_pad import MODEL_LOADING
-from tests.support import CSS_HOOKS, css_classes, descendants, widgets_with
+from tests.support import CSS_HOOKS, css_classes, descendants, find_widget, widgets_with
 
 
 class FakeTrainer:
@@ -222,7 +222,7 @@ def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fak
 
     dashboard.open_details()
     tabs = widgets_with(dashboard, "dw-tabs")[0]
-    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Export")
+    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export")
     assert dashboard.digit_map.shown_model == ""  # nothing computed until the tab is opened
     tabs.selected_index = 1
     assert dashboard.digit_map.wait(240)
@@ -283,3 +283,23 @@ print(dashboard.current.source)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["pretrained"]
+
+
+def test_a_link_sets_the_controls_and_the_share_link_follows_them(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer, pretrained=False)
+    dashboard.open_link("optimizer=sgd&learning_rate=0.1&epochs=500")
+    assert dashboard.controls.value == Hyperparameters(optimizer="sgd", learning_rate=0.1)
+    message = find_widget(dashboard, "dw-link-message").value
+    assert "epochs=500: epochs must be an integer in [1, 100]" in message
+    dashboard.controls.value = Hyperparameters(dropout=0.5)
+    assert "href='?dropout=0.5'" in find_widget(dashboard, "dw-share-link").value
+
+
+def test_a_sweep_locks_train_and_its_end_overlays_its_runs(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer, pretrained=False)
+    dashboard.open_details()
+    assert find_widget(dashboard, "dw-sweep-chart") is not None
+    dashboard.sweeps.set_trait("running", True)
+    assert dashboard.training_panel.locked and find_widget(dashboard, "dw-train").disabled
+    dashboard.sweeps.set_trait("running", False)
+    assert not find_widget(dashboard, "dw-train").disabled

@@ -88,8 +88,11 @@ class Trainer:
         """The model of the latest finished or stopped run, or None."""
         return self._model
 
-    def start(self, hp: Hyperparameters, data) -> str:
-        """Start training ``hp`` on ``data`` (an ``MnistData``) in the background; return its id."""
+    def start(self, hp: Hyperparameters, data, *, sweep: dict | None = None) -> str:
+        """Start training ``hp`` on ``data`` (an ``MnistData``) in the background; return its id.
+
+        ``sweep`` is saved with the run as its ``RunRecord.sweep`` tag (``digitwidgets.sweeps``).
+        """
         x_train, y_train = training_arrays(data)
         n_validation = round(len(x_train) * hp.validation_split)
         n_train = len(x_train) - n_validation
@@ -109,7 +112,7 @@ class Trainer:
             run_id = _new_run_id()
             self._thread = threading.Thread(
                 target=self._train,
-                args=(run_id, hp, x_train, y_train, n_validation, data_info),
+                args=(run_id, hp, x_train, y_train, n_validation, data_info, sweep),
                 name=f"digitwidgets-training-{run_id}",
                 daemon=True,
             )
@@ -193,7 +196,7 @@ class Trainer:
                 self._hold.wait()
             self._waiting_at_hold = False
 
-    def _train(self, run_id, hp, x_train, y_train, n_validation, data_info) -> None:
+    def _train(self, run_id, hp, x_train, y_train, n_validation, data_info, sweep) -> None:
         from ..model import build_lenet5
         from .data import datasets
         from .progress import ProgressCallback, RunProgress
@@ -229,9 +232,9 @@ class Trainer:
             self._keras_model = None
             # The datasets hold the digits; let them go before memory is handed back.
             train = validation = None
-        self._finish(run_id, hp, model, progress, error, data_info, started_at)
+        self._finish(run_id, hp, model, progress, error, data_info, started_at, sweep)
 
-    def _finish(self, run_id, hp, model, progress, error, data_info, started_at) -> None:
+    def _finish(self, run_id, hp, model, progress, error, data_info, started_at, sweep) -> None:
         from .progress import inference_copy
 
         error = progress.divergence or error
@@ -266,6 +269,7 @@ class Trainer:
                 duration=elapsed,
                 status=status,
                 message=message,
+                sweep=sweep,
             )
         except Exception as exc:
             log.warning("Run %s was not saved: %s", run_id, exc)

@@ -21,6 +21,8 @@ _EXPORTS = {
     "LayerView": "layer_view",
     "PredictionView": "prediction",
     "RunComparison": "runs_table",
+    "SettingsLink": "share_link",
+    "SweepPanel": "sweep",
     "TrainingChart": "chart",
     "TrainingPanel": "training_panel",
 }

@@ -19,6 +19,8 @@ from digitwidgets.widgets.handwriting import HandwritingPanel
 from digitwidgets.widgets.layer_view import LayerView
 from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
+from digitwidgets.widgets.share_link import SettingsLink
+from digitwidgets.widgets.sweep import SweepPanel
 from digitwidgets.widgets.training_panel import TrainingPanel
 from digitwidgets.widgets.upload import ImageUpload
 
@@ -142,6 +144,9 @@ class Dashboard(widgets.VBox):
         self.current.follow(trainer)
 
         self.controls = HyperparameterControls()
+        # The link to the settings on show, and what a link the page was opened with ignored.
+        self.settings_link = SettingsLink(self.controls.value)
+        traitlets.link((self.controls, "value"), (self.settings_link, "value"))
         self.training_panel = TrainingPanel(trainer, self.controls, data)
         self.chart = TrainingChart()
         self.chart.follow(trainer)
@@ -157,7 +162,7 @@ class Dashboard(widgets.VBox):
         widgets.dlink((self.pad, "value"), (self.handwriting, "value"))
         # Step 4 is built when the visitor opens it: its widgets would otherwise be half of
         # what the page must fetch and render before it is usable (docs/benchmarks.md).
-        self.evaluation = self.runs = self.export = self.digit_map = None
+        self.evaluation = self.runs = self.export = self.digit_map = self.sweeps = None
         self._latest_run = None
         self._details = widgets.VBox([self._open_details_button()])
         self._details.add_class("dw-details")
@@ -207,7 +212,14 @@ class Dashboard(widgets.VBox):
             _html(f"Training data: {self._describe_data()}", "dw-data-info"),
             widgets.HBox(
                 [
-                    _column([_html("1 · Choose settings", "dw-section"), self.controls], "430px"),
+                    _column(
+                        [
+                            _html("1 · Choose settings", "dw-section"),
+                            self.controls,
+                            self.settings_link,
+                        ],
+                        "430px",
+                    ),
                     _column(
                         [
                             _html("2 · Train and watch", "dw-section"),
@@ -238,9 +250,17 @@ class Dashboard(widgets.VBox):
         """Wait until the pretrained model has loaded (scripts and tests; a page need not)."""
         return self.current.wait_loaded(timeout)
 
+    def open_link(self, query: str) -> None:
+        """Take the settings a page's query string asks for ("optimizer=sgd&epochs=5").
+
+        What the query asks for that is unknown or out of range is named beside the
+        controls, and the default is kept for it (``digitwidgets.settings_link``).
+        """
+        self.settings_link.open_query(query)
+
     def _open_details_button(self) -> widgets.Button:
         return _opening_button(
-            "Evaluate on test digits, compare saved runs, export",
+            "Evaluate on test digits, compare saved runs, sweep a setting, export",
             "table",
             "Confusion matrix and misread digits, your saved runs, downloads",
             "dw-open-details",
@@ -291,11 +311,15 @@ class Dashboard(widgets.VBox):
         traitlets.dlink((self.prediction, "value"), (self.digit_map, "value"))
         self.digit_map.on_image_selected(self._show_recognition)
         self.evaluation.observe(self._on_cell_selected, "cell")
+        self.sweeps = SweepPanel(self.trainer, self.controls, self.data)
+        traitlets.dlink((self.sweeps, "running"), (self.training_panel, "locked"))
+        self.sweeps.on_end(self._on_sweep_end)
         self._details.children = [self._tabs()]
 
     def _tabs(self) -> widgets.Tab:
-        tabs = widgets.Tab([self.evaluation, self.digit_map, self.runs, self.export])
-        for index, title in enumerate(("Evaluate", "Map of digits", "Compare runs", "Export")):
+        tabs = widgets.Tab([self.evaluation, self.digit_map, self.runs, self.sweeps, self.export])
+        titles = ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export")
+        for index, title in enumerate(titles):
             tabs.set_title(index, title)
         tabs.add_class("dw-tabs")
         # A preheated kernel builds the table before the page opens: read the runs folder
@@ -311,6 +335,11 @@ class Dashboard(widgets.VBox):
             self.runs.refresh()
         elif shown is self.digit_map and not self.digit_map.shown_model:
             self.digit_map.recompute()
+
+    def _on_sweep_end(self, sweep) -> None:
+        # The event worker: list the sweep's runs and overlay their validation curves.
+        self.runs.refresh()
+        self.runs.selected = [record.run_id for record in sweep.records]
 
     def _on_cell_selected(self, change) -> None:
         if change["new"]:

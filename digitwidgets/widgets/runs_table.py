@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 
 import bqplot
@@ -42,13 +43,37 @@ def _accuracy_text(value: float | None) -> str:
     return "–" if value is None or value != value else f"{value:.1%}"
 
 
+def _grouped(records: list[RunRecord]) -> list[RunRecord]:
+    """The runs newest first, but a sweep's runs together, where its newest run is."""
+    ordered: list[RunRecord] = []
+    placed: set[str] = set()
+    for record in records:
+        sweep_id = record.sweep["id"] if record.sweep else None
+        if sweep_id is None:
+            ordered.append(record)
+        elif sweep_id not in placed:
+            placed.add(sweep_id)
+            members = [r for r in records if r.sweep and r.sweep["id"] == sweep_id]
+            ordered.extend(sorted(members, key=lambda r: r.sweep["index"]))
+    return ordered
+
+
+def _best_of(records: list[RunRecord]) -> RunRecord | None:
+    scored = [(record.final("val_accuracy"), record) for record in records]
+    scored = [
+        (value, record) for value, record in scored if value is not None and math.isfinite(value)
+    ]
+    return max(scored, key=lambda pair: pair[0])[1] if scored else None
+
+
 class RunComparison(widgets.VBox):
     """The saved runs of a ``RunStore``: compare their validation curves, load or delete one.
 
     Tick runs to overlay their per-epoch validation accuracy; each curve is labelled by
-    what differs between the ticked runs. "Load" fires ``on_load(model, record)``; "Delete"
-    asks for confirmation first, then fires ``on_delete(run_id)``. Call ``refresh()`` (or
-    ``follow(trainer)``) when runs change.
+    what differs between the ticked runs. A sweep's runs are listed together under a row
+    naming the sweep and its best run, with a button that overlays them all. "Load" fires
+    ``on_load(model, record)``; "Delete" asks for confirmation first, then fires
+    ``on_delete(run_id)``. Call ``refresh()`` (or ``follow(trainer)``) when runs change.
     """
 
     runs = traitlets.List(read_only=True, help="The run ids in the table, newest first.")
@@ -130,10 +155,17 @@ class RunComparison(widgets.VBox):
         except OSError as exc:
             records = []
             self.set_trait("status", f"Cannot read the saved runs: {exc}")
+        records = _grouped(records)
         self._records = {record.run_id: record for record in records}
         old_rows = self._table.children
         self._checkboxes = {}
-        rows = [self._header()] + [self._row(record) for record in records]
+        rows = [self._header()]
+        for record in records:
+            if record.sweep and record.sweep["index"] == min(
+                r.sweep["index"] for r in records if r.sweep and r.sweep["id"] == record.sweep["id"]
+            ):
+                rows.append(self._sweep_row(record.sweep, records))
+            rows.append(self._row(record))
         if not records:
             rows.append(widgets.HTML("<i>No saved runs yet: train one.</i>"))
         self._table.children = rows
@@ -231,6 +263,36 @@ class RunComparison(widgets.VBox):
         ]
         return widgets.HBox(cells)
 
+    def compare_sweep(self, sweep_id: str) -> None:
+        """Tick every listed run of one sweep (and only those) to overlay their curves."""
+        self.selected = [
+            run_id
+            for run_id, record in self._records.items()
+            if record.sweep and record.sweep["id"] == sweep_id and record.status != "damaged"
+        ]
+
+    def _sweep_row(self, tag: dict, records: list[RunRecord]) -> widgets.HBox:
+        members = [r for r in records if r.sweep and r.sweep["id"] == tag["id"]]
+        best = _best_of(members)
+        text = f"<b>Sweep</b> {html.escape(tag['name'])} · {len(members)} of {tag['count']} runs"
+        if best is not None:
+            text += (
+                f" · <b>best: run {best.sweep['index']}</b> "
+                f"({_accuracy_text(best.final('val_accuracy'))} validation)"
+            )
+        compare = widgets.Button(
+            description="Compare these",
+            icon="line-chart",
+            tooltip="Overlay the validation curves of this sweep's runs",
+            layout=widgets.Layout(width="150px"),
+        )
+        compare.add_class("dw-compare-sweep")
+        compare.on_click(lambda _: self.compare_sweep(tag["id"]))
+        label = widgets.HTML(text, layout=widgets.Layout(flex="1 1 auto"))
+        row = widgets.HBox([label, compare], layout={"align_items": "center"})
+        row.add_class("dw-sweep-group")
+        return row
+
     def _row(self, record: RunRecord) -> widgets.HBox:
         hp = record.hyperparameters
         damaged = record.status == "damaged"
@@ -243,6 +305,8 @@ class RunComparison(widgets.VBox):
         checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
         self._checkboxes[record.run_id] = checkbox
         settings = hp.describe_changes() if hp is not None else "?"
+        if record.sweep:
+            settings = f"{record.sweep['index']}/{record.sweep['count']} · {settings}"
         texts = [
             local_time(record.started_at),
             settings,
@@ -271,6 +335,8 @@ class RunComparison(widgets.VBox):
         delete.on_click(lambda _: self.ask_delete(record.run_id))
         row = widgets.HBox([checkbox, *cells, load, delete], layout={"align_items": "center"})
         row.add_class("dw-run-row")
+        if record.sweep:
+            row.add_class("dw-sweep-run")
         return row
 
     def _on_tick(self, run_id: str, ticked: bool) -> None:

@@ -68,6 +68,9 @@ class TrainingPanel(widgets.VBox):
         "Ready to train.", read_only=True, help="What happened last, as a sentence."
     )
     progress = traitlets.Float(0.0, read_only=True, help="Fraction of the run done, 0..1.")
+    locked = traitlets.Bool(
+        False, help="Keep Train off while something else drives the trainer (a sweep)."
+    )
 
     def __init__(self, trainer, hyperparameters, data, **kwargs):
         """Wire the buttons to ``trainer.start(hyperparameters, data)`` and ``trainer.stop()``."""
@@ -95,7 +98,7 @@ class TrainingPanel(widgets.VBox):
         self._status = widgets.Label(self.status)
         self._status.add_class("dw-status")
 
-        traitlets.dlink((self, "running"), (self._train, "disabled"))
+        self.observe(self._update_train_button, ["running", "locked"])
         traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
         traitlets.dlink((self, "status"), (self._status, "value"))
         traitlets.dlink((self, "progress"), (self._progress, "value"))
@@ -113,10 +116,16 @@ class TrainingPanel(widgets.VBox):
         ]
         self.add_class("dw-training-panel")
 
+    def _update_train_button(self, _change=None) -> None:
+        self._train.disabled = self.running or self.locked
+
     def train(self) -> None:
         """Start a run with the current settings; a refusal is shown in the status line."""
         from digitwidgets.training import TrainingInProgressError
 
+        if self.locked:
+            self.set_trait("status", "Could not start: a sweep is training; stop it first.")
+            return
         try:
             hp = self._source.value if hasattr(self._source, "value") else self._source()
             run_id = self._trainer.start(hp, self._data)

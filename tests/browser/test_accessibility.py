@@ -66,7 +66,7 @@ def test_axe_finds_nothing_on_the_page_nor_in_any_tab_of_step_4(browser, dashboa
         assert axe_violations(page) == []
         page.click(".dw-open-details")
         page.wait_for_selector(".dw-tabs")
-        for title in ("Evaluate", "Map of digits", "Compare runs", "Export"):
+        for title in ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export"):
             page.get_by_role("tab", name=title).click()
             page.wait_for_timeout(500)
             assert axe_violations(page) == [], f"in the {title} tab"
