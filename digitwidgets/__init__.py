@@ -6,8 +6,9 @@ pays for TensorFlow or ipywidgets before it needs them.
 
 from __future__ import annotations
 
-import importlib
 import os
+
+from .lazy import lazy_exports
 
 # TensorFlow prints C++ start-up chatter to the kernel's stderr, which Voila shows to visitors;
 # set before anything imports TensorFlow, and only where the user has not chosen a level.
@@ -49,37 +50,28 @@ _EXPORTS = {
     "saliency": "saliency",
     "HandwritingLog": "feedback",
     "fine_tune": "feedback",
-    "HyperparameterControls": "widgets.controls",
-    "TrainingPanel": "widgets.training_panel",
-    "TrainingChart": "widgets.chart",
-    "DrawingPad": "widgets.drawing_pad",
-    "PredictionView": "widgets.prediction",
-    "ImageUpload": "widgets.upload",
-    "Dashboard": "widgets.dashboard",
-    "EvaluationPanel": "widgets.evaluation",
-    "RunComparison": "widgets.runs_table",
-    "HandwritingPanel": "widgets.handwriting",
-    "ExportPanel": "widgets.export",
-    "LayerView": "widgets.layer_view",
-    "DigitMap": "widgets.digit_map",
+    # The widget components, through digitwidgets.widgets's own lazy names.
+    "HyperparameterControls": "widgets",
+    "TrainingPanel": "widgets",
+    "TrainingChart": "widgets",
+    "DrawingPad": "widgets",
+    "PredictionView": "widgets",
+    "ImageUpload": "widgets",
+    "Dashboard": "widgets",
+    "EvaluationPanel": "widgets",
+    "RunComparison": "widgets",
+    "HandwritingPanel": "widgets",
+    "ExportPanel": "widgets",
+    "LayerView": "widgets",
+    "DigitMap": "widgets",
+    "SweepPanel": "widgets",
+    "SettingsLink": "widgets",
     "Sweep": "sweeps",
     "run_sweep": "sweeps",
-    "SweepPanel": "widgets.sweep",
-    "SettingsLink": "widgets.share_link",
     "on_page_query": "settings_link",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'digitwidgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

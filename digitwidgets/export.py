@@ -7,10 +7,14 @@ the browser without ever naming a path on the server.
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import math
+import numbers
+import textwrap
+from collections.abc import Iterable, Mapping
 
-from .hyperparameters import Hyperparameters
+from .hyperparameters import FIELDS, Hyperparameters
 from .runs import MODEL_FILE, RunRecord
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
@@ -48,45 +52,143 @@ def history_csv(history: dict[str, list[float]]) -> str:
     return buffer.getvalue()
 
 
-def reproduction_script(hp: Hyperparameters, *, run_id: str | None = None) -> str:
+def reproduction_script(
+    hp: Hyperparameters,
+    *,
+    run_id: str | None = None,
+    lr_changes: Iterable[Mapping] = (),
+) -> str:
     """A standalone Python script that trains the same LeNet-5 with plain Keras and saves it.
 
-    It builds the architecture of ``digitwidgets.model.build_lenet5`` layer for layer, with
-    the same hyperparameters, seed, shuffling and validation split as ``Trainer``. It loads
-    MNIST through ``keras.datasets`` unless ``--data`` names an ``.npz`` file with
-    ``x_train``, ``y_train``, ``x_test``, ``y_test``. Run ``python script.py --help``.
+    The script carries the source of the code that builds the app's model
+    (``digitwidgets.model.lenet5`` and the augmentation layers of ``digitwidgets.augmentation``),
+    so it builds the very same model, with the same hyperparameters, seed, shuffling and
+    validation split as ``Trainer``; it needs only Keras and NumPy. It loads MNIST through
+    ``keras.datasets`` unless ``--data`` names an ``.npz`` file with ``x_train`` and
+    ``y_train``. Run ``python script.py --help``.
+
+    Args:
+        hp: the run's settings; each field of ``FIELDS`` becomes a constant of the script.
+        run_id: the run's id, named in the docstring and the default file names.
+        lr_changes: where the run was steered: ``{"epoch": int, "batch": int,
+            "learning_rate": float}`` each, epoch and batch counted from 0, the batch being
+            the first one trained at the new rate. The script sets the same rates at the same
+            batches with a small Keras callback.
+
+    Raises:
+        ValueError: if a learning-rate change is not such a mapping or its values are out of
+            range.
     """
+    from . import model
+
+    changes = _checked_changes(lr_changes)
     origin = f"run {run_id} of digitwidgets" if run_id else "a digitwidgets run"
     stem = f"lenet5-{run_id}" if run_id else "lenet5"
+    settings = "\n".join(
+        textwrap.fill(spec.help, 88, initial_indent="# ", subsequent_indent="# ")
+        + f"\n{name.upper()} = {getattr(hp, name)!r}"
+        for name, spec in FIELDS.items()
+    )
+    model_arguments = "".join(
+        f"\n        {name}={name.upper()}," for name in model.model_settings(hp)
+    )
     return _SCRIPT.format(
         origin=origin,
-        architecture=hp.architecture,
-        activation=hp.activation,
-        optimizer=_OPTIMIZER_CLASSES[hp.optimizer],
-        learning_rate=hp.learning_rate,
-        epochs=hp.epochs,
-        batch_size=hp.batch_size,
-        dropout=hp.dropout,
-        validation_split=hp.validation_split,
-        augmentation=hp.augmentation,
-        seed=hp.seed,
-        output=f"{stem}.keras",
+        steered=_STEERED_NOTE if changes else "",
         script=f"{stem}.py",
+        settings=settings,
+        lr_changes=f"\nLR_CHANGES = {changes!r}\n" if changes else "",
+        output=f"{stem}.keras",
+        model_source=_model_source(),
+        model_arguments=model_arguments,
+        callback=_CALLBACK if changes else "",
+        callbacks="[LearningRateChanges(LR_CHANGES)]" if changes else "[]",
     )
 
 
-_OPTIMIZER_CLASSES = {
-    "adam": "Adam",
-    "sgd": "SGD",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-    "nadam": "Nadam",
-}
+def _checked_changes(lr_changes: Iterable[Mapping]) -> list[dict]:
+    """The learning-rate changes as plain dicts in the order they happen; ``ValueError`` if bad."""
+    changes = []
+    for index, change in enumerate(lr_changes):
+        where = f"Learning-rate change {index + 1}"
+        if not isinstance(change, Mapping) or set(change) != {"epoch", "batch", "learning_rate"}:
+            raise ValueError(
+                f"{where} must have exactly epoch, batch and learning_rate, not {change!r}."
+            )
+        for key in ("epoch", "batch"):
+            value = change[key]
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{where}: {key} must be an integer from 0, not {value!r}.")
+        try:
+            rate = FIELDS["learning_rate"].check("learning_rate", change["learning_rate"])
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        changes.append(
+            {"epoch": int(change["epoch"]), "batch": int(change["batch"]), "learning_rate": rate}
+        )
+    return sorted(changes, key=lambda change: (change["epoch"], change["batch"]))
 
-# Doubled braces are literal braces once str.format has filled in the settings.
+
+def _model_source() -> str:
+    """The source of the code that builds the app's model, to run without digitwidgets."""
+    from . import augmentation, model
+
+    constants = {
+        "SHIFT": augmentation.SHIFT,
+        "ROTATION": augmentation.ROTATION,
+        "ZOOM": augmentation.ZOOM,
+        "INPUT_SHAPE": model.INPUT_SHAPE,
+        "NUM_CLASSES": model.NUM_CLASSES,
+    }
+    parts = ["\n".join(f"{name} = {value!r}" for name, value in constants.items())]
+    optimizers = "".join(
+        f"\n    {name!r}: keras.optimizers.{optimizer.__name__},"
+        for name, optimizer in model.OPTIMIZERS.items()
+    )
+    parts.append(f"OPTIMIZERS = {{{optimizers}\n}}")
+    functions = (
+        augmentation.TrainingOnlyTranslation,
+        augmentation.TrainingOnlyRotation,
+        augmentation.TrainingOnlyZoom,
+        augmentation.RandomStrokeWidth,
+        augmentation.augmentation_layers,
+        augmentation._seed,
+        model.lenet5,
+        model._modern_features,
+        model._classic_features,
+    )
+    parts.extend(inspect.getsource(function).rstrip() for function in functions)
+    return "\n\n\n".join(parts)
+
+
+_STEERED_NOTE = """
+The run was steered: its learning rate was changed by hand while it trained. LR_CHANGES
+sets the same rates at the same epochs and batches (counted from 0).
+"""
+
+_CALLBACK = '''
+
+class LearningRateChanges(keras.callbacks.Callback):
+    """Set the optimizer's learning rate at the epochs and batches where the run was steered."""
+
+    def __init__(self, changes):
+        super().__init__()
+        self.changes = {(c["epoch"], c["batch"]): c["learning_rate"] for c in changes}
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        rate = self.changes.get((self.epoch, batch))
+        if rate is not None:
+            self.model.optimizer.learning_rate = rate
+'''
+
+# Doubled braces are literal braces once str.format has filled in the settings and sources.
 _SCRIPT = '''\
 """Train LeNet-5 on MNIST with plain Keras, as {origin} did.
-
+{steered}
 Usage: python {script} [--epochs N] [--data mnist.npz]
                 [--output model.keras]
 """
@@ -95,17 +197,10 @@ import argparse
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
-ARCHITECTURE = "{architecture}"  # "modern": 28x28, max pooling; "classic": padded 32x32, average
-ACTIVATION = "{activation}"
-LEARNING_RATE = {learning_rate!r}
-EPOCHS = {epochs!r}
-BATCH_SIZE = {batch_size!r}
-DROPOUT = {dropout!r}
-VALIDATION_SPLIT = {validation_split!r}
-AUGMENTATION = {augmentation!r}
-SEED = {seed!r}
+{settings}
+{lr_changes}
 OUTPUT = "{output}"
 
 
@@ -124,40 +219,16 @@ def load_data(path):
     return x_train, y_train
 
 
-def build_model():
-    """LeNet-5: input (28, 28) float32 in [0, 1], output 10 probabilities."""
-    keras.utils.set_random_seed(SEED)
-    inputs = keras.Input(shape=(28, 28), dtype="float32", name="digit")
-    x = layers.Reshape((28, 28, 1), name="channel")(inputs)
-    if AUGMENTATION:
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=SEED, name="shift")(x)
-        x = layers.RandomRotation(0.04, fill_mode="constant", seed=SEED, name="rotate")(x)
-        x = layers.RandomZoom(0.1, fill_mode="constant", seed=SEED, name="zoom")(x)
-    if ARCHITECTURE == "classic":
-        x = layers.ZeroPadding2D(2, name="pad32")(x)
-        x = layers.Conv2D(6, 5, activation=ACTIVATION, name="c1")(x)
-        x = layers.AveragePooling2D(2, name="s2")(x)
-        x = layers.Conv2D(16, 5, activation=ACTIVATION, name="c3")(x)
-        x = layers.AveragePooling2D(2, name="s4")(x)
-    else:
-        x = layers.Conv2D(6, 5, padding="same", activation=ACTIVATION, name="c1")(x)
-        x = layers.MaxPooling2D(2, name="s2")(x)
-        x = layers.Conv2D(16, 5, activation=ACTIVATION, name="c3")(x)
-        x = layers.MaxPooling2D(2, name="s4")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(120, activation=ACTIVATION, name="f5")(x)
-    x = layers.Dense(84, activation=ACTIVATION, name="f6")(x)
-    if DROPOUT > 0:
-        x = layers.Dropout(DROPOUT, seed=SEED, name="dropout")(x)
-    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name=f"lenet5_{{ARCHITECTURE}}")
-    model.compile(
-        optimizer=keras.optimizers.{optimizer}(learning_rate=LEARNING_RATE),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+# The model, as digitwidgets builds it (digitwidgets/augmentation.py, digitwidgets/model.py).
 
+{model_source}
+
+
+def build_model():
+    """LeNet-5 with this run's settings: input (28, 28) float32 in [0, 1], 10 probabilities."""
+    return lenet5({model_arguments}
+    )
+{callback}
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -182,6 +253,7 @@ def main():
         batch_size=BATCH_SIZE,
         epochs=args.epochs,
         validation_data=validation,
+        callbacks={callbacks},
         verbose=2,
     )
     model.save(args.output)

@@ -14,16 +14,18 @@ probabilities; both are compiled with sparse categorical cross-entropy and "accu
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 from keras import layers
 
-from . import augmentation
+from .augmentation import augmentation_layers
 from .hyperparameters import Hyperparameters
 
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
 
-_OPTIMIZERS = {
+OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "sgd": keras.optimizers.SGD,
     "rmsprop": keras.optimizers.RMSprop,
@@ -34,36 +36,61 @@ _OPTIMIZERS = {
 
 def build_lenet5(hp: Hyperparameters) -> keras.Model:
     """A compiled LeNet-5 for ``hp``: input (28, 28) float32 in [0, 1], output 10 probabilities."""
-    keras.utils.set_random_seed(hp.seed)
+    return lenet5(**model_settings(hp))
+
+
+def model_settings(hp: Hyperparameters) -> dict:
+    """The settings of ``hp`` that ``lenet5`` takes, by name (the others are ``fit``'s)."""
+    return {name: getattr(hp, name) for name in inspect.signature(lenet5).parameters}
+
+
+# Below this line: plain Keras, nothing of digitwidgets but the augmentation layers. The
+# reproduction script (``digitwidgets.export``) carries this source as it is, so what a
+# downloaded script builds is this very code.
+
+
+def lenet5(
+    *,
+    architecture: str,
+    activation: str,
+    optimizer: str,
+    learning_rate: float,
+    dropout: float,
+    augmentation: bool,
+    seed: int,
+) -> keras.Model:
+    """A compiled LeNet-5: input (28, 28) float32 in [0, 1], output 10 probabilities.
+
+    ``architecture`` is "modern" or "classic", ``optimizer`` a key of ``OPTIMIZERS``; with
+    ``augmentation`` the digits are shifted, turned, zoomed and thickened at random in
+    training only. The same ``seed`` gives the same initial weights.
+    """
+    keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=INPUT_SHAPE, dtype="float32", name="digit")
     x = layers.Reshape((*INPUT_SHAPE, 1), name="channel")(inputs)
-    for layer in augmentation_layers(hp):
+    for layer in augmentation_layers(seed) if augmentation else []:
         x = layer(x)
-    if hp.architecture == "classic":
-        x = _classic_features(x, hp.activation)
+    if architecture == "classic":
+        x = _classic_features(x, activation)
     else:
-        x = _modern_features(x, hp.activation)
+        x = _modern_features(x, activation)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(120, activation=hp.activation, name="f5")(x)
-    x = layers.Dense(84, activation=hp.activation, name="f6")(x)
-    if hp.dropout > 0:
-        x = layers.Dropout(hp.dropout, seed=hp.seed, name="dropout")(x)
+    x = layers.Dense(120, activation=activation, name="f5")(x)
+    x = layers.Dense(84, activation=activation, name="f6")(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name=f"lenet5_{hp.architecture}")
+    model = keras.Model(inputs, outputs, name=f"lenet5_{architecture}")
     model.compile(
-        optimizer=_OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate),
+        optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
-def augmentation_layers(hp: Hyperparameters) -> list[keras.layers.Layer]:
-    """``digitwidgets.augmentation``'s layers if ``hp.augmentation``; active only in training."""
-    return augmentation.augmentation_layers(hp.seed) if hp.augmentation else []
-
-
 def _modern_features(x, activation: str):
+    """C1 'same' on 28x28, max pooling, C3, max pooling."""
     x = layers.Conv2D(6, 5, padding="same", activation=activation, name="c1")(x)
     x = layers.MaxPooling2D(2, name="s2")(x)
     x = layers.Conv2D(16, 5, activation=activation, name="c3")(x)
@@ -71,6 +98,7 @@ def _modern_features(x, activation: str):
 
 
 def _classic_features(x, activation: str):
+    """Padded to 32x32, C1 'valid', average pooling, C3, average pooling (LeCun 1998)."""
     x = layers.ZeroPadding2D(2, name="pad32")(x)
     x = layers.Conv2D(6, 5, activation=activation, name="c1")(x)
     x = layers.AveragePooling2D(2, name="s2")(x)

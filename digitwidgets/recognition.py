@@ -1,8 +1,9 @@
 """Recognize one digit with a trained model, fast enough to follow a pen.
 
 ``model.predict`` sets up a whole data pipeline for every call (tens of milliseconds for one
-image). The model is called directly through a ``tf.function`` traced once per model,
-which costs well under a millisecond for LeNet-5 on a CPU (see ``bench/bench_recognition.py``).
+image). The model is called directly through ``inference.probabilities``, a ``tf.function``
+traced once per model and shared with the evaluation, which costs well under a millisecond
+for LeNet-5 on a CPU (see ``bench/bench_recognition.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import SIZE, Drawing, Preprocessed, preprocess_digit, preprocess_drawing
+from . import inference
+from .preprocessing import Drawing, Preprocessed, preprocess_digit, preprocess_drawing
 
 NO_MODEL = "Train a model first, or choose a saved one."
 
@@ -54,7 +56,6 @@ class Recognizer:
     def __init__(self, model=None):
         self._lock = threading.Lock()
         self._model = model
-        self._classify = None
 
     @property
     def model(self):
@@ -65,9 +66,7 @@ class Recognizer:
     @model.setter
     def model(self, model) -> None:
         with self._lock:
-            if model is not self._model:  # the same model again keeps its traced classifier
-                self._model = model
-                self._classify = None
+            self._model = model
 
     def recognize(self, image_or_drawing: np.ndarray | Drawing) -> Recognition:
         """Recognize the digit in a grey/RGB/RGBA array or a `Drawing`.
@@ -80,48 +79,14 @@ class Recognizer:
             preprocessed = preprocess_drawing(image_or_drawing)
         else:
             preprocessed = preprocess_digit(np.asarray(image_or_drawing))
-        with self._lock:
-            model, classify = self._model, self._classify
+        model = self.model
         if model is None:
             return Recognition(None, None, preprocessed, NO_MODEL)
         if preprocessed.empty:
             return Recognition(None, None, preprocessed, preprocessed.message)
-        if classify is None:
-            classify = _compile_classifier(model)
-            with self._lock:
-                # Keep it only if nobody swapped the model meanwhile.
-                if self._model is model:
-                    self._classify = classify
-        probabilities = _as_probabilities(classify(preprocessed.image))
+        output = inference.probabilities(model)(preprocessed.image[None])
+        probabilities = _as_probabilities(output[0])
         return Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
-
-
-def _compile_classifier(model):
-    """A function from one (28, 28) float32 image to the model's (10,) output."""
-    import tensorflow as tf
-
-    batch_shape = _batch_shape(model)
-    call = tf.function(
-        lambda batch: model(batch, training=False),
-        input_signature=[tf.TensorSpec(batch_shape, tf.float32)],
-        reduce_retracing=True,
-    )
-
-    def classify(image: np.ndarray) -> np.ndarray:
-        return np.asarray(call(image.reshape(batch_shape)))[0]
-
-    return classify
-
-
-def _batch_shape(model) -> tuple[int, ...]:
-    """(1, 28, 28) or whatever one-image batch the model was built for, e.g. (1, 28, 28, 1)."""
-    try:
-        shape = tuple(model.inputs[0].shape[1:])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return (1, SIZE, SIZE)
-    if None in shape or int(np.prod(shape)) != SIZE * SIZE:
-        return (1, SIZE, SIZE)
-    return (1, *shape)
 
 
 def _as_probabilities(output: np.ndarray) -> np.ndarray:

@@ -6,21 +6,17 @@ much as the score would fall without it, to first order. The score is the class'
 last layer's value before softmax, when the model ends in a softmax ``Dense`` layer: the
 probability of a confident answer is flat (about 1) and its gradient nearly 0.
 
-The gradient function is traced once per model with ``tf.function``, so a map costs about a
-millisecond on a CPU after the first (``bench/bench_handwriting.py`` measures it).
+The gradient function is traced once per model with ``tf.function`` and kept in the shared
+per-model cache (``digitwidgets.inference``), so a map costs about a millisecond on a CPU
+after the first (``bench/bench_handwriting.py`` measures it).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import numpy as np
 
+from . import inference
 from .preprocessing import SIZE
-
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_cache_lock = threading.Lock()
 
 
 def saliency(model, image28: np.ndarray) -> np.ndarray:
@@ -35,25 +31,18 @@ def saliency(model, image28: np.ndarray) -> np.ndarray:
     image = np.asarray(image28, dtype=np.float32)
     if image.size != SIZE * SIZE:
         raise ValueError(f"Expected a 28x28 image, got shape {image.shape}.")
-    explain = _explainer(model)
+    explain = inference.traced(model, "saliency", _trace)
     evidence = np.asarray(explain(image.reshape(1, SIZE, SIZE))).reshape(SIZE, SIZE)
     evidence = np.clip(evidence, 0.0, None)
     peak = evidence.max()
     return (evidence / peak if peak > 0 else evidence).astype(np.float32)
 
 
-def _explainer(model):
-    with _cache_lock:
-        explain = _cache.get(model)
-    if explain is None:
-        explain = _trace(model)
-        with _cache_lock:
-            _cache[model] = explain
-    return explain
-
-
 def _trace(model):
-    """A traced function from a (1, 28, 28) image to its gradient x input for the top class."""
+    """A traced function from a (1, 28, 28) image to its gradient x input for the top class.
+
+    It holds the model's layers, not the model: it lives in the model's weakly keyed entry.
+    """
     import tensorflow as tf
 
     score_model, head = _score_parts(model)

@@ -87,41 +87,112 @@ def test_a_run_without_model_cannot_be_downloaded(saved_run):
         model_bytes(record)
 
 
+@pytest.fixture
+def script_namespace(tmp_path):
+    """Load a generated script as a module (``main()`` not run), then forget its classes.
+
+    The script registers its augmentation layers under the same Keras names as
+    ``digitwidgets.augmentation``; the registry is put back so that models loaded by later
+    tests get the package's classes.
+    """
+    registry = keras.saving.get_custom_objects()
+    saved = dict(registry)
+
+    def load(script: str) -> dict:
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        return runpy.run_path(str(path), run_name="reproduce")
+
+    yield load
+    registry.clear()
+    registry.update(saved)
+
+
 @pytest.mark.parametrize(
     "hp",
     [
         Hyperparameters(optimizer="sgd", learning_rate=0.1, dropout=0.3, seed=7),
         Hyperparameters(architecture="classic", activation="tanh", augmentation=True, seed=3),
+        Hyperparameters(optimizer="nadam", dropout=0.0, augmentation=True, seed=11),
     ],
-    ids=["modern-sgd-dropout", "classic-augmented"],
+    ids=["modern-sgd-dropout", "classic-augmented", "nadam-no-dropout-augmented"],
 )
-def test_script_builds_the_apps_model_with_the_same_initial_weights(hp, tmp_path):
-    script = tmp_path / "script.py"
-    script.write_text(reproduction_script(hp, run_id="r1"))
-    # Imported, not run: main() is behind the __main__ guard.
-    namespace = runpy.run_path(str(script), run_name="reproduce")
-    theirs = namespace["build_model"]()
+def test_script_builds_the_apps_model_with_the_same_initial_weights(hp, script_namespace):
+    theirs = script_namespace(reproduction_script(hp, run_id="r1"))["build_model"]()
     ours = build_lenet5(hp)
-    # Augmentation has no weights; the standalone script uses Keras's own random layers.
-    assert _weighted_layers(theirs) == _weighted_layers(ours)
+    # Layer for layer the same configuration, augmentation layers included.
+    assert _layer_configs(theirs) == _layer_configs(ours)
     assert type(theirs.optimizer) is type(ours.optimizer)
-    assert float(theirs.optimizer.learning_rate) == pytest.approx(hp.learning_rate)
+    assert _unnamed(theirs.optimizer.get_config()) == _unnamed(ours.optimizer.get_config())
     assert theirs.count_params() == ours.count_params()
-    for name in _weighted_layers(ours):
-        for mine, app in zip(
-            theirs.get_layer(name[0]).get_weights(),
-            ours.get_layer(name[0]).get_weights(),
-            strict=True,
-        ):
-            np.testing.assert_array_equal(mine, app)
+    for mine, app in zip(theirs.get_weights(), ours.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, app)
 
 
-def _weighted_layers(model) -> list[tuple[str, str, tuple]]:
-    return [
-        (layer.name, type(layer).__name__, tuple(w.shape for w in layer.weights))
-        for layer in model.layers
-        if not layer.name.startswith(("shift", "rotate", "zoom", "stroke", "augment"))
+def _layer_configs(model) -> list[tuple[str, dict]]:
+    return [(type(layer).__name__, layer.get_config()) for layer in model.layers]
+
+
+def _unnamed(config: dict) -> dict:
+    # Keras numbers optimizers' names per process ("sgd_2", "sgd_3").
+    return {key: value for key, value in config.items() if key != "name"}
+
+
+def test_script_carries_the_model_code_instead_of_a_copy():
+    import inspect
+
+    from digitwidgets import augmentation, model
+
+    script = reproduction_script(Hyperparameters())
+    carried = (model.lenet5, augmentation.augmentation_layers, augmentation.RandomStrokeWidth)
+    for function in carried:
+        assert inspect.getsource(function) in script
+
+
+def test_a_steered_run_gives_a_script_that_changes_the_rate_at_the_same_batches(
+    script_namespace,
+):
+    hp = Hyperparameters(optimizer="sgd", learning_rate=0.1)
+    changes = [
+        {"epoch": 1, "batch": 2, "learning_rate": 0.01},
+        {"epoch": 0, "batch": 3, "learning_rate": 0.05},
     ]
+    script = reproduction_script(hp, run_id="r3", lr_changes=changes)
+    assert "steered" in script.split('"""')[1]
+    assert "steered" not in reproduction_script(hp, run_id="r3").split('"""')[1]
+    namespace = script_namespace(script)
+    assert namespace["LR_CHANGES"] == sorted(changes, key=lambda c: (c["epoch"], c["batch"]))
+
+    # The script's callback, in a real fit: 2 epochs of 5 batches, the rate read per batch.
+    model = namespace["build_model"]()
+    seen = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate))
+
+    x = np.zeros((40, 28, 28), "float32")
+    y = np.zeros(40, "int32")
+    steering = namespace["LearningRateChanges"](namespace["LR_CHANGES"])
+    model.fit(x, y, batch_size=8, epochs=2, callbacks=[steering, Recorder()], verbose=0)
+    expected = [0.1, 0.1, 0.1, 0.05, 0.05] + [0.05, 0.05, 0.01, 0.01, 0.01]
+    assert seen == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"epoch": -1, "batch": 0, "learning_rate": 0.1},
+        {"epoch": 0, "batch": 1.5, "learning_rate": 0.1},
+        {"epoch": 0, "batch": 0, "learning_rate": 0.0},
+        {"epoch": 0, "batch": 0, "learning_rate": float("nan")},
+        {"epoch": 0, "batch": 0},
+        "epoch 0",
+    ],
+)
+def test_bad_learning_rate_changes_are_refused_with_a_reason(change):
+    with pytest.raises(ValueError, match="Learning-rate change 1"):
+        reproduction_script(Hyperparameters(), lr_changes=[change])
 
 
 def test_script_names_its_settings_and_does_not_need_digitwidgets():
@@ -136,7 +207,8 @@ def test_script_names_its_settings_and_does_not_need_digitwidgets():
 def test_script_runs_as_it_is_and_saves_a_loadable_model(tmp_path, sample_arrays):
     hp = Hyperparameters(epochs=5, optimizer="sgd", learning_rate=0.05, dropout=0.2)
     script = tmp_path / "lenet5.py"
-    script.write_text(reproduction_script(hp, run_id="r2"))
+    steered = [{"epoch": 0, "batch": 1, "learning_rate": 0.01}]
+    script.write_text(reproduction_script(hp, run_id="r2", lr_changes=steered))
     data = tmp_path / "sample.npz"
     np.savez(data, x_train=sample_arrays["x_train"][:800], y_train=sample_arrays["y_train"][:800])
     output = tmp_path / "trained.keras"

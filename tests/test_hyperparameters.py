@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digitwidgets.hyperparameters import FIELDS, Hyperparameters
+from digitwidgets.hyperparameters import CONTROLS, FIELDS, FieldSpec, Hyperparameters
 
 
 @pytest.mark.parametrize(
@@ -113,6 +113,28 @@ def test_fields_describe_every_hyperparameter_with_its_limits():
             Hyperparameters(**{name: spec.max})
             with pytest.raises(ValueError):
                 Hyperparameters(**{name: spec.max + (spec.step or 1)})
+
+
+def test_fields_are_the_dataclass_fields_own_description():
+    import dataclasses
+
+    for field in dataclasses.fields(Hyperparameters):
+        assert FIELDS[field.name] is field.metadata["spec"]
+        assert FIELDS[field.name].control in CONTROLS.values()
+
+
+def test_a_field_says_its_value_in_run_names():
+    assert FIELDS["optimizer"].describe_value("sgd") == "sgd"
+    assert FIELDS["learning_rate"].describe_value(0.1) == "lr 0.1"
+    assert FIELDS["batch_size"].describe_value(32) == "batch 32"
+    assert FIELDS["augmentation"].describe_value(True) == "augmented"
+    assert FIELDS["augmentation"].describe_value(False) == "no augmentation"
+
+
+def test_a_field_of_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="kind"):
+        FieldSpec("Momentum", "How much of the last step is kept.", "fraction")
+    assert FieldSpec("Momentum", "Kept step.", "float", min=0.0, max=1.0).control == "float_text"
 
 
 @given(

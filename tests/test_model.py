@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digitwidgets.hyperparameters import Hyperparameters
-from digitwidgets.model import augmentation_layers, build_lenet5
+from digitwidgets.model import build_lenet5, model_settings
 
 # LeNet-5 with a full C3 table: C1 156 + C3 2,416 + F5 48,120 + F6 10,164 + output 850.
 LENET5_PARAMETERS = 61_706
@@ -76,9 +76,17 @@ def test_same_seed_same_initial_weights():
 
 
 def test_augmentation_is_inactive_when_predicting(digits):
-    assert augmentation_layers(Hyperparameters()) == []
+    assert "shift" not in {layer.name for layer in build_lenet5(Hyperparameters()).layers}
     model = build_lenet5(Hyperparameters(augmentation=True))
     assert {"shift", "rotate", "zoom"} <= {layer.name for layer in model.layers}
     np.testing.assert_array_equal(np.asarray(model(digits)), np.asarray(model(digits)))
     trained_view = np.asarray(model(digits, training=True))
     assert not np.allclose(trained_view, np.asarray(model(digits)))
+
+
+def test_every_setting_is_the_models_or_fits():
+    from digitwidgets.hyperparameters import FIELDS
+
+    model_fields = set(model_settings(Hyperparameters()))
+    # What the model does not take, fit does (see the reproduction script's main()).
+    assert model_fields | {"epochs", "batch_size", "validation_split", "seed"} == set(FIELDS)

@@ -22,3 +22,51 @@ def test_importing_the_package_loads_neither_tensorflow_nor_ipywidgets():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_every_widget_component_is_exported_from_digitwidgets_widgets():
+    import digitwidgets.widgets as components
+    from digitwidgets.widgets import HandwritingPanel
+    from digitwidgets.widgets.handwriting import HandwritingPanel as defined
+
+    assert HandwritingPanel is defined is digitwidgets.HandwritingPanel
+    missing = [name for name in components.__all__ if getattr(components, name, None) is None]
+    assert missing == []
+    assert "HandwritingPanel" in dir(components)
+    # Every component class in the package is among them.
+    import ipywidgets
+
+    for name in components.__all__:
+        assert issubclass(getattr(components, name), ipywidgets.Box), name
+
+
+def test_importing_one_component_does_not_import_the_others():
+    code = (
+        "import sys; import digitwidgets.widgets as w; "
+        "from digitwidgets.widgets import DrawingPad; "
+        "print(sorted(m for m in set(w._EXPORTS.values()) "
+        "if 'digitwidgets.widgets.' + m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['drawing_pad']"
+
+
+def test_training_names_resolve_lazily():
+    import digitwidgets.training as training
+
+    missing = [name for name in training.__all__ if getattr(training, name, None) is None]
+    assert missing == []
+    assert "ProgressCallback" in dir(training)
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_the_package():
+    import pytest
+
+    import digitwidgets.widgets as components
+
+    with pytest.raises(AttributeError, match="digitwidgets.widgets"):
+        components.NoSuchPanel  # noqa: B018
+    with pytest.raises(AttributeError, match="'digitwidgets'"):
+        digitwidgets.NoSuchThing  # noqa: B018

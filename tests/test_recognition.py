@@ -151,11 +151,13 @@ def test_recognizing_does_not_change_the_preprocessing(untrained_model, digit_im
     np.testing.assert_array_equal(result.image, preprocess_digit(digit_images[0]).image)
 
 
-def test_setting_the_same_model_again_keeps_its_compiled_classifier(untrained_model, digit_images):
+def test_recognizers_share_the_models_traced_function(untrained_model, digit_images):
+    from digitwidgets import inference
+
+    first = Recognizer(untrained_model).recognize(digit_images[3])
+    traced = inference.probabilities(untrained_model)
     recognizer = Recognizer(untrained_model)
-    recognizer.recognize(digit_images[3])
-    compiled = recognizer._classify
-    recognizer.model = untrained_model
-    assert recognizer._classify is compiled
-    recognizer.model = None
-    assert recognizer._classify is None
+    recognizer.model = untrained_model  # the same model again: nothing is traced again
+    second = recognizer.recognize(digit_images[3])
+    assert inference.probabilities(untrained_model) is traced
+    np.testing.assert_array_equal(first.probabilities, second.probabilities)

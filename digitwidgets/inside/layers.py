@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import inference
 from ..preprocessing import SIZE
 
 KINDS = ("input", "convolution", "pooling", "dense", "output")
@@ -170,37 +171,31 @@ class _Trace:
             yield
 
 
-_probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _traces: dict[str, _Trace] = {}
 _MAX_TRACES = 4
-_cache_lock = threading.Lock()
+_traces_lock = threading.Lock()
 
 
 def layer_probe(model) -> LayerProbe:
-    """The probe for ``model`` (cached per model; one trace per architecture).
+    """The probe for ``model``, kept in the shared per-model cache (``digitwidgets.inference``).
 
-    Training hands over a new model copy at each epoch end: its probe reuses the trace of
-    the previous copy and only copies the weights in.
+    Probes share one trace per architecture: training hands over a new model copy at each
+    epoch end, and its probe reuses the trace of the previous copy and only copies the
+    weights in.
 
     Raises:
         ArchitectureError: see ``LayerProbe``.
     """
-    with _cache_lock:
-        probe = _probes.get(model)
-    if probe is None:
-        probe = LayerProbe(model)
-        with _cache_lock:
-            _probes[model] = probe
-    return probe
+    return inference.traced(model, "layer probe", LayerProbe)
 
 
 def _trace_for(model) -> _Trace:
     signature = _signature(model)
-    with _cache_lock:
+    with _traces_lock:
         trace = _traces.get(signature)
     if trace is None:
         trace = _Trace(model, signature)
-        with _cache_lock:
+        with _traces_lock:
             _traces[signature] = trace
             while len(_traces) > _MAX_TRACES:
                 _traces.pop(next(iter(_traces)))

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-import importlib
-
+from ..lazy import lazy_exports
 from .data import training_arrays
 from .events import EventKind, TrainingEvent
 from .memory import release_memory
@@ -29,15 +28,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "EXPLODED_LOSS",
     "HISTORY_KEYS",
@@ -53,3 +43,5 @@ __all__ = [
     "release_memory",
     "training_arrays",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

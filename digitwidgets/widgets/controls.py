@@ -17,28 +17,34 @@ def _css_class(name: str) -> str:
 
 
 def _make_control(name: str) -> widgets.Widget:
-    """The input widget for one field, chosen from its kind in ``FIELDS``."""
+    """The input widget for one field, as its ``FieldSpec`` describes it."""
     spec = FIELDS[name]
-    default = getattr(Hyperparameters(), name)
+    tooltip = spec.help
+    if spec.kind in ("int", "float"):
+        # Told before typing, not only after a mistake.
+        tooltip = f"{spec.help} Allowed: {spec.describe_range()}."
     common = {
+        "value": getattr(Hyperparameters(), name),
         "description": spec.label,
-        "tooltip": spec.help,
+        "tooltip": tooltip,
         "style": _DESCRIPTION_STYLE,
         "layout": widgets.Layout(**_CONTROL_LAYOUT),
     }
-    if spec.kind == "choice":
-        control = widgets.Dropdown(options=list(spec.choices), value=default, **common)
-    elif spec.kind == "bool":
-        control = widgets.Checkbox(value=default, indent=False, **common)
-    elif spec.kind == "int":
-        # Typed numbers, not sliders: a text box carries its label for screen readers (a
-        # slider's handle has no accessible name), takes exact values on a phone, and a value
-        # out of range is explained under the controls instead of being clamped silently.
-        control = widgets.IntText(value=default, **common)
-    else:
-        control = widgets.FloatText(value=default, step=spec.step, **common)
+    control = _CONTROLS[spec.control](spec, common)
     control.add_class(_css_class(name))
     return control
+
+
+# One maker per control hint of ``FieldSpec.control``. Typed numbers, not sliders: a text
+# box carries its label for screen readers (a slider's handle has no accessible name), takes
+# exact values on a phone, and a value out of range is explained under the controls instead
+# of being clamped silently.
+_CONTROLS = {
+    "dropdown": lambda spec, common: widgets.Dropdown(options=list(spec.choices), **common),
+    "checkbox": lambda spec, common: widgets.Checkbox(indent=False, **common),
+    "int_text": lambda spec, common: widgets.IntText(**common),
+    "float_text": lambda spec, common: widgets.FloatText(step=spec.step, **common),
+}
 
 
 class HyperparameterControls(widgets.VBox):
