@@ -49,6 +49,9 @@ _EXPORTS = {
     "saliency": "saliency",
     "HandwritingLog": "feedback",
     "fine_tune": "feedback",
+    "find_learning_rate": "lr_finder",
+    "LearningRateRange": "lr_finder",
+    "LearningRateRangeTest": "lr_finder",
     "HyperparameterControls": "widgets.controls",
     "TrainingPanel": "widgets.training_panel",
     "TrainingChart": "widgets.chart",
@@ -62,6 +65,7 @@ _EXPORTS = {
     "ExportPanel": "widgets.export",
     "LayerView": "widgets.layer_view",
     "DigitMap": "widgets.digit_map",
+    "LearningRateFinder": "widgets.lr_finder",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,6 +45,14 @@ class RunRecord:
     started_at: str = ""
     duration: float = 0.0
     message: str = ""
+    # Where the learning rate was steered while the run trained: {"epoch": 0-based epoch,
+    # "batch": 0-based first batch at the new rate, "learning_rate": the new rate}, in order.
+    lr_changes: list[dict] = field(default_factory=list)
+
+    @property
+    def steered(self) -> bool:
+        """Whether the learning rate was changed while the run trained."""
+        return bool(self.lr_changes)
 
     def final(self, metric: str) -> float | None:
         """The last epoch's value of ``metric`` ("val_accuracy", ...), or None if never measured."""
@@ -79,6 +87,7 @@ class RunStore:
         duration: float,
         status: str,
         message: str = "",
+        lr_changes: list[dict] | tuple = (),
     ) -> RunRecord:
         """Write one run atomically and return its record; raises ``RunStoreError``."""
         _check_run_id(run_id)
@@ -102,6 +111,7 @@ class RunStore:
             started_at=started_at,
             duration=float(duration),
             message=message,
+            lr_changes=[_lr_change(change) for change in lr_changes],
         )
         try:
             if model is not None:
@@ -195,6 +205,8 @@ class RunStore:
                 started_at=str(raw.get("started_at", "")),
                 duration=float(raw.get("duration", 0.0)),
                 message=str(raw.get("message", "")),
+                # Runs saved before steering existed have none.
+                lr_changes=[_lr_change(change) for change in raw.get("lr_changes") or []],
             )
         except FileNotFoundError:
             return _damaged(path, "run.json is missing.")
@@ -229,6 +241,16 @@ def _to_json(record: RunRecord) -> dict:
             name: [_finite_or_none(v) for v in values] for name, values in record.history.items()
         },
         "data": record.data,
+        "lr_changes": record.lr_changes,
+    }
+
+
+def _lr_change(change: dict) -> dict:
+    """One learning-rate change with its three fields typed (KeyError/ValueError if not)."""
+    return {
+        "epoch": int(change["epoch"]),
+        "batch": int(change["batch"]),
+        "learning_rate": float(change["learning_rate"]),
     }
 
 
