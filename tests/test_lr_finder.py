@@ -1,4 +1,4 @@
-"""The learning-rate range test: real digits, the suggestion's rule, stopping, and no training meanwhile."""
+"""The learning-rate range test on real digits: its rule, stopping it, no training meanwhile."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from digitwidgets.widgets.evaluation import EvaluationPanel
 from digitwidgets.widgets.export import ExportPanel
 from digitwidgets.widgets.handwriting import HandwritingPanel
 from digitwidgets.widgets.layer_view import LayerView
+from digitwidgets.widgets.lr_finder import LearningRateFinder
 from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
@@ -137,6 +138,9 @@ class Dashboard(widgets.VBox):
         self.current.follow(trainer)
 
         self.controls = HyperparameterControls()
+        # The finder reads the settings and its "Use ..." button writes their learning rate.
+        self.lr_finder = LearningRateFinder(data, self.controls.value, trainer)
+        traitlets.link((self.controls, "value"), (self.lr_finder, "hyperparameters"))
         self.training_panel = TrainingPanel(trainer, self.controls, data)
         self.chart = TrainingChart()
         self.chart.follow(trainer)
@@ -194,7 +198,10 @@ class Dashboard(widgets.VBox):
             _html(f"Training data: {self._describe_data()}", "dw-data-info"),
             widgets.HBox(
                 [
-                    _column([_html("1 · Choose settings", "dw-section"), self.controls], "430px"),
+                    _column(
+                        [_html("1 · Choose settings", "dw-section"), self.controls, self.lr_finder],
+                        "430px",
+                    ),
                     _column(
                         [
                             _html("2 · Train and watch", "dw-section"),

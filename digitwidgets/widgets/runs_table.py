@@ -243,6 +243,10 @@ class RunComparison(widgets.VBox):
         checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
         self._checkboxes[record.run_id] = checkbox
         settings = hp.describe_changes() if hp is not None else "?"
+        if record.steered:
+            # Its settings name the rate it started with; the rest of its schedule is in the
+            # history and the reproduction script.
+            settings = f"{settings}, steered"
         texts = [
             local_time(record.started_at),
             settings,
