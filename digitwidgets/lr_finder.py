@@ -138,7 +138,8 @@ def suggest_learning_rate(learning_rates, smoothed) -> tuple[float | None, str]:
     Steepest descent: the rate where the smoothed loss falls fastest against log10 of the
     rate, looked for between the first few points and the loss's minimum. When fewer than
     five points lie there or the loss never falls, a tenth of the rate at the minimum
-    (fast.ai's other rule). (None, reason) with fewer than two finite points.
+    (fast.ai's other rule). Rounded to two significant digits, within 1e-6..1.
+    (None, reason) with fewer than two finite points.
     """
     rates = np.asarray(learning_rates, dtype=float)
     values = np.asarray(smoothed, dtype=float)
@@ -158,7 +159,10 @@ def suggest_learning_rate(learning_rates, smoothed) -> tuple[float | None, str]:
 
 
 def _clamp(rate: float) -> float:
-    return float(min(max(rate, START_LEARNING_RATE), END_LEARNING_RATE))
+    # Two significant digits: the test's resolution is far coarser, and the settings then
+    # read as the button does ("Use 1.9e-3" puts 0.0019).
+    rounded = float(f"{rate:.2g}")
+    return min(max(rounded, START_LEARNING_RATE), END_LEARNING_RATE)
 
 
 Progress = Callable[[LearningRateRange], None]

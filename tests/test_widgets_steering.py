@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 from ipywidgets import HTML
 
@@ -81,7 +82,10 @@ def test_the_chart_marks_where_the_rate_changed(steered_in_the_panel):
     assert chart.history["change_epoch"] == [pytest.approx(1 / batches)]
     assert chart.history["change_learning_rate"] == [0.01]
     loss = chart._loss
-    assert list(loss.changes.x[0]) == [pytest.approx(1 / batches)] * 2
+    # One vertical line (bqplot keeps a single line as one row of two points).
+    lines = np.asarray(loss.changes.x).reshape(-1, 2)
+    assert lines.tolist() == [[pytest.approx(1 / batches)] * 2]
+    assert np.asarray(loss.changes.y).reshape(-1, 2).tolist() == [[0.0, 1.0]]
     assert loss.change_labels.text == ["lr 0.01"]
     assert f"Learning rate set to 0.01 after {1 / batches:.1f} epochs." in chart.summary
 

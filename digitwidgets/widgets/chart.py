@@ -93,6 +93,7 @@ class _MetricFigure:
             scales={"x": x_scale, "y": height},
             colors=[_CHANGE_COLOR],
             line_style="dashed",
+            labels=["learning rate changed"],
         )
         self.change_labels = bqplot.Label(
             x=empty,
@@ -102,6 +103,7 @@ class _MetricFigure:
             colors=[_CHANGE_COLOR],
             x_offset=3,
             default_size=12,
+            labels=["new learning rate"],
         )
         self.figure = bqplot.Figure(
             marks=[self.batch, self.train, self.validation, self.changes, self.change_labels],
@@ -129,11 +131,9 @@ class _MetricFigure:
                 mark.y = y
         at = np.asarray(history["change_epoch"], dtype=float)
         with self.changes.hold_sync():
-            # One row per change; at least two rows, or bqplot reads one row as a single line
-            # of two points the other way round. A spare row of NaN draws nothing.
-            rows = np.vstack([np.column_stack([at, at]), np.full((1, 2), np.nan)])
-            self.changes.x = rows
-            self.changes.y = np.tile([0.0, 1.0], (len(rows), 1))
+            # One row (a two-point vertical line) per change.
+            self.changes.x = np.column_stack([at, at]).reshape(-1, 2)
+            self.changes.y = np.tile([0.0, 1.0], (len(at), 1))
         with self.change_labels.hold_sync():
             self.change_labels.x = at
             self.change_labels.y = np.full(len(at), 0.93)
