@@ -113,7 +113,9 @@ class LearningRateFinder(widgets.VBox):
 
     def _build_figure(self) -> bqplot.Figure:
         x_scale = bqplot.LogScale(min=START_LEARNING_RATE, max=END_LEARNING_RATE)
-        y_scale = bqplot.LinearScale()
+        # From 0 to a little above the untrained loss (set per test): a blown-up batch would
+        # otherwise flatten the part that matters.
+        self._y_scale = y_scale = bqplot.LinearScale(min=0.0)
         # The suggestion's line spans the plot's height whatever the losses: its own 0..1 scale.
         height_scale = bqplot.LinearScale(min=0.0, max=1.0)
         empty = np.zeros(0)
@@ -149,12 +151,18 @@ class LearningRateFinder(widgets.VBox):
         figure = bqplot.Figure(
             marks=[self._loss_line, self._smoothed_line, self._marker, self._marker_label],
             axes=[
-                bqplot.Axis(scale=x_scale, label="learning rate", tick_format=".0e"),
+                bqplot.Axis(
+                    scale=x_scale,
+                    label="learning rate",
+                    tick_format=".0e",
+                    # One tick a decade: a log axis labels 2..9 of each decade too, unreadable.
+                    tick_values=np.logspace(-6, 0, 7),
+                ),
                 bqplot.Axis(scale=y_scale, label="loss", side="left", tick_format=".1f"),
             ],
             title="Loss while the learning rate rises",
-            fig_margin={"top": 30, "bottom": 42, "left": 48, "right": 12},
-            layout=widgets.Layout(width="400px", max_width="100%", height="230px", display="none"),
+            fig_margin={"top": 40, "bottom": 42, "left": 48, "right": 16},
+            layout=widgets.Layout(width="400px", max_width="100%", height="240px", display="none"),
         )
         figure.add_class("dw-lr-finder-chart")
         return figure
@@ -202,6 +210,8 @@ class LearningRateFinder(widgets.VBox):
 
     def _on_result(self, result: LearningRateRange) -> None:
         # The test's event worker: update marks and traits only.
+        if len(result.smoothed) and np.isfinite(result.smoothed[0]):
+            self._y_scale.max = float(1.5 * max(result.smoothed[0], result.smoothed.min()))
         with self._loss_line.hold_sync():
             self._loss_line.x = result.learning_rates
             self._loss_line.y = result.losses

@@ -128,6 +128,9 @@ class TrainingPanel(widgets.VBox):
         traitlets.dlink((self, "progress"), (self._progress, "value"))
         if isinstance(getattr(hyperparameters, "value", None), Hyperparameters):
             traitlets.dlink((self, "running"), (hyperparameters, "disabled"))
+            # Idle, the (disabled) field shows the rate a run would start with.
+            self._show_in_field(hyperparameters.value.learning_rate)
+            hyperparameters.observe(self._on_settings_change, "value")
 
         self._train.on_click(lambda _: self.train())
         self._stop.on_click(lambda _: self.stop())
@@ -190,11 +193,19 @@ class TrainingPanel(widgets.VBox):
 
     def _show_learning_rate(self, learning_rate: float | None) -> None:
         self.set_trait("learning_rate", learning_rate)
+        if learning_rate is not None:
+            self._show_in_field(learning_rate)
+
+    def _show_in_field(self, learning_rate: float) -> None:
         self._steering = True
         try:
-            self._steer.value = learning_rate if learning_rate is not None else 0.0
+            self._steer.value = learning_rate
         finally:
             self._steering = False
+
+    def _on_settings_change(self, change) -> None:
+        if not self.running:
+            self._show_in_field(change["new"].learning_rate)
 
     def on_event(self, callback: Callable, remove: bool = False) -> None:
         """Register a callback for each TrainingEvent the panel receives (event worker)."""

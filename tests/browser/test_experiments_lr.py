@@ -43,7 +43,7 @@ def test_find_a_learning_rate_and_use_it(page, artifacts):
     # The chart: a curve on a log axis, and the suggestion marked with its value.
     chart = page.locator(".dw-lr-finder-chart")
     assert chart.is_visible()
-    labels = chart.locator("text").all_inner_texts()
+    labels = chart.locator("text").all_text_contents()
     assert match.group(1) in [label.strip() for label in labels]
     assert any(re.fullmatch(r"1e-0?6", label.strip()) for label in labels), labels
     page.locator(".dw-lr-finder-panel").screenshot(path=str(artifacts / "lr-finder.png"))
