@@ -58,11 +58,15 @@ def test_dashboard_notebook_runs_and_shows_the_dashboard():
 def test_tour_notebook_runs_top_to_bottom():
     notebook = execute("tour.ipynb", TINY)
     assert_clean(notebook)
-    assert widget_views(notebook) == 3  # controls, training panel with chart, pad with view
+    # controls, training panel with chart, the learning-rate finder, the steered run's panel
+    # and chart again, pad with view
+    assert widget_views(notebook) == 5
     text = "".join(
         "".join(output.get("data", {}).get("text/plain", "")) + output.get("text", "")
         for output in outputs_of(notebook)
     )
     assert re.search(r"[\d,]+ training / [\d,]+ test digits", text), text
     assert "Finished: validation accuracy" in text, text
+    assert "The learning rate is now" in text, text
+    assert "[{'epoch': 0, 'batch': 1, 'learning_rate':" in text, text
     assert re.search(r"The model reads digit \d \(\d+% sure\); the label is \d\.", text), text
