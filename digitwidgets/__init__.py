@@ -69,6 +69,10 @@ _EXPORTS = {
     "Sweep": "sweeps",
     "run_sweep": "sweeps",
     "on_page_query": "settings_link",
+    "find_learning_rate": "lr_finder",
+    "LearningRateRange": "lr_finder",
+    "LearningRateRangeTest": "lr_finder",
+    "LearningRateFinder": "widgets",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from .hyperparameters import FIELDS, Hyperparameters
 from .runs import MODEL_FILE, RunRecord
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
 
 class ExportError(RuntimeError):
@@ -34,9 +34,11 @@ def model_bytes(record: RunRecord) -> bytes:
 
 
 def history_csv(history: dict[str, list[float]]) -> str:
-    """The per-epoch history as CSV: epoch (from 1), loss, accuracy, val_loss, val_accuracy.
+    """The per-epoch history as CSV: epoch (from 1), loss, accuracy, val_loss, val_accuracy,
+    learning_rate (the rate at the epoch's end).
 
-    A metric that was not measured (no validation split) or became NaN is an empty field.
+    A metric that was not measured (no validation split, a run saved before the learning
+    rate was recorded) or became NaN is an empty field.
     """
     epochs = max((len(values) for values in history.values()), default=0)
     buffer = io.StringIO()

@@ -47,6 +47,14 @@ class RunRecord:
     message: str = ""
     # The sweep the run belongs to: {"id", "name", "settings", "index" (1-based), "count"}.
     sweep: dict | None = None
+    # Where the learning rate was steered while the run trained: {"epoch": 0-based epoch,
+    # "batch": 0-based first batch at the new rate, "learning_rate": the new rate}, in order.
+    lr_changes: list[dict] = field(default_factory=list)
+
+    @property
+    def steered(self) -> bool:
+        """Whether the learning rate was changed while the run trained."""
+        return bool(self.lr_changes)
 
     def final(self, metric: str) -> float | None:
         """The last epoch's value of ``metric`` ("val_accuracy", ...), or None if never measured."""
@@ -82,6 +90,7 @@ class RunStore:
         status: str,
         message: str = "",
         sweep: dict | None = None,
+        lr_changes: list[dict] | tuple = (),
     ) -> RunRecord:
         """Write one run atomically and return its record; raises ``RunStoreError``.
 
@@ -109,6 +118,7 @@ class RunStore:
             duration=float(duration),
             message=message,
             sweep=_sweep_tag(sweep),
+            lr_changes=[_lr_change(change) for change in lr_changes],
         )
         try:
             if model is not None:
@@ -203,6 +213,8 @@ class RunStore:
                 duration=float(raw.get("duration", 0.0)),
                 message=str(raw.get("message", "")),
                 sweep=_sweep_tag(raw.get("sweep")),
+                # Runs saved before steering existed have none.
+                lr_changes=[_lr_change(change) for change in raw.get("lr_changes") or []],
             )
         except FileNotFoundError:
             return _damaged(path, "run.json is missing.")
@@ -238,6 +250,16 @@ def _to_json(record: RunRecord) -> dict:
         },
         "data": record.data,
         "sweep": record.sweep,
+        "lr_changes": record.lr_changes,
+    }
+
+
+def _lr_change(change: dict) -> dict:
+    """One learning-rate change with its three fields typed (KeyError/ValueError if not)."""
+    return {
+        "epoch": int(change["epoch"]),
+        "batch": int(change["batch"]),
+        "learning_rate": float(change["learning_rate"]),
     }
 
 

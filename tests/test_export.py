@@ -61,8 +61,16 @@ def test_history_csv_has_one_row_per_epoch():
 
 def test_history_csv_without_validation_leaves_those_fields_empty():
     rows = list(csv.DictReader(io.StringIO(history_csv({"loss": [1.0], "accuracy": [0.5]}))))
+    # A run saved before the learning rate was recorded has none either: an empty field too.
     assert rows == [
-        {"epoch": "1", "loss": "1.0", "accuracy": "0.5", "val_loss": "", "val_accuracy": ""}
+        {
+            "epoch": "1",
+            "loss": "1.0",
+            "accuracy": "0.5",
+            "val_loss": "",
+            "val_accuracy": "",
+            "learning_rate": "",
+        }
     ]
     assert history_csv({}).strip() == ",".join(HISTORY_COLUMNS)
 

@@ -58,13 +58,16 @@ def test_dashboard_notebook_runs_and_shows_the_dashboard():
 def test_tour_notebook_runs_top_to_bottom():
     notebook = execute("tour.ipynb", TINY)
     assert_clean(notebook)
-    # controls, training panel with chart, pad with view, layers, map of digits, sweeps
-    assert widget_views(notebook) == 6
+    # controls, training panel with chart, the learning-rate finder, the steered run's panel
+    # and chart again, pad with view, layers, map of digits, sweeps
+    assert widget_views(notebook) == 8
     text = "".join(
         "".join(output.get("data", {}).get("text/plain", "")) + output.get("text", "")
         for output in outputs_of(notebook)
     )
     assert re.search(r"[\d,]+ training / [\d,]+ test digits", text), text
     assert "Finished: validation accuracy" in text, text
+    assert "The learning rate is now" in text, text
+    assert "[{'epoch': 0, 'batch': 1, 'learning_rate':" in text, text
     assert re.search(r"The model reads digit \d \(\d+% sure\); the label is \d\.", text), text
     assert "(0.01, 'finished', 'learning_rate 0.001, 0.01')" in text, text

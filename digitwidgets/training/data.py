@@ -25,6 +25,21 @@ def training_arrays(data) -> tuple[np.ndarray, np.ndarray]:
     return x_train, y_train
 
 
+def validation_size(hp: Hyperparameters, n_digits: int) -> int:
+    """How many of ``n_digits`` are held out for validation; ``ValueError`` if too few are left.
+
+    The training digits left must hold at least one batch of ``hp.batch_size``.
+    """
+    n_validation = round(n_digits * hp.validation_split)
+    n_train = n_digits - n_validation
+    if hp.batch_size > n_train:
+        raise ValueError(
+            f"batch_size must be at most the {n_train} training digits left after the "
+            f"validation split, not {hp.batch_size}."
+        )
+    return n_validation
+
+
 def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_validation: int):
     """Training and validation ``tf.data`` pipelines that scale the uint8 digits per batch.
 

@@ -18,6 +18,7 @@ class EventKind(str, enum.Enum):
     FINISH = "finish"
     STOPPED = "stopped"
     FAILED = "failed"
+    LEARNING_RATE = "learning_rate"  # the rate was steered; in force from this event's batch
 
     @property
     def ended(self) -> bool:
@@ -40,6 +41,8 @@ class TrainingEvent:
     ``kind`` may be given as its string ("epoch"); it is stored as an ``EventKind``.
     ``message`` is the sentence for a status line ("Finished.", "Training diverged: ...");
     ``save_error`` says why the run could not be saved ("" when it was, or was not tried).
+    ``learning_rate`` is the rate in force; on a ``LEARNING_RATE`` event it is the new rate,
+    used from batch ``batch`` (0-based: the batches done before it) of epoch ``epoch``.
     """
 
     kind: EventKind
@@ -56,6 +59,7 @@ class TrainingEvent:
     model: Any = None
     run: RunRecord | None = None
     save_error: str = ""
+    learning_rate: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "kind", EventKind(self.kind))

@@ -84,8 +84,12 @@ class RunProgress:
         send: Send,
         *,
         batch_interval: float = 0.25,
+        learning_rate: float | None = None,
     ):
-        """A run of ``epochs`` x ``batches`` that started at ``time.monotonic()`` ``clock``."""
+        """A run of ``epochs`` x ``batches`` that started at ``time.monotonic()`` ``clock``.
+
+        ``learning_rate`` is the rate the run starts with (recorded per epoch in the history).
+        """
         self.run_id = run_id
         self.epochs = epochs
         self.batches = batches
@@ -98,6 +102,10 @@ class RunProgress:
         self.last_logs: dict[str, float] = {}
         self.history: dict[str, list[float]] = {}
         self.divergence = ""
+        self.learning_rate = learning_rate
+        # Where a person steered the rate: {"epoch", "batch" (0-based, the first batch at the
+        # new rate), "learning_rate"}, as RunRecord.lr_changes keeps them.
+        self.lr_changes: list[dict] = []
         # The snapshot sent at the latest epoch end: Keras ends every epoch, a stopped one
         # too, after its last batch, so it holds the run's final weights once fit returns.
         self.last_snapshot: ModelSnapshot | None = None
@@ -142,10 +150,20 @@ class RunProgress:
         for key in HISTORY_KEYS:
             if key in logs:
                 self.history.setdefault(key, []).append(logs[key])
+        if self.learning_rate is not None:
+            # The rate at the epoch's end: a steered run's schedule, epoch by epoch.
+            self.history.setdefault("learning_rate", []).append(self.learning_rate)
         self.last_logs = logs
         self.last_snapshot = ModelSnapshot(model)
         self.send(self.event(EventKind.EPOCH, time.monotonic(), logs), self.last_snapshot)
         return True
+
+    def learning_rate_changed(self, learning_rate: float) -> None:
+        """The rate became ``learning_rate`` before the next batch; record it and say so."""
+        self.learning_rate = learning_rate
+        change = {"epoch": self.epoch, "batch": self.batch, "learning_rate": learning_rate}
+        self.lr_changes.append(change)
+        self.send(self.event(EventKind.LEARNING_RATE, time.monotonic(), self.last_logs), None)
 
     def event(self, kind: EventKind, now: float, logs: dict, **fields) -> TrainingEvent:
         """An event of ``kind`` telling where the run is at ``time.monotonic()`` ``now``."""
@@ -153,6 +171,7 @@ class RunProgress:
         total = self.epochs * self.batches
         remaining = elapsed / self.step * (total - self.step) if self.step else None
         fields.setdefault("remaining", remaining)
+        fields.setdefault("learning_rate", self.learning_rate)
         return TrainingEvent(
             kind,
             self.run_id,
@@ -178,7 +197,9 @@ class ProgressCallback(keras.callbacks.Callback):
     """Thin Keras callback: hands fit's hooks to a ``RunProgress`` and stops fit when asked.
 
     ``stop_requested`` is a ``threading.Event`` the Trainer sets; ``between_batches`` is
-    called after each batch (the Trainer's hold: it blocks while training is held).
+    called after each batch (the Trainer's hold: it blocks while training is held);
+    ``requested_learning_rate()`` is asked before each batch and returns a rate to steer
+    to, or None (the Trainer's ``set_learning_rate``).
     """
 
     def __init__(
@@ -186,15 +207,26 @@ class ProgressCallback(keras.callbacks.Callback):
         progress: RunProgress,
         stop_requested: threading.Event,
         between_batches: Callable[[], None] | None = None,
+        requested_learning_rate: Callable[[], float | None] | None = None,
     ):
         """Report to ``progress``; end fit once ``stop_requested`` is set."""
         super().__init__()
         self.progress = progress
         self.stop_requested = stop_requested
         self.between_batches = between_batches
+        self.requested_learning_rate = requested_learning_rate
 
     def on_epoch_begin(self, epoch, logs=None):
         self.progress.epoch_begun(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # The training thread, between two batches: the only safe moment to steer.
+        if self.requested_learning_rate is None:
+            return
+        rate = self.requested_learning_rate()
+        if rate is not None and rate != self.progress.learning_rate:
+            self.model.optimizer.learning_rate.assign(rate)
+            self.progress.learning_rate_changed(rate)
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}

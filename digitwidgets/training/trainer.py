@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from .. import background
 from ..hyperparameters import Hyperparameters
 from ..runs import RunStore
-from .data import training_arrays
+from .data import training_arrays, validation_size
 from .events import EventKind, TrainingEvent
 from .memory import release_memory
 
@@ -48,6 +48,8 @@ class Trainer:
     Listeners are called on the Trainer's event worker, one event after the other, never on
     the training thread. ``hold()`` pauses the training between two batches until
     ``release()`` (tests and demos use it to act on a run that is surely under way).
+    ``set_learning_rate`` steers the run in progress from its next batch on. While another
+    job that trains holds the trainer (``reserve``: the learning-rate finder) no run starts.
     At interpreter exit a running training is stopped and saved as "interrupted".
     """
 
@@ -67,6 +69,9 @@ class Trainer:
         self._waiting_at_hold = False
         self._keras_model = None
         self._model = None
+        self._hp: Hyperparameters | None = None
+        self._requested_learning_rate: float | None = None
+        self._reserved_by = ""
         background.at_exit(self.shutdown)
 
     def add_listener(self, listener: Listener) -> None:
@@ -94,19 +99,19 @@ class Trainer:
         ``sweep`` is saved with the run as its ``RunRecord.sweep`` tag (``digitwidgets.sweeps``).
         """
         x_train, y_train = training_arrays(data)
-        n_validation = round(len(x_train) * hp.validation_split)
-        n_train = len(x_train) - n_validation
-        if hp.batch_size > n_train:
-            raise ValueError(
-                f"batch_size must be at most the {n_train} training digits left after the "
-                f"validation split, not {hp.batch_size}."
-            )
+        n_validation = validation_size(hp, len(x_train))
         info = getattr(data, "info", None)
         data_info = info.to_dict() if info is not None else {"n_train": len(x_train)}
         with self._lock:
             if self._running:
                 raise TrainingInProgressError("A training is already running: stop it first.")
+            if self._reserved_by:
+                raise TrainingInProgressError(
+                    f"{self._reserved_by} is running: stop it first, or wait for it to end."
+                )
             self._running = True
+            self._hp = hp
+            self._requested_learning_rate = None
             self._stop.clear()
             self._interrupted = False
             run_id = _new_run_id()
@@ -127,6 +132,47 @@ class Trainer:
             model.stop_training = True
         with self._hold:
             self._hold.notify_all()
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Train the run in progress at ``learning_rate`` from its next batch on.
+
+        The rate is checked as the ``learning_rate`` setting is (``ValueError`` naming the
+        range); ``RuntimeError`` when no training is running. The change is recorded in the
+        run (``RunRecord.lr_changes``) and told as a ``LEARNING_RATE`` event when it is made.
+        """
+        with self._lock:
+            if not self._running or self._hp is None:
+                raise RuntimeError(
+                    "No training is running: choose the learning rate in the settings."
+                )
+            checked = self._hp.replace(learning_rate=learning_rate).learning_rate
+            self._requested_learning_rate = checked
+
+    def _take_requested_learning_rate(self) -> float | None:
+        # The training thread, before each batch.
+        with self._lock:
+            rate, self._requested_learning_rate = self._requested_learning_rate, None
+            return rate
+
+    def reserve(self, user: str) -> None:
+        """Keep runs from starting while ``user`` ("The learning-rate finder") trains a model.
+
+        ``TrainingInProgressError`` if a run, or another user, has the trainer already. A
+        ``start`` meanwhile is refused with a sentence naming ``user``. ``unreserve`` ends it.
+        """
+        with self._lock:
+            if self._running:
+                raise TrainingInProgressError(
+                    "A training is running: wait for it to end, or stop it first."
+                )
+            if self._reserved_by:
+                raise TrainingInProgressError(f"{self._reserved_by} is running already.")
+            self._reserved_by = user
+
+    def unreserve(self) -> None:
+        """Let runs start again after ``reserve``."""
+        with self._lock:
+            self._reserved_by = ""
 
     def hold(self) -> None:
         """Pause the training after its current batch (and each next run) until ``release``."""
@@ -206,9 +252,23 @@ class Trainer:
         n_train = len(x_train) - n_validation
         batches = math.ceil(n_train / hp.batch_size)
         progress = RunProgress(
-            run_id, hp.epochs, batches, clock, self._send, batch_interval=self.batch_interval
+            run_id,
+            hp.epochs,
+            batches,
+            clock,
+            self._send,
+            batch_interval=self.batch_interval,
+            learning_rate=hp.learning_rate,
         )
-        self._send(TrainingEvent(EventKind.START, run_id, epochs=hp.epochs, batches=batches))
+        self._send(
+            TrainingEvent(
+                EventKind.START,
+                run_id,
+                epochs=hp.epochs,
+                batches=batches,
+                learning_rate=hp.learning_rate,
+            )
+        )
         model = None
         error = ""
         try:
@@ -222,7 +282,14 @@ class Trainer:
                 epochs=hp.epochs,
                 shuffle=False,  # the dataset shuffles itself; Keras would only warn
                 validation_data=validation,
-                callbacks=[ProgressCallback(progress, self._stop, self._between_batches)],
+                callbacks=[
+                    ProgressCallback(
+                        progress,
+                        self._stop,
+                        self._between_batches,
+                        self._take_requested_learning_rate,
+                    )
+                ],
                 verbose=0,
             )
         except Exception as exc:
@@ -270,6 +337,7 @@ class Trainer:
                 status=status,
                 message=message,
                 sweep=sweep,
+                lr_changes=progress.lr_changes,
             )
         except Exception as exc:
             log.warning("Run %s was not saved: %s", run_id, exc)

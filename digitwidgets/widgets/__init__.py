@@ -19,6 +19,7 @@ _EXPORTS = {
     "HyperparameterControls": "controls",
     "ImageUpload": "upload",
     "LayerView": "layer_view",
+    "LearningRateFinder": "lr_finder",
     "PredictionView": "prediction",
     "RunComparison": "runs_table",
     "SettingsLink": "share_link",

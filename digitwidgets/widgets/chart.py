@@ -14,6 +14,7 @@ import traitlets
 _TRAIN_COLOR = "#1f77b4"
 _VALIDATION_COLOR = "#ff7f0e"
 _BATCH_COLOR = "#9ecae1"
+_CHANGE_COLOR = "#6a3d9a"
 _HISTORY_KEYS = (
     "batch_epoch",
     "batch_loss",
@@ -23,6 +24,8 @@ _HISTORY_KEYS = (
     "accuracy",
     "val_loss",
     "val_accuracy",
+    "change_epoch",
+    "change_learning_rate",
 )
 
 
@@ -81,8 +84,29 @@ class _MetricFigure:
             marker_size=24,
             labels=["validation (epoch)"],
         )
+        # Where the learning rate was steered: a vertical line across the plot (its own 0..1
+        # height scale) and the new rate beside it, at the fractional epoch it took effect.
+        height = bqplot.LinearScale(min=0.0, max=1.0)
+        self.changes = bqplot.Lines(
+            x=np.zeros((0, 2)),
+            y=np.zeros((0, 2)),
+            scales={"x": x_scale, "y": height},
+            colors=[_CHANGE_COLOR],
+            line_style="dashed",
+            labels=["learning rate changed"],
+        )
+        self.change_labels = bqplot.Label(
+            x=empty,
+            y=empty,
+            text=[],
+            scales={"x": x_scale, "y": height},
+            colors=[_CHANGE_COLOR],
+            x_offset=3,
+            default_size=12,
+            labels=["new learning rate"],
+        )
         self.figure = bqplot.Figure(
-            marks=[self.batch, self.train, self.validation],
+            marks=[self.batch, self.train, self.validation, self.changes, self.change_labels],
             axes=[
                 bqplot.Axis(scale=x_scale, label="epoch", tick_format=".1f"),
                 bqplot.Axis(scale=y_scale, label=label, side="left"),
@@ -105,6 +129,17 @@ class _MetricFigure:
             with mark.hold_sync():
                 mark.x = x[: len(y)]
                 mark.y = y
+        at = np.asarray(history["change_epoch"], dtype=float)
+        with self.changes.hold_sync():
+            # One row (a two-point vertical line) per change.
+            self.changes.x = np.column_stack([at, at]).reshape(-1, 2)
+            self.changes.y = np.tile([0.0, 1.0], (len(at), 1))
+        with self.change_labels.hold_sync():
+            self.change_labels.x = at
+            self.change_labels.y = np.full(len(at), 0.93)
+            self.change_labels.text = [
+                f"lr {rate:g}" for rate in history["change_learning_rate"][: len(at)]
+            ]
 
 
 NO_EPOCHS = "No epoch finished yet: the figures of each epoch appear here as text too."
@@ -113,7 +148,7 @@ NO_EPOCHS = "No epoch finished yet: the figures of each epoch appear here as tex
 def summarize(history: dict[str, list[float]]) -> str:
     """The latest epoch's loss and accuracy, train and validation, as one sentence."""
     if not history["epoch"]:
-        return NO_EPOCHS
+        return NO_EPOCHS + _changes_text(history)
 
     def latest(key: str, as_percent: bool) -> str | None:
         values = history.get(key) or []
@@ -127,7 +162,16 @@ def summarize(history: dict[str, list[float]]) -> str:
         if train is not None:
             also = f" (validation {validation})" if validation else ""
             parts.append(f"{metric} {train}{also}")
-    return f"After epoch {int(history['epoch'][-1])}: " + ", ".join(parts) + "."
+    text = f"After epoch {int(history['epoch'][-1])}: " + ", ".join(parts) + "."
+    return text + _changes_text(history)
+
+
+def _changes_text(history: dict[str, list[float]]) -> str:
+    """ " Learning rate set to 0.01 after 1.4 epochs." for each steering of the run, or ""."""
+    return "".join(
+        f" Learning rate set to {rate:g} after {at:.1f} epochs."
+        for at, rate in zip(history["change_epoch"], history["change_learning_rate"], strict=True)
+    )
 
 
 class TrainingChart(widgets.VBox):
@@ -146,7 +190,8 @@ class TrainingChart(widgets.VBox):
     history = traitlets.Dict(
         read_only=True,
         help="What the marks show: batch_epoch, batch_loss, batch_accuracy (per batch); "
-        "epoch, loss, accuracy, val_loss, val_accuracy (per epoch).",
+        "epoch, loss, accuracy, val_loss, val_accuracy (per epoch); change_epoch and "
+        "change_learning_rate (where the learning rate was steered: fractional epoch, rate).",
     )
     run_id = traitlets.Unicode("", read_only=True, help="The run shown, or '' before any.")
     summary = traitlets.Unicode(
@@ -206,6 +251,10 @@ class TrainingChart(widgets.VBox):
                     history["batch_epoch"].append(event.epoch + event.batch / event.batches)
                     history["batch_loss"].append(float(logs.get("loss", np.nan)))
                     history["batch_accuracy"].append(float(logs.get("accuracy", np.nan)))
+            elif event.kind == "learning_rate" and event.learning_rate is not None:
+                at = event.epoch + (event.batch / event.batches if event.batches else 0.0)
+                history["change_epoch"].append(at)
+                history["change_learning_rate"].append(float(event.learning_rate))
             elif event.kind == "epoch":
                 history["epoch"].append(float(event.epoch + 1))
                 for key in ("loss", "accuracy", "val_loss", "val_accuracy"):

@@ -17,6 +17,7 @@ from digitwidgets.widgets.evaluation import EvaluationPanel
 from digitwidgets.widgets.export import ExportPanel
 from digitwidgets.widgets.handwriting import HandwritingPanel
 from digitwidgets.widgets.layer_view import LayerView
+from digitwidgets.widgets.lr_finder import LearningRateFinder
 from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.runs_table import RunComparison
 from digitwidgets.widgets.share_link import SettingsLink
@@ -147,6 +148,9 @@ class Dashboard(widgets.VBox):
         # The link to the settings on show, and what a link the page was opened with ignored.
         self.settings_link = SettingsLink(self.controls.value)
         traitlets.link((self.controls, "value"), (self.settings_link, "value"))
+        # The finder reads the settings and its "Use ..." button writes their learning rate.
+        self.lr_finder = LearningRateFinder(data, self.controls.value, trainer)
+        traitlets.link((self.controls, "value"), (self.lr_finder, "hyperparameters"))
         self.training_panel = TrainingPanel(trainer, self.controls, data)
         self.chart = TrainingChart()
         self.chart.follow(trainer)
@@ -216,6 +220,7 @@ class Dashboard(widgets.VBox):
                         [
                             _html("1 · Choose settings", "dw-section"),
                             self.controls,
+                            self.lr_finder,
                             self.settings_link,
                         ],
                         "430px",

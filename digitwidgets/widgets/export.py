@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 
 import ipywidgets as widgets
 import traitlets
@@ -21,6 +22,18 @@ def download_link(data: bytes, filename: str, mime: str, text: str) -> str:
         f'<a download="{html.escape(filename)}" href="data:{mime};base64,{encoded}" '
         f'target="_blank">{html.escape(text)}</a>'
     )
+
+
+def script_for(record: RunRecord) -> str:
+    """The reproduction script of ``record``, with the learning-rate schedule it followed.
+
+    ``lr_changes`` is passed only where ``export.reproduction_script`` takes it (it is being
+    added alongside): until then a steered run's script trains at its first rate throughout.
+    """
+    options = {"run_id": record.run_id}
+    if "lr_changes" in inspect.signature(reproduction_script).parameters:
+        options["lr_changes"] = record.lr_changes
+    return reproduction_script(record.hyperparameters, **options)
 
 
 def _size(count: int) -> str:
@@ -97,7 +110,7 @@ class ExportPanel(widgets.VBox):
                     "History (CSV)",
                 )
             if record.hyperparameters is not None:
-                script = reproduction_script(record.hyperparameters, run_id=record.run_id)
+                script = script_for(record)
                 links[2] = download_link(
                     script.encode(),
                     f"{stem}.py",

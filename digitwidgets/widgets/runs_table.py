@@ -307,6 +307,10 @@ class RunComparison(widgets.VBox):
         settings = hp.describe_changes() if hp is not None else "?"
         if record.sweep:
             settings = f"{record.sweep['index']}/{record.sweep['count']} · {settings}"
+        if record.steered:
+            # Its settings name the rate it started with; the rest of its schedule is in the
+            # history and the reproduction script.
+            settings = f"{settings}, steered"
         texts = [
             local_time(record.started_at),
             settings,

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.hyperparameters import Hyperparameters
-from digitwidgets.widgets.support import format_duration
+from digitwidgets.widgets.support import format_duration, message_html
 
 
 def _progress_text(event) -> str:
@@ -61,6 +61,10 @@ class TrainingPanel(widgets.VBox):
     ``hyperparameters`` is a HyperparameterControls (its ``value`` is read, and it is
     locked while training) or a callable returning a Hyperparameters. The panel listens
     to ``trainer``; its listener runs on the Trainer's event worker and only sets traits.
+
+    Beside Stop, "Learning rate now" steers the run in progress: a new rate is used from
+    the next batch (``Trainer.set_learning_rate``); a rate out of range is explained under
+    it and changes nothing. It is disabled when nothing trains.
     """
 
     running = traitlets.Bool(False, read_only=True, help="Whether a run is in progress.")
@@ -70,6 +74,15 @@ class TrainingPanel(widgets.VBox):
     progress = traitlets.Float(0.0, read_only=True, help="Fraction of the run done, 0..1.")
     locked = traitlets.Bool(
         False, help="Keep Train off while something else drives the trainer (a sweep)."
+    )
+    learning_rate = traitlets.Float(
+        None,
+        allow_none=True,
+        read_only=True,
+        help="The learning rate the run in progress trains at (None before any run).",
+    )
+    steer_message = traitlets.Unicode(
+        "", read_only=True, help="What became of the last learning rate typed while training."
     )
 
     def __init__(self, trainer, hyperparameters, data, **kwargs):
@@ -97,20 +110,42 @@ class TrainingPanel(widgets.VBox):
         progress.add_class("dw-progress")
         self._status = widgets.Label(self.status)
         self._status.add_class("dw-status")
+        self._steer = widgets.FloatText(
+            value=0.0,
+            description="Learning rate now",
+            tooltip="Change the learning rate while the model trains: used from the next batch",
+            disabled=True,
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="230px", max_width="100%"),
+        )
+        self._steer.add_class("dw-steer-lr")
+        self._steer_message = widgets.HTML("")
+        self._steer_message.add_class("dw-steer-lr-message")
+        traitlets.dlink((self, "steer_message"), (self._steer_message, "value"), _steer_html)
+        self._steering = False  # the kernel, not the visitor, is moving the field
 
         self.observe(self._update_train_button, ["running", "locked"])
+        traitlets.dlink((self, "running"), (self._steer, "disabled"), lambda running: not running)
         traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
         traitlets.dlink((self, "status"), (self._status, "value"))
         traitlets.dlink((self, "progress"), (self._progress, "value"))
         if isinstance(getattr(hyperparameters, "value", None), Hyperparameters):
             traitlets.dlink((self, "running"), (hyperparameters, "disabled"))
+            # Idle, the (disabled) field shows the rate a run would start with.
+            self._show_in_field(hyperparameters.value.learning_rate)
+            hyperparameters.observe(self._on_settings_change, "value")
 
         self._train.on_click(lambda _: self.train())
         self._stop.on_click(lambda _: self.stop())
+        self._steer.observe(self._on_steer, "value")
         trainer.add_listener(self._on_event)
 
         self.children = [
-            widgets.HBox([self._train, self._stop]),
+            widgets.HBox(
+                [self._train, self._stop, self._steer],
+                layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            self._steer_message,
             progress,
             self._status,
         ]
@@ -147,6 +182,40 @@ class TrainingPanel(widgets.VBox):
         if self.running:
             self.set_trait("status", "Stopping after this batch…")
 
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Steer the run in progress to ``learning_rate`` from its next batch on.
+
+        A refusal (out of range, nothing training) is shown in ``steer_message`` and the
+        field goes back to the rate in use.
+        """
+        try:
+            self._trainer.set_learning_rate(learning_rate)
+        except (ValueError, RuntimeError) as error:
+            self.set_trait("steer_message", f"{error} The learning rate stays as it was.")
+            self._show_learning_rate(self.learning_rate)
+            return
+        self.set_trait("steer_message", f"Learning rate {learning_rate:g} from the next batch.")
+
+    def _on_steer(self, change) -> None:
+        if not self._steering:
+            self.set_learning_rate(change["new"])
+
+    def _show_learning_rate(self, learning_rate: float | None) -> None:
+        self.set_trait("learning_rate", learning_rate)
+        if learning_rate is not None:
+            self._show_in_field(learning_rate)
+
+    def _show_in_field(self, learning_rate: float) -> None:
+        self._steering = True
+        try:
+            self._steer.value = learning_rate
+        finally:
+            self._steering = False
+
+    def _on_settings_change(self, change) -> None:
+        if not self.running:
+            self._show_in_field(change["new"].learning_rate)
+
     def on_event(self, callback: Callable, remove: bool = False) -> None:
         """Register a callback for each TrainingEvent the panel receives (event worker)."""
         self._event_callbacks.register_callback(callback, remove=remove)
@@ -159,6 +228,16 @@ class TrainingPanel(widgets.VBox):
                 self.set_trait("running", False)
             elif event.run_id not in self._ended:
                 self.set_trait("running", True)
+        if event.kind == "start":
+            self.set_trait("steer_message", "")
+        if event.kind in ("start", "learning_rate") and event.learning_rate is not None:
+            self._show_learning_rate(event.learning_rate)
+        if event.kind == "learning_rate":
+            self.set_trait(
+                "steer_message",
+                f"Learning rate {event.learning_rate:g} from epoch {event.epoch + 1}, "
+                f"batch {event.batch + 1}.",
+            )
         if event.kind == "finish":
             self.set_trait("progress", 1.0)
         elif event.kind != "failed":
@@ -167,3 +246,7 @@ class TrainingPanel(widgets.VBox):
             self._progress_label.value = _progress_text(event)
         self.set_trait("status", _status_text(event))
         self._event_callbacks(event)
+
+
+def _steer_html(message: str) -> str:
+    return message_html(message) if message else ""

@@ -135,7 +135,9 @@ def test_download_the_model_and_load_it_back(page, tmp_path, digit_images):
         page.locator(".dw-download-history a").click()
     history = tmp_path / "history.csv"
     history_info.value.save_as(history)
-    assert history.read_text().splitlines()[0] == "epoch,loss,accuracy,val_loss,val_accuracy"
+    assert history.read_text().splitlines()[0] == (
+        "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate"
+    )
 
 
 def test_delete_a_run_after_confirming(page):
