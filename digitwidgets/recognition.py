@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import SIZE, Drawing, Preprocessed, preprocess_digit, preprocess_drawing
+from .preprocessing import SIZE, Drawing, Preprocessed, preprocess_drawing, preprocess_upload
 
 NO_MODEL = "Train a model first, or choose a saved one."
 
@@ -79,7 +79,7 @@ class Recognizer:
             # The strokes are drawn again at MNIST's scale, whatever the pad's size and pen.
             preprocessed = preprocess_drawing(image_or_drawing)
         else:
-            preprocessed = preprocess_digit(np.asarray(image_or_drawing))
+            preprocessed = preprocess_upload(np.asarray(image_or_drawing))
         with self._lock:
             model, classify = self._model, self._classify
         if model is None:
