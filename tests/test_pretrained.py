@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitwidgets.drawn_digits import make_drawn_digits, predicted_accuracy
-from digitwidgets.pretrained import MODEL_PATH, describe, load_pretrained, pretrained_info
+from digitwidgets.pretrained import MODEL_PATH, load_pretrained, pretrained_info
 
 # Measured when the model was trained (scripts/train_pretrained.py): 98.5% on the drawn
 # digits and 97.5% on the sample's test digits. The floors leave a margin for other
@@ -49,14 +49,8 @@ def test_info_states_the_accuracies_in_a_sentence():
     info = pretrained_info()
     assert info["train_digits"] == 8500 and info["hyperparameters"]["augmentation"] is True
     mnist = f"{info['mnist_test_accuracy']:.1%}"
-    drawn = f"{info['broad_drawn_accuracy']:.1%} of 2,800 digits drawn in 7 ways"
+    drawn = f"{info['drawn_digits_accuracy']['mnist']:.1%}"
     assert mnist in info["description"] and drawn in info["description"]
-
-
-def test_an_info_without_the_broader_set_names_the_old_one():
-    info = {**pretrained_info(), "drawn_digits_accuracy": {"mnist": 0.985}}
-    del info["broad_drawn_accuracy"]
-    assert describe(info).endswith("98.5% on 600 digits drawn as on the pad.")
 
 
 def test_each_load_is_a_separate_model(pretrained, digit_images):
