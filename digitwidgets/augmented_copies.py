@@ -6,7 +6,7 @@ they cannot do is change a digit's shape. The copies made here, once, before tra
 
 - **elastic distortion and slant** (``augmentation.distort``);
 - **proportions**: the top of the digit made taller and the bottom shorter or the other way
-  round (a 6 with a tall loop, an 8 with a small head, a 9 with a small loop);
+  round (a 6 or a 9 with a tall loop, an 8 with a small head or belly);
 - **stroke width**: strokes thickened or thinned by grey morphology, by a random amount;
 - **writing styles MNIST's sample rarely has**: a 1 given a flag (straight or curved, short
   or long) and sometimes a base, a 7 given a bar across its stem.
@@ -25,12 +25,12 @@ from .augmentation import distort
 from .preprocessing import preprocess_digit
 
 # Of the 1s in a copy, this share gets a flag, and of those this share a base as well.
-FLAGGED_ONES = 0.5
+FLAGGED_ONES = 0.6
 BASED_ONES = 0.35
 # Of the 7s in a copy, this share gets a bar across the stem.
 CROSSED_SEVENS = 0.35
-# A proportion warp's exponent is exp(u), u uniform in +-this.
-PROPORTION = 0.4
+# A proportion warp's exponent is exp(u), u uniform in +-this at most (``reproportion``).
+PROPORTION = 0.5
 # Of a copy's digits, this share is thickened or thinned by one grey 3x3 morphology step.
 REWEIGHTED = 0.5
 # Additions are drawn this many times finer, then averaged down (anti-aliased like MNIST).
@@ -68,7 +68,7 @@ def training_copies(
         if styles:
             batch = add_writing_styles(batch, labels, rng)
         if proportions:
-            batch = reproportion(batch, rng)
+            batch = reproportion(batch, rng, labels)
         batch = distort(batch, seed=int(rng.integers(2**31)))
         if width:
             batch = reweight(batch, rng)
@@ -76,14 +76,26 @@ def training_copies(
     return np.concatenate(made), np.concatenate([labels] * (copies + 1)).astype(np.uint8)
 
 
-def reproportion(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def reproportion(
+    images: np.ndarray, rng: np.random.Generator, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Each digit's rows remapped by ``v ** g``, ``v`` from 0 at the top to 1 at the bottom.
 
     ``g > 1`` makes the top taller and the bottom shorter, ``g < 1`` the reverse; the first
-    and last rows stay where they are. Bilinear between rows.
+    and last rows stay where they are. Bilinear between rows. With ``labels``, the digits
+    whose parts people size most differently get the most: a 6's loop only grows (up to
+    ``exp(-PROPORTION)``), a 9's too, an 8's head or belly either way; the others change
+    a third as much, so that a 5 or a 0 does not take on a 6's tall loop.
     """
     count, height, width = images.shape
-    power = np.exp(rng.uniform(-PROPORTION, PROPORTION, size=count))
+    low = np.full(count, -PROPORTION / 3)
+    high = np.full(count, PROPORTION / 3)
+    if labels is not None:
+        labels = np.asarray(labels)
+        low[labels == 6], high[labels == 6] = -PROPORTION, 0.0
+        low[labels == 9], high[labels == 9] = 0.0, PROPORTION
+        low[labels == 8], high[labels == 8] = -PROPORTION, PROPORTION
+    power = np.exp(rng.uniform(low, high))
     rows = np.linspace(0.0, 1.0, height)
     source = (rows[None, :] ** power[:, None]) * (height - 1)
     top = np.clip(np.floor(source).astype(int), 0, height - 1)
@@ -147,9 +159,9 @@ def _flag_one(image: np.ndarray, rng: np.random.Generator, base: bool) -> np.nda
     top, bottom = rows[0], rows[-1]
     length = bottom - top
     head = np.flatnonzero(ink[top]).mean()
-    # A flag a fifth to a half as long as the digit, 25 to 60 degrees below horizontal (a
+    # A flag a fifth to 0.6 as long as the digit, 25 to 60 degrees below horizontal (a
     # flatter, longer one is a 7's top).
-    reach = length * rng.uniform(0.2, 0.5)
+    reach = length * rng.uniform(0.2, 0.6)
     angle = np.radians(rng.uniform(25, 60))
     end = (head - reach * np.cos(angle), top + reach * np.sin(angle))
     if rng.random() < 0.5:

@@ -22,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from digitwidgets.augmentation import with_augmentation  # noqa: E402
 from digitwidgets.augmented_copies import training_copies  # noqa: E402
@@ -31,9 +32,11 @@ from digitwidgets.drawn_digits import (  # noqa: E402
     make_drawn_digits,
     predicted_accuracy,
 )
+from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits  # noqa: E402
 from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
 from digitwidgets.mnist import load_embedded_sample  # noqa: E402
 from digitwidgets.model import build_lenet5  # noqa: E402
+from digitwidgets.preprocessing import preprocess_drawing  # noqa: E402
 from digitwidgets.pretrained import ASSETS  # noqa: E402
 
 
@@ -74,6 +77,9 @@ def main() -> None:
     duration = time.perf_counter() - started
 
     drawn = make_drawn_digits()
+    # The broader set through the pad's own path: strokes drawn again at MNIST's scale.
+    broad = make_varied_drawn_digits()
+    broad_images = np.array([preprocess_drawing(drawing).image for drawing in broad.drawings])
     info = {
         "hyperparameters": hp.to_dict(),
         "train_digits": int(len(x_train)),
@@ -86,6 +92,8 @@ def main() -> None:
             kind: round(drawn.accuracy(model, kind), 4) for kind in ("mnist", "plain")
         },
         "drawn_digits": {"count": len(drawn), "per_class": DEFAULT_PER_CLASS, "seed": DEFAULT_SEED},
+        "broad_drawn_accuracy": round(predicted_accuracy(model, broad_images, broad.labels), 4),
+        "broad_drawn_digits": {"count": len(broad), "variations": len(VARIATIONS)},
         "keras_version": keras.__version__,
         "trained_by": "scripts/train_pretrained.py",
     }

@@ -95,3 +95,15 @@ def test_reweight_thickens_some_digits_thins_others_and_leaves_about_half(digits
 def test_reframe_of_a_framed_digit_changes_little(digits):
     images, _ = digits
     assert np.abs(reframe(images[:20]) - images[:20]).mean() < 0.05
+
+
+def test_reproportion_only_grows_the_loop_of_a_six_and_of_a_nine(digits):
+    images, labels = digits
+    warped = reproportion(images, np.random.default_rng(3), labels)
+    rows = np.arange(28)
+    before = images.sum(axis=2) @ rows / images.sum(axis=(1, 2))
+    after = warped.sum(axis=2) @ rows / warped.sum(axis=(1, 2))
+    # A 6's loop (bottom) grows upwards: its mass rises; a 9's loop (top) grows downwards.
+    assert (after[labels == 6] <= before[labels == 6] + 0.05).all()
+    assert (after[labels == 9] >= before[labels == 9] - 0.05).all()
+    assert (before[labels == 6] - after[labels == 6]).max() > 1.0
