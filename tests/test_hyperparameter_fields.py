@@ -97,7 +97,7 @@ def runs_per_field(tmp_path_factory):
 
 
 def test_the_run_table_row_names_each_field(runs_per_field):
-    from digitwidgets.widgets.runs_table import RunComparison
+    from digitwidgets.widgets.run_comparison import RunComparison
 
     panel = RunComparison(runs_per_field)
     rows = widgets_with(panel, "dw-run-row")

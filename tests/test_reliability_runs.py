@@ -26,7 +26,7 @@ from digitwidgets.mnist import MnistData
 from digitwidgets.runs import RunStore
 from digitwidgets.training import Trainer
 from digitwidgets.widgets.dashboard import Dashboard
-from digitwidgets.widgets.runs_table import RunComparison
+from digitwidgets.widgets.run_comparison import RunComparison
 from tests.support import descendants, sample_subset
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)

@@ -9,7 +9,7 @@ from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.model import build_lenet5
 from digitwidgets.runs import RunStore, curve_labels
 from digitwidgets.training import TrainingEvent
-from digitwidgets.widgets.runs_table import RunComparison
+from digitwidgets.widgets.run_comparison import RunComparison
 from tests.support import widgets_with
 
 SGD = Hyperparameters(optimizer="sgd", learning_rate=0.1, epochs=3)

@@ -16,7 +16,7 @@ from digitwidgets.runs import RunStore
 from digitwidgets.training import Trainer, TrainingEvent
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
-from digitwidgets.widgets.runs_table import RunComparison
+from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.training_panel import TrainingPanel
 from tests.support import find_widget, sample_subset, widgets_with
 

@@ -9,7 +9,7 @@ from digitwidgets.hyperparameters import Hyperparameters
 from digitwidgets.runs import RunStore
 from digitwidgets.training import Trainer
 from digitwidgets.widgets.controls import HyperparameterControls
-from digitwidgets.widgets.runs_table import RunComparison
+from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.share_link import SettingsLink
 from digitwidgets.widgets.sweep import SweepPanel
 from digitwidgets.widgets.training_panel import TrainingPanel

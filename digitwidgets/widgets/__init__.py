@@ -21,7 +21,7 @@ _EXPORTS = {
     "LayerView": "layer_view",
     "LearningRateFinder": "lr_finder",
     "PredictionView": "prediction",
-    "RunComparison": "runs_table",
+    "RunComparison": "run_comparison",
     "SettingsLink": "share_link",
     "SweepPanel": "sweep",
     "TrainingChart": "chart",

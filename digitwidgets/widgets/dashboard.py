@@ -19,7 +19,7 @@ from digitwidgets.widgets.handwriting import HandwritingPanel
 from digitwidgets.widgets.layer_view import LayerView
 from digitwidgets.widgets.lr_finder import LearningRateFinder
 from digitwidgets.widgets.prediction import PredictionView
-from digitwidgets.widgets.runs_table import RunComparison
+from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.share_link import SettingsLink
 from digitwidgets.widgets.sweep import SweepPanel
 from digitwidgets.widgets.training_panel import TrainingPanel
