@@ -6,7 +6,10 @@ run, and its ``duration`` (start to saved model, as the Trainer measures it) is 
 time. In turn with each of those, a plain Python process of the same virtual environment
 trains the same model on the same digits, split, hyperparameters and seed with
 ``model.fit(verbose=0)`` and no callbacks. Both run while the page stays open, alternating,
-so that the shared machine's load falls on both alike. Target: ratio at most 1.05.
+so that the shared machine's load falls on both alike. The page is as a visitor leaves it:
+the live chart, a digit held on the pad (read again at every epoch's model) and step 4 open.
+The digits: 60,000 (the embedded sample's repeated where full MNIST is not cached).
+Target: a median ratio of at most 1.03 over at least 5 alternating pairs.
 
     .venv/bin/python bench/bench_training_overhead.py --json overhead.json [--quick]
 """
@@ -27,7 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import dashboard_page as dp  # noqa: E402
 
-TARGET_RATIO = 1.05
+TARGET_RATIO = 1.03
+SEVEN = [(0.25, 0.22), (0.75, 0.22), (0.6, 0.45), (0.45, 0.8)]
 CPU_KEYS = ("plain_cpu_s", "kernel_cpu_s", "browser_cpu_s")
 
 
@@ -120,6 +124,16 @@ def measure(browser, scratch: Path, *, epochs: int, batch_sizes, repeats: int, n
         page.set_default_timeout(dp.PAGE_TIMEOUT_MS)
         page.goto(server.url)
         page.wait_for_selector(dp.TRAIN_ENABLED)
+        # As a visitor leaves the page: a digit on the pad, step 4 open.
+        page.wait_for_function(
+            "() => !/Loading the pretrained/.test("
+            "document.querySelector('.dw-model-label').textContent)"
+        )
+        dp.draw_stroke(page, SEVEN)
+        page.wait_for_function(
+            "() => document.querySelector('.dw-prediction').textContent.trim() !== ''"
+        )
+        dp.show_tab(page, "Evaluate")
         kernel = dp.kernel_process(server, page.evaluate(dp.KERNEL_ID))
         for repeat in range(repeats):
             for size in batch_sizes:
@@ -195,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     parser.add_argument("--quick", action="store_true", help="600 digits, one epoch, one round")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--digits", type=int, default=60_000, help="training digits")
     parser.add_argument("--repeats", type=int, default=5, help="rounds per batch size")
     parser.add_argument("--plain-worker", metavar="NPZ", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -217,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 epochs=epochs,
                 batch_sizes=batch_sizes,
                 repeats=repeats,
-                n_train=600 if args.quick else None,
+                n_train=600 if args.quick else args.digits,
             )
         finally:
             browser.close()

@@ -20,8 +20,10 @@ from digitwidgets.pagedriver import (  # noqa: F401  (the benchmarks use these t
     ROOT,
     JupyterServer,
     VoilaServer,
+    draw_stroke,
     free_port,
     set_setting,
+    show_tab,
     type_setting,
 )
 
