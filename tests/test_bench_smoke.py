@@ -143,22 +143,10 @@ def test_report_renders_the_collected_figures(quick_runs, tmp_path):
         import report
     finally:
         sys.path.remove(str(BENCH))
-    names = {
-        "bench_recognition.py": "recognition",
-        "bench_training_scaling.py": "training_scaling",
-        "bench_default_training.py": "default_training",
-        "bench_handwriting.py": "handwriting",
-        "bench_training_overhead.py": "training_overhead",
-        "bench_browser_recognition.py": "browser_recognition",
-        "bench_time_to_interactive.py": "time_to_interactive",
-        "bench_kernel_memory.py": "kernel_memory",
-        "bench_capacity.py": "capacity",
-        "bench_crowd.py": "crowd",
-        "bench_inside.py": "inside",
-    }
     benchmarks = {}
     for script, (finished, output) in quick_runs.items():
-        benchmarks[names[script]] = {
+        # bench_<name>.py reports under <name> (what run_all.py and report.py call it).
+        benchmarks[script.removeprefix("bench_").removesuffix(".py")] = {
             "script": f"bench/{script}",
             "arguments": ["--quick"],
             "exit_code": finished.returncode,
