@@ -141,14 +141,14 @@ def test_a_new_model_waits_for_recompute_then_is_named(pretrained, data, drawn):
 
 def test_no_model_says_so_and_shows_no_map(pretrained, data, drawn):
     digit_map = DigitMap(data)
-    assert digit_map.status == NO_MODEL and digit_map._figure.layout.display == "none"
+    assert digit_map.status == NO_MODEL and digit_map._figure.layout.visibility == "hidden"
     digit_map.value = drawn[0][0]
     assert digit_map.you is None and digit_map.neighbours == ()
     digit_map.model = pretrained
     digit_map.recompute()
     assert digit_map.wait(300) and digit_map.you is not None
     digit_map.model = None
-    assert digit_map.status == NO_MODEL and digit_map._figure.layout.display == "none"
+    assert digit_map.status == NO_MODEL and digit_map._figure.layout.visibility == "hidden"
     assert digit_map.you is None and len(digit_map._points.x) == 0
 
 
@@ -158,4 +158,4 @@ def test_a_model_without_the_expected_layers_gets_a_sentence(data):
     digit_map = DigitMap(data, keras.Model(inputs, outputs))
     assert digit_map.wait(60)
     assert "not a LeNet-style network" in digit_map.status
-    assert digit_map._figure.layout.display == "none" and not digit_map.busy
+    assert digit_map._figure.layout.visibility == "hidden" and not digit_map.busy

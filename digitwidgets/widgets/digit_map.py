@@ -363,8 +363,10 @@ class DigitMap(widgets.VBox):
     def _show(self, message: str | None = None) -> None:
         projection = self._projection()
         mapped = projection is not None
-        self._figure.layout.display = "flex" if mapped else "none"
-        self._legend.layout.display = "flex" if mapped else "none"
+        # Hidden, never removed from the layout: a bqplot figure first drawn while display was
+        # "none" can stay zero-sized after it is shown (seen once in the browser suite).
+        self._figure.layout.visibility = "visible" if mapped else "hidden"
+        self._legend.layout.visibility = "visible" if mapped else "hidden"
         self._title.value = (
             f"<div style='{_TEXT}'><b>Map of the test digits for {html.escape(self.shown_model)}"
             f"</b> ({_LABELS[projection.method]})</div>"
