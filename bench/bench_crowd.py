@@ -41,7 +41,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import dashboard_page as dp  # noqa: E402
-from bench_browser_recognition import DIGITS, WATCH, draw, percentile  # noqa: E402
+from bench_browser_recognition import DIGITS, WATCH, draw, open_page, percentile  # noqa: E402
 
 from digitwidgets.server.capacity import (  # noqa: E402
     DASHBOARD_KERNEL_BYTES,
@@ -152,15 +152,6 @@ def fire_burst(url: str, loads: int, within_s: float, threads: int) -> list[dict
     times = [start + i * within_s / loads for i in range(loads)]
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         return list(pool.map(lambda at: load_page(url, at), times))
-
-
-async def open_page(browser, url: str):
-    context = await browser.new_context(viewport={"width": 1280, "height": 1100})
-    page = await context.new_page()
-    page.set_default_timeout(dp.PAGE_TIMEOUT_MS)
-    await page.goto(url)
-    await page.wait_for_selector(dp.TRAIN_ENABLED)
-    return page
 
 
 async def draw_one(page, name: str) -> dict:

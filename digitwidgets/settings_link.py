@@ -26,6 +26,8 @@ MAX_VALUE_LENGTH = 40  # characters of one value; longer values are ignored
 _MAX_NAMED = 5  # unknown names quoted in a message; more are counted
 # The server's own arguments (Voila's token, template and theme): not settings, not reported.
 SERVER_KEYS = ("token", "template", "theme")
+#: Voila sets it to "True" in the environment of the kernels it starts ahead of their visitors.
+PREHEAT_VARIABLE = "VOILA_PREHEAT"
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -137,6 +139,11 @@ def settings_query(hp: Hyperparameters) -> str:
     return urlencode(changed)
 
 
+def preheated() -> bool:
+    """Whether Voila started this kernel ahead of its visitor (from its preheated pool)."""
+    return os.environ.get(PREHEAT_VARIABLE) == "True"
+
+
 def on_page_query(callback: Callable[[str], None], *, timeout: float = 3600.0) -> None:
     """Call ``callback(query_string)`` with the query of the Voila page this kernel serves.
 
@@ -146,7 +153,7 @@ def on_page_query(callback: Callable[[str], None], *, timeout: float = 3600.0) -
     callback is called later, on a daemon thread (it never blocks the page or the kernel's
     exit). Outside Voila (Jupyter, a script) it does nothing.
     """
-    if os.environ.get("VOILA_PREHEAT") == "True":
+    if preheated():
         url = _request_info_url()
         if url is None:
             return
@@ -156,7 +163,7 @@ def on_page_query(callback: Callable[[str], None], *, timeout: float = 3600.0) -
             name="digitwidgets-page-query",
             daemon=True,
         ).start()
-    elif "VOILA_PREHEAT" in os.environ or "VOILA_SERVER_URL" in os.environ:
+    elif PREHEAT_VARIABLE in os.environ or "VOILA_SERVER_URL" in os.environ:
         query = os.environ.get("QUERY_STRING")
         if query:
             callback(query)

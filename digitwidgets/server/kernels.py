@@ -29,6 +29,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado.web import HTTPError
 from traitlets import Float, Int, TraitError, validate
 
+from ..settings_link import PREHEAT_VARIABLE  # how Voila marks the kernels of its pool
 from .capacity import (
     DASHBOARD_KERNEL_BYTES,
     KERNELS_PER_CPU,
@@ -38,9 +39,6 @@ from .capacity import (
     default_max_kernels,
 )
 from .full_page import FULL_STATUS, full_message, send_full_page
-
-# Voila marks the environment of the kernels it starts for its pool with this variable.
-_PREHEAT_VARIABLE = "VOILA_PREHEAT"
 
 
 class DashboardFull(HTTPError):
@@ -206,7 +204,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         """
         if kernel_id is not None and kernel_id in self:
             return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
-        preheat = (kwargs.get("env") or {}).get(_PREHEAT_VARIABLE) == "True"
+        preheat = (kwargs.get("env") or {}).get(PREHEAT_VARIABLE) == "True"
         if preheat:
             await self._wait_for_room()
         elif self.planned() >= self.kernel_cap:

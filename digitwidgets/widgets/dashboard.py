@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.current_model import NO_MODEL, CurrentModel
 from digitwidgets.recognition import Recognizer
+from digitwidgets.settings_link import preheated
 from digitwidgets.widgets.chart import TrainingChart
 from digitwidgets.widgets.controls import HyperparameterControls
 from digitwidgets.widgets.digit_map import DigitMap
@@ -24,9 +23,6 @@ from digitwidgets.widgets.share_link import SettingsLink
 from digitwidgets.widgets.sweep import SweepPanel
 from digitwidgets.widgets.training_panel import TrainingPanel
 from digitwidgets.widgets.upload import ImageUpload
-
-# Voila sets this in the environment of the kernels it starts ahead of their visitors.
-_PREHEATED = "VOILA_PREHEAT"
 
 # Scoped to the components' own classes so the page around the dashboard is untouched.
 _CSS = """
@@ -191,7 +187,7 @@ class Dashboard(widgets.VBox):
             # and the pad are usable meanwhile (a drawing is read once the model is there).
             traitlets.dlink((self.current, "loading"), (self.pad, "model_loading"))
             self.current.expect_pretrained()
-            if os.environ.get(_PREHEATED) == "True":
+            if preheated():
                 # A kernel Voila runs ahead of its visitor: have everything ready.
                 self.current.load_pretrained_in_background()
             else:
