@@ -147,14 +147,17 @@ def main() -> None:
     app = commands.add_parser("app", help="serve the dashboard with Voila on localhost")
     app.add_argument("--port", type=int, default=8866)
     app.set_defaults(handler=command_app)
-    test = commands.add_parser("test", help="run ruff and the test suite")
+    test = commands.add_parser("test", help="run ruff and the test suite", allow_abbrev=False)
     test.add_argument("--no-browser", action="store_true", help="leave the browser tests out")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test.set_defaults(handler=command_test)
     bench = commands.add_parser("bench", help="run the benchmarks, rewrite docs/benchmarks.md")
     bench.add_argument("--quick", action="store_true", help="tiny sizes, to check they run")
     bench.set_defaults(handler=command_bench)
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
+    if extra and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    # Everything else after "test" goes to pytest: paths, -k, -x, --durations=20 ...
+    args.pytest_args = extra[1:] if extra[:1] == ["--"] else extra
     args.handler(args)
 
 

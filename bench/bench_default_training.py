@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import DataInfo, MnistData, load_embedded_sample  # noqa: E402
+from digitwidgets.mnist import load_embedded_sample  # noqa: E402
 from digitwidgets.runs import RunStore  # noqa: E402
 from digitwidgets.training import Trainer  # noqa: E402
 
@@ -41,13 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_embedded_sample()
     if args.quick:
         hp = hp.replace(epochs=1)
-        data = MnistData(
-            data.x_train[:1000],
-            data.y_train[:1000],
-            data.x_test,
-            data.y_test,
-            DataInfo(**{**data.info.to_dict(), "n_train": 1000}),
-        )
+        data = data.first(1000)
     epochs = []
     with tempfile.TemporaryDirectory() as runs:
         trainer = Trainer(RunStore(runs))

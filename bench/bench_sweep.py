@@ -20,7 +20,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import DataInfo, MnistData, load_embedded_sample  # noqa: E402
+from digitwidgets.mnist import load_embedded_sample  # noqa: E402
 from digitwidgets.runs import RunStore  # noqa: E402
 from digitwidgets.sweeps import run_sweep  # noqa: E402
 
@@ -40,13 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_embedded_sample()
     if args.quick:
         base, values = base.replace(epochs=1), LEARNING_RATES[:2]
-        data = MnistData(
-            data.x_train[:1000],
-            data.y_train[:1000],
-            data.x_test,
-            data.y_test,
-            DataInfo(**{**data.info.to_dict(), "n_train": 1000}),
-        )
+        data = data.first(1000)
     run_seconds = []
     with tempfile.TemporaryDirectory() as runs:
         began = time.perf_counter()

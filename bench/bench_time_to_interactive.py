@@ -23,6 +23,7 @@ preheated under 1 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -97,7 +98,21 @@ def time_page(context, url: str) -> dict:
         seconds = time.perf_counter() - began
         return {"seconds": seconds, **page.evaluate(NAVIGATION)}
     finally:
-        page.close()
+        leave(page)
+
+
+def leave(page) -> None:
+    """Close the page as a visitor does, so that Voila shuts its kernel down.
+
+    Voila's page shuts its kernel down from its ``beforeunload`` handler, which a plain
+    ``close()`` skips: the kernel would then hold a place under the server's kernel cap until
+    the idle cull, and after a few visits the preheated pool could not refill.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    # A page that does not close in time is closed with its browser context afterwards.
+    with contextlib.suppress(PlaywrightError), page.expect_event("close", timeout=15_000):
+        page.close(run_before_unload=True)
 
 
 def new_context(browser):

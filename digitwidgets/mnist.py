@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +137,16 @@ class MnistData(tuple):
     def y_test(self) -> np.ndarray:
         """Test labels, uint8 (N,)."""
         return self[1][1]
+
+    def first(self, n_train: int, n_test: int | None = None) -> MnistData:
+        """The first ``n_train`` training digits (and ``n_test`` test digits, else all).
+
+        For quick trainings in benchmarks and tests; ``info`` counts what is kept.
+        """
+        x_test, y_test = self.x_test[:n_test], self.y_test[:n_test]
+        x_train, y_train = self.x_train[:n_train], self.y_train[:n_train]
+        info = replace(self._info, n_train=len(x_train), n_test=len(x_test))
+        return MnistData(x_train, y_train, x_test, y_test, info)
 
 
 def load_mnist(

@@ -7,17 +7,14 @@ import zlib
 
 from digitwidgets.mnist import DataInfo, MnistData
 
+SPLITS = ("x_train", "y_train", "x_test", "y_test")
+
 
 def sample_subset(sample_arrays, n_train: int, n_test: int = 200) -> MnistData:
     """The first ``n_train`` training and ``n_test`` test digits of the embedded sample."""
-    info = DataInfo("embedded-sample", "first digits of the sample", n_train, n_test)
-    return MnistData(
-        sample_arrays["x_train"][:n_train],
-        sample_arrays["y_train"][:n_train],
-        sample_arrays["x_test"][:n_test],
-        sample_arrays["y_test"][:n_test],
-        info,
-    )
+    info = DataInfo("embedded-sample", "first digits of the sample", 0, 0)
+    whole = MnistData(*(sample_arrays[name] for name in SPLITS), info)
+    return whole.first(n_train, n_test)
 
 
 def png_declaring(width: int, height: int) -> bytes:

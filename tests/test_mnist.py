@@ -147,6 +147,17 @@ def test_survives_pickle_with_its_info(small_npz):
     np.testing.assert_array_equal(copy.x_train, data.x_train)
 
 
+def test_first_keeps_the_leading_digits_and_counts_them():
+    data = load_embedded_sample()
+    few = data.first(1000)
+    assert few.info == DataInfo("embedded-sample", str(mnist.SAMPLE_PATH), 1000, 1500)
+    np.testing.assert_array_equal(few.x_train, data.x_train[:1000])
+    np.testing.assert_array_equal(few.y_test, data.y_test)
+    fewer = data.first(300, 50)
+    assert (len(fewer.x_train), len(fewer.y_train), len(fewer.x_test)) == (300, 300, 50)
+    assert fewer.info.n_test == 50 and data.info.n_train == 8500
+
+
 def test_full_mnist_description_shortens_the_home_folder():
     location = str(Path.home() / ".keras" / "datasets" / "mnist.npz")
     info = DataInfo("keras-cache", location, 60_000, 10_000)
