@@ -4,15 +4,22 @@ A fresh virtual environment gets ``binder/requirements.txt`` (as repo2docker ins
 ``binder/postBuild`` runs with a fresh home (its MNIST download fails offline, and the build
 must still succeed), then ``binder/start`` launches a Jupyter server with the Voila server
 extension, and the browser opens ``/voila/render/notebooks/dashboard.ipynb`` as the README's
-badge does. Nothing is shared with the project's ``.venv``. Not simulated: the container image,
-the conda base environment repo2docker makes, ``jupyterhub-singleuser`` and a real download.
+badge does. Not simulated: the container image, the conda base environment repo2docker makes,
+``jupyterhub-singleuser`` and a real download.
+
+The fresh environment sees the project's ``.venv`` packages (a ``.pth`` line) instead of
+unpacking TensorFlow's gigabyte again, which took two of the suite's minutes: pip must still
+find every line of ``binder/requirements.txt`` satisfied, and ``test_environment_files.py``
+checks those lines against ``pyproject.toml``. postBuild installs digitwidgets itself.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import psutil
@@ -23,6 +30,7 @@ from .conftest import ROOT, JupyterServer
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 BINDER = ROOT / "binder"
+PROJECT_PACKAGES = sysconfig.get_paths()["purelib"]
 # Variables the test session sets that a Binder container would not have.
 NOT_ON_BINDER = (
     "KERAS_HOME",
@@ -35,6 +43,11 @@ NOT_ON_BINDER = (
     "TF_NUM_INTEROP_THREADS",
     "OMP_NUM_THREADS",
 )
+
+
+def not_this_projects_template(folder: str, names: list[str]) -> list[str]:
+    """``shutil.copytree``'s ignore: leave out digitwidgets' own Voila template."""
+    return ["digitwidgets"] if Path(folder).name == "templates" else []
 
 
 class BinderBuild:
@@ -58,10 +71,40 @@ class BinderBuild:
     def build(self) -> None:
         """Install the requirements into a fresh environment, then run postBuild."""
         subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True, timeout=300)
-        # pip keeps its cache in the real home: the wheels are the same, and it saves minutes.
+        python = self.venv / "bin" / "python"
+        found = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        # The test session's own packages, after the fresh environment's: pip finds the
+        # requirements installed and the build's own steps (postBuild) run for real.
+        (Path(found.stdout.strip()) / "project-packages.pth").write_text(f"{PROJECT_PACKAGES}\n")
+        # Their data files (Voila's templates, the server extensions' switches), but not
+        # this project's template: postBuild must install that.
+        for data in ("share/jupyter", "etc/jupyter"):
+            shutil.copytree(
+                Path(sys.prefix) / data,
+                self.venv / data,
+                ignore=not_this_projects_template,
+            )
+        # Their commands too (jupyter, jupyter-server, voila), run by the fresh Python.
+        own_python = f"#!{Path(sys.executable).parent / 'python'}"
+        for script in Path(sys.executable).parent.iterdir():
+            target = self.venv / "bin" / script.name
+            if target.exists() or not script.is_file():
+                continue
+            with script.open("rb") as handle:
+                first_line = handle.readline().decode(errors="replace").rstrip()
+            if first_line.startswith(own_python):
+                body = script.read_text().split("\n", 1)[1]
+                target.write_text(f"#!{python}\n{body}")
+                target.chmod(0o755)
         subprocess.run(
             [
-                self.venv / "bin" / "python",
+                python,
                 "-m",
                 "pip",
                 "install",
