@@ -81,7 +81,14 @@ async def open_page(browser, url: str):
     page = await context.new_page()
     page.set_default_timeout(dp.PAGE_TIMEOUT_MS)
     await page.goto(url)
-    await page.wait_for_selector(dp.TRAIN_ENABLED)
+    try:
+        await page.wait_for_selector(dp.TRAIN_ENABLED)
+    except Exception as error:
+        # Say what the visitor saw instead (a "full" page, an error, a page still loading).
+        shown = (await page.inner_text("body"))[:600]
+        raise RuntimeError(
+            f"the dashboard did not become usable; the page shows:\n{shown}"
+        ) from error
     return page
 
 

@@ -15,7 +15,7 @@ pages is lost, the training run finishes and is saved, the drawer's p95 stays un
 during the burst and memory is back within 2 minutes.
 
     .venv/bin/python bench/bench_crowd.py --max-kernels 10 --json crowd.json --write-docs
-    .venv/bin/python bench/bench_crowd.py --quick        # 12 loads in 4 s, cap 4
+    .venv/bin/python bench/bench_crowd.py --quick   # 12 loads in 4 s, cap 4, release after 8 s
 
 Every request goes to 127.0.0.1 only; the burst is bounded in count and time, and the
 server and its kernels are stopped at the end.
@@ -208,7 +208,7 @@ async def run(args) -> dict:
                 baseline = await settled(sampler, deadline)
                 sampler.start()
 
-                known = {path.parent.name for path in runs_root.glob("*/run.json")}
+                known = {path.parent.name for path in runs_root.glob("[!.]*/run.json")}
                 await dp.type_setting(trainer, "dw-epochs", args.epochs)
                 await trainer.click("button.dw-train")
                 await trainer.wait_for_function(dp.TRAINING)
@@ -233,7 +233,7 @@ async def run(args) -> dict:
                 print(f"training: {status}", file=sys.stderr)
                 saved = [
                     json.loads(path.read_text())
-                    for path in runs_root.glob("*/run.json")
+                    for path in runs_root.glob("[!.]*/run.json")
                     if path.parent.name not in known
                 ]
 
@@ -383,12 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="threads firing them")
     parser.add_argument("--release-s", type=float, default=60.0, help="release time")
     parser.add_argument("--epochs", type=int, default=10, help="the training page's epochs")
-    parser.add_argument("--quick", action="store_true", help="12 loads in 4 s, cap 4, 15 s")
+    parser.add_argument("--quick", action="store_true", help="12 loads in 4 s, cap 4, 8 s")
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     parser.add_argument("--write-docs", action="store_true", help="update docs/deploy.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.loads, args.within_s, args.release_s, args.epochs = 12, 4.0, 15.0, 4
+        args.loads, args.within_s, args.release_s, args.epochs = 12, 4.0, 8.0, 2
         args.max_kernels = args.max_kernels or 4
     if not (0 < args.loads <= 200 and 0 < args.within_s <= 60 and 0 < args.threads <= 16):
         parser.error("keep the burst bounded: 1-200 loads within 60 s from 1-16 threads")

@@ -60,7 +60,9 @@ def main() -> None:
     """Parse the options, train and measure, print the table and write JSON if asked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="trainings per configuration")
-    parser.add_argument("--quick", action="store_true", help="one seed, two epochs")
+    parser.add_argument(
+        "--quick", action="store_true", help="one seed, one epoch on 1,000 digits, to check it runs"
+    )
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument(
         "--pad-path",
@@ -83,9 +85,11 @@ def main() -> None:
             options.json.write_text(json.dumps(figures, indent=2) + "\n")
         return
     seeds = 1 if options.quick else options.seeds
-    hp = Hyperparameters(epochs=2) if options.quick else Hyperparameters()
+    hp = Hyperparameters(epochs=1) if options.quick else Hyperparameters()
 
     data = load_embedded_sample()
+    if options.quick:
+        data = data.first(1000)
     x_train = data.x_train.astype(np.float32) / 255.0
     x_test = data.x_test.astype(np.float32) / 255.0
     drawn = make_drawn_digits()
@@ -125,9 +129,9 @@ def main() -> None:
     rows["shipped"] = [measure(shipped)]
     results["models"] = rows
 
-    rounds = 2 if options.quick else 6
+    rounds = 1 if options.quick else 6
     results["epoch_seconds_median"] = time_epochs(hp, x_train, data.y_train, rounds)
-    results["saliency_ms"] = time_saliency(shipped, inputs["mnist"])
+    results["saliency_ms"] = time_saliency(shipped, inputs["mnist"], 20 if options.quick else 200)
     results["fine_tune_seconds"] = time_fine_tune(shipped, inputs["mnist"], drawn.labels, data)
     results["shipped_info"] = {
         key: info[key] for key in ("mnist_test_accuracy", "drawn_digits_accuracy", "train_digits")

@@ -76,7 +76,8 @@ def train_on_page(page, *, epochs: int, batch_size: int, timeout_ms: int = 600_0
 
 def new_run(runs_root: Path, known: set[str]) -> dict:
     """The run.json of the one run saved under ``runs_root`` whose folder is not in ``known``."""
-    fresh = [path for path in runs_root.glob("*/run.json") if path.parent.name not in known]
+    # Hidden folders hold runs still being written (renamed into place once whole).
+    fresh = [path for path in runs_root.glob("[!.]*/run.json") if path.parent.name not in known]
     if len(fresh) != 1:
         raise RuntimeError(f"expected one new run under {runs_root}, found {len(fresh)}")
     known.add(fresh[0].parent.name)

@@ -110,7 +110,9 @@ def quick_runs(tmp_path_factory):
     if os.environ.get("DIGITWIDGETS_SKIP_BROWSER") == "1":
         scripts = [script for script in scripts if script not in BROWSER]
     folder = tmp_path_factory.mktemp("bench")
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # Two at a time, unless pytest-xdist already runs another worker beside this one.
+    lanes = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
         runs = dict(zip(scripts, pool.map(lambda s: run_quick(s, folder), scripts), strict=True))
     return runs
 

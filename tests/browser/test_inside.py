@@ -98,13 +98,23 @@ def test_another_drawing_changes_the_maps_and_the_neighbours(page, artifacts):
 
 
 def test_the_strip_navigates_and_a_map_enlarges(page, artifacts):
+    if not shown(page, "dw-feature-map"):  # run alone: the maps need a drawing
+        draw_stroke(page, SEVEN)
+        page.wait_for_function(
+            "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
+            timeout=20_000,
+        )
     page.locator("button.dw-layer", has_text="c3").click()
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.dw-feature-map'))
             .filter(i => i.offsetParent !== null && i.naturalWidth > 0).length === 16""",
         timeout=20_000,
     )
-    assert "c3" in page.inner_text(".dw-layer-title")
+    # The title is another widget: its update may reach the page a moment after the maps.
+    page.wait_for_function(
+        "() => document.querySelector('.dw-layer-title').textContent.includes('c3')",
+        timeout=20_000,
+    )
     assert "Shared scale" in page.inner_text(".dw-layer-title")
     page.locator(".dw-feature-cell").nth(2).click()
     page.wait_for_function(

@@ -5,7 +5,6 @@ closed in the middle of training, whose run is then found saved as "interrupted"
 from __future__ import annotations
 
 import io
-import json
 import time
 
 import pytest
@@ -107,13 +106,15 @@ def test_frantic_drawing_and_clearing_leaves_a_working_page(page, artifacts):
     page.screenshot(path=str(artifacts / "reliability-after-frantic-drawing.png"), full_page=True)
 
 
-def interrupted_runs(runs_folder) -> list[dict]:
-    found = []
-    for path in sorted(runs_folder.glob("*/run.json")):
-        record = json.loads(path.read_text())
-        if record.get("status") == "interrupted":
-            found.append(record)
-    return found
+def interrupted_runs(runs_folder) -> list:
+    """The runs saved as interrupted, read as the app reads them.
+
+    Not a glob of ``*/run.json``: that also finds a run still being written in its hidden
+    temporary folder, before the rename that makes it whole.
+    """
+    from digitwidgets.runs import RunStore
+
+    return [run for run in RunStore(runs_folder).list() if run.status == "interrupted"]
 
 
 def test_closing_the_page_during_training_saves_an_interrupted_run(
@@ -139,11 +140,11 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
     runs = interrupted_runs(runs_folder)
     assert len(runs) == 1, f"no interrupted run was saved:\n{dashboard_server.log()[-3000:]}"
     record = runs[0]
-    assert record["hyperparameters"]["epochs"] == 40
-    assert len(record["history"]["val_accuracy"]) >= 1, "the history so far was not kept"
-    assert record["message"].startswith("Interrupted")
+    assert record.hyperparameters.epochs == 40
+    assert len(record.history["val_accuracy"]) >= 1, "the history so far was not kept"
+    assert record.message.startswith("Interrupted")
     assert "Kernel shutdown" in dashboard_server.log(), "the kernel was not shut down"
-    assert (runs_folder / record["run_id"] / "model.keras").stat().st_size > 100_000
+    assert (record.path / "model.keras").stat().st_size > 100_000
 
 
 def save_an_interrupted_run(runs_folder) -> None:
