@@ -183,6 +183,23 @@ def test_refresh_shows_new_runs_and_keeps_the_ticks(tmp_path, model):
     assert _row(panel, "run-1").children[0].value
 
 
+def test_a_tick_sent_while_the_table_is_rebuilt_is_kept(tmp_path, model):
+    store = RunStore(tmp_path / "ticks")
+    _save(store, model, "run-1", SGD, [0.8, 0.9, 0.91], "2026-01-01T10:00:00+00:00")
+    panel = RunComparison(store)
+    box_seen_by_the_page = _row(panel, "run-1").children[0]
+    _save(store, model, "run-2", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
+    panel.refresh()  # a run ended: the rows are rebuilt
+    # The visitor's tick was on its way for the box the page showed before the rebuild.
+    box_seen_by_the_page.value = True
+    assert panel.selected == ["run-1"] and panel.compared
+    assert _row(panel, "run-1").children[0] is box_seen_by_the_page
+    store.delete("run-1")
+    panel.refresh()
+    assert panel.runs == ["run-2"] and panel.selected == []
+    assert box_seen_by_the_page.comm is None, "a deleted run's box is closed"
+
+
 class FakeTrainer:
     def __init__(self):
         self.listeners = []

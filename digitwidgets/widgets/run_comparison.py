@@ -87,6 +87,7 @@ class RunComparison(widgets.VBox):
         self._store = store if store is not None else RunStore()
         self._records: dict[str, RunRecord] = {}
         self._checkboxes: dict[str, widgets.Checkbox] = {}
+        self._previous_checkboxes: dict[str, widgets.Checkbox] = {}
         self._pending_delete: str | None = None
         self._load_callbacks = widgets.CallbackDispatcher()
         self._delete_callbacks = widgets.CallbackDispatcher()
@@ -158,7 +159,9 @@ class RunComparison(widgets.VBox):
         records = _grouped(records)
         self._records = {record.run_id: record for record in records}
         old_rows = self._table.children
-        self._checkboxes = {}
+        # A run's tick box outlives the rebuild: a tick that arrives while the table is being
+        # replaced (a run's last news) lands on the same widget instead of a closed one.
+        self._previous_checkboxes, self._checkboxes = self._checkboxes, {}
         rows = [self._header()]
         for record in records:
             if record.sweep and record.sweep["index"] == min(
@@ -169,10 +172,13 @@ class RunComparison(widgets.VBox):
         if not records:
             rows.append(widgets.HTML("<i>No saved runs yet: train one.</i>"))
         self._table.children = rows
+        kept = set(map(id, self._checkboxes.values()))
         for row in old_rows:
             for child in row.children if isinstance(row, widgets.Box) else ():
-                child.close()
+                if id(child) not in kept:
+                    child.close()
             row.close()
+        self._previous_checkboxes = {}
         self.set_trait("runs", [record.run_id for record in records])
         if self._pending_delete not in self._records:
             self.cancel_delete()
@@ -296,13 +302,13 @@ class RunComparison(widgets.VBox):
     def _row(self, record: RunRecord) -> widgets.HBox:
         hp = record.hyperparameters
         damaged = record.status == "damaged"
-        checkbox = widgets.Checkbox(
-            value=record.run_id in self.selected,
-            indent=False,
-            disabled=damaged,
-            layout=widgets.Layout(width=_COLUMNS[0][1]),
-        )
-        checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
+        checkbox = self._previous_checkboxes.get(record.run_id)
+        if checkbox is None:
+            checkbox = widgets.Checkbox(indent=False, layout=widgets.Layout(width=_COLUMNS[0][1]))
+            run_id = record.run_id
+            checkbox.observe(lambda change: self._on_tick(run_id, change["new"]), "value")
+        checkbox.value = record.run_id in self.selected
+        checkbox.disabled = damaged
         self._checkboxes[record.run_id] = checkbox
         settings = hp.describe_changes() if hp is not None else "?"
         if record.sweep:
