@@ -157,6 +157,7 @@ def test_binder_server_config_matches_voila_json(voila_json):
     }
     assert server["VoilaConfiguration"] == expected
     assert server["MappingKernelManager"] == voila_json["MappingKernelManager"]
+    assert server["CappedKernelManager"] == voila_json["CappedKernelManager"]
 
 
 def test_idle_kernels_are_culled_after_the_documented_timeout(voila_json):

@@ -140,6 +140,40 @@ def test_only_kernels_nobody_connected_to_are_released_after_the_release_time():
     run(scenario())
 
 
+def test_a_start_waits_until_the_kernel_before_it_has_run_its_notebook():
+    async def scenario():
+        km = manager(max_kernels=4, starts_at_once=1)
+        client = None
+        try:
+            first = await start(km)
+            # The first kernel runs "its notebook": busy for a while, as Voila makes it.
+            client = km.get_kernel(first).client()
+            client.start_channels()
+            await client.wait_for_ready(timeout=START_TIMEOUT)
+            message_id = client.execute("import time; time.sleep(8)")
+            second = asyncio.ensure_future(start(km))
+            await asyncio.sleep(5)
+            assert not second.done(), "the second kernel started while the first was busy"
+            assert km.planned() == 2, "a start waiting its turn still holds its place"
+            while True:  # the first kernel's "notebook" ends
+                reply = await client.get_shell_msg(timeout=START_TIMEOUT)
+                if reply["parent_header"].get("msg_id") == message_id:
+                    break
+            await asyncio.wait_for(second, START_TIMEOUT)
+            assert len(km.list_kernel_ids()) == 2
+        finally:
+            if client is not None:
+                client.stop_channels()
+            await km.shutdown_all()
+
+    run(scenario())
+
+
+def test_turns_are_derived_from_the_processors_unless_set():
+    assert manager().start_turns >= 1
+    assert manager(starts_at_once=3).start_turns == 3
+
+
 def test_a_zero_cap_means_the_cap_is_derived_from_memory():
     km = manager()
     assert km.max_kernels == 0
@@ -154,6 +188,7 @@ def test_a_zero_cap_means_the_cap_is_derived_from_memory():
         {"retry_after": -5},
         {"kernel_memory": 0},
         {"release_unconnected_after": -1.0},
+        {"starts_at_once": -1},
     ],
 )
 def test_bad_settings_are_refused(config):

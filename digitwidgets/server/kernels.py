@@ -8,6 +8,9 @@ configuration and keeps that bounded:
   see :mod:`digitwidgets.server.capacity`). A page load beyond it gets the small "full"
   page (HTTP 503, ``Retry-After``) instead of a kernel; kernels already running are never
   touched. Voila's preheated kernels count too: refilling the pool waits for room.
+- **One start at a time** (``starts_at_once``; by default half the processors, at least
+  one): a new kernel waits until the one before it has run its page's notebook, so a burst
+  of page loads uses one processor for its starts and leaves the others to the pages in use.
 - **Kernels nobody connects to are released** ``release_unconnected_after`` seconds (60 by
   default) after their page was served, instead of after the 30-minute idle cull. A kernel
   whose page connected once keeps the usual behaviour: closing the page shuts it down, and
@@ -97,13 +100,23 @@ class CappedKernelManager(AsyncMappingKernelManager):
             "quiet before it is shut down; 0 turns the release off."
         ),
     )
+    starts_at_once = Int(
+        0,
+        config=True,
+        help=(
+            "Kernels that may start and run the notebook for their page at the same time; "
+            "the others wait their turn (a few seconds each). 0 derives it: half the "
+            "processors, at least 1. A burst of page loads then cannot take the processors "
+            "from the pages already in use."
+        ),
+    )
     retry_after = Int(
         60,
         config=True,
         help="Seconds a visitor turned away is asked to wait (the Retry-After header).",
     )
 
-    @validate("max_kernels", "retry_after", "kernels_per_cpu")
+    @validate("max_kernels", "retry_after", "kernels_per_cpu", "starts_at_once")
     def _not_negative(self, proposal):
         if proposal.value < 0:
             raise TraitError(f"{proposal.trait.name} cannot be negative, got {proposal.value}")
@@ -130,6 +143,8 @@ class CappedKernelManager(AsyncMappingKernelManager):
         self._room = asyncio.Condition()
         self._closing = False
         self._release_task: asyncio.Task | None = None
+        self._turns: asyncio.Semaphore | None = None
+        self._first_runs: set[asyncio.Task] = set()
         self.log.info(
             "digitwidgets: kernel cap %d; unconnected kernels released after %g s",
             self.kernel_cap,
@@ -211,13 +226,58 @@ class CappedKernelManager(AsyncMappingKernelManager):
             self._turn_away()
         self._starting += 1
         try:
-            started = await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
+            await self._take_turn()
+            try:
+                started = await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
+            except BaseException:
+                self._turns.release()
+                raise
         finally:
             self._starting -= 1
+        self._pass_turn_after_first_run(started)
         self._tracked.add(started)
         self._claimed_since.pop(started, None)
         self._start_release_watch()
         return started
+
+    # --- one start at a time ----------------------------------------------------------------
+
+    @property
+    def start_turns(self) -> int:
+        """Kernels that may start at once: ``starts_at_once``, or half the processors."""
+        return self.starts_at_once or max(1, available_cpus() // 2)
+
+    async def _take_turn(self):
+        if self._turns is None:  # created on the server's event loop, at its first start
+            self._turns = asyncio.Semaphore(self.start_turns)
+        await self._turns.acquire()
+
+    def _pass_turn_after_first_run(self, kernel_id: str):
+        task = asyncio.ensure_future(self._first_run_done(kernel_id))
+        self._first_runs.add(task)
+        task.add_done_callback(self._first_runs.discard)
+
+    async def _first_run_done(self, kernel_id: str, quiet: float = 0.5, limit: float = 20.0):
+        """Hand the turn on once the kernel has run its page's notebook.
+
+        That is: busy (Voila executes the cells), then quiet for ``quiet`` seconds. A kernel
+        that is not busy within 3 s (one started through the API, for JupyterLab), one that
+        ends, and one still busy after ``limit`` seconds hand it on too.
+        """
+        began = quiet_since = time.monotonic()
+        busy_seen = False
+        try:
+            while time.monotonic() - began < limit and kernel_id in self and not self._closing:
+                await asyncio.sleep(0.1)
+                now = time.monotonic()
+                kernel = self._kernels.get(kernel_id)
+                state = getattr(kernel, "execution_state", "idle")
+                if state in ("busy", "starting"):  # "starting": no status message yet
+                    busy_seen, quiet_since = busy_seen or state == "busy", now
+                elif now - quiet_since >= (quiet if busy_seen else 3.0):
+                    break
+        finally:
+            self._turns.release()
 
     def _turn_away(self):
         visitors = self.visitor_count()
