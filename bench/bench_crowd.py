@@ -333,7 +333,7 @@ def docs_section(figures: dict) -> str:
             DOCS_START,
             f"Measured with `bench/bench_crowd.py --max-kernels {figures['cap']}` on a "
             f"{machine['cpu_count']}-CPU, {round(machine['memory_total_mb'] / 1024)} GiB "
-            f"{machine['processor']} machine shared with other work (Python "
+            f"{machine['processor']} machine (Python "
             f"{machine['python']}): {figures['loads']} page loads in {figures['within_s']:g} s "
             f"from {figures['threads']} threads, while one page trained and one drew.",
             "",
