@@ -183,17 +183,24 @@ def test_refresh_shows_new_runs_and_keeps_the_ticks(tmp_path, model):
     assert _row(panel, "run-1").children[0].value
 
 
-def test_a_tick_sent_while_the_table_is_rebuilt_is_kept(tmp_path, model):
+def test_a_tick_or_a_click_sent_while_the_table_is_rebuilt_is_kept(tmp_path, model):
     store = RunStore(tmp_path / "ticks")
     _save(store, model, "run-1", SGD, [0.8, 0.9, 0.91], "2026-01-01T10:00:00+00:00")
     panel = RunComparison(store)
-    box_seen_by_the_page = _row(panel, "run-1").children[0]
+    row_seen_by_the_page = _row(panel, "run-1")
+    box_seen_by_the_page = row_seen_by_the_page.children[0]
+    delete_seen_by_the_page = row_seen_by_the_page.children[-1]
     _save(store, model, "run-2", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
-    panel.refresh()  # a run ended: the rows are rebuilt
-    # The visitor's tick was on its way for the box the page showed before the rebuild.
+    panel.refresh()  # a run ended: the table is rebuilt
+    panel.refresh()  # and again, with nothing new
+    # The visitor's tick and click were on their way for what the page showed before.
     box_seen_by_the_page.value = True
     assert panel.selected == ["run-1"] and panel.compared
-    assert _row(panel, "run-1").children[0] is box_seen_by_the_page
+    assert _row(panel, "run-1") is row_seen_by_the_page
+    delete_seen_by_the_page.click()
+    (confirm,) = widgets_with(panel, "dw-confirm-delete")
+    assert confirm.description == "Really delete run run-1?"
+    assert panel._confirmation.layout.display == "flex"
     store.delete("run-1")
     panel.refresh()
     assert panel.runs == ["run-2"] and panel.selected == []

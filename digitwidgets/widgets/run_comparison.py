@@ -87,7 +87,8 @@ class RunComparison(widgets.VBox):
         self._store = store if store is not None else RunStore()
         self._records: dict[str, RunRecord] = {}
         self._checkboxes: dict[str, widgets.Checkbox] = {}
-        self._previous_checkboxes: dict[str, widgets.Checkbox] = {}
+        # Each run's row, kept across rebuilds while its record is unchanged.
+        self._rows: dict[str, tuple[RunRecord, widgets.HBox]] = {}
         self._pending_delete: str | None = None
         self._load_callbacks = widgets.CallbackDispatcher()
         self._delete_callbacks = widgets.CallbackDispatcher()
@@ -159,26 +160,28 @@ class RunComparison(widgets.VBox):
         records = _grouped(records)
         self._records = {record.run_id: record for record in records}
         old_rows = self._table.children
-        # A run's tick box outlives the rebuild: a tick that arrives while the table is being
-        # replaced (a run's last news) lands on the same widget instead of a closed one.
-        self._previous_checkboxes, self._checkboxes = self._checkboxes, {}
+        # A run's row outlives the rebuild while its record is unchanged: a tick or a click
+        # that arrives while the table is being replaced (a run's last news) lands on the
+        # same widgets instead of closed ones.
+        previous_rows, self._rows = self._rows, {}
+        self._checkboxes = {}
         rows = [self._header()]
         for record in records:
             if record.sweep and record.sweep["index"] == min(
                 r.sweep["index"] for r in records if r.sweep and r.sweep["id"] == record.sweep["id"]
             ):
                 rows.append(self._sweep_row(record.sweep, records))
-            rows.append(self._row(record))
+            rows.append(self._row_for(record, previous_rows))
         if not records:
             rows.append(widgets.HTML("<i>No saved runs yet: train one.</i>"))
         self._table.children = rows
-        kept = set(map(id, self._checkboxes.values()))
+        kept = set(map(id, rows))
         for row in old_rows:
+            if id(row) in kept:
+                continue
             for child in row.children if isinstance(row, widgets.Box) else ():
-                if id(child) not in kept:
-                    child.close()
+                child.close()
             row.close()
-        self._previous_checkboxes = {}
         self.set_trait("runs", [record.run_id for record in records])
         if self._pending_delete not in self._records:
             self.cancel_delete()
@@ -299,17 +302,26 @@ class RunComparison(widgets.VBox):
         row.add_class("dw-sweep-group")
         return row
 
+    def _row_for(self, record: RunRecord, previous_rows: dict) -> widgets.HBox:
+        """The run's row from before the rebuild if its record is unchanged, else a new one."""
+        kept = previous_rows.get(record.run_id)
+        row = kept[1] if kept is not None and kept[0] == record else self._row(record)
+        self._rows[record.run_id] = (record, row)
+        checkbox = row.children[0]
+        self._checkboxes[record.run_id] = checkbox
+        checkbox.value = record.run_id in self.selected
+        return row
+
     def _row(self, record: RunRecord) -> widgets.HBox:
         hp = record.hyperparameters
         damaged = record.status == "damaged"
-        checkbox = self._previous_checkboxes.get(record.run_id)
-        if checkbox is None:
-            checkbox = widgets.Checkbox(indent=False, layout=widgets.Layout(width=_COLUMNS[0][1]))
-            run_id = record.run_id
-            checkbox.observe(lambda change: self._on_tick(run_id, change["new"]), "value")
-        checkbox.value = record.run_id in self.selected
-        checkbox.disabled = damaged
-        self._checkboxes[record.run_id] = checkbox
+        checkbox = widgets.Checkbox(
+            value=record.run_id in self.selected,
+            indent=False,
+            disabled=damaged,
+            layout=widgets.Layout(width=_COLUMNS[0][1]),
+        )
+        checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
         settings = hp.describe_changes() if hp is not None else "?"
         if record.sweep:
             settings = f"{record.sweep['index']}/{record.sweep['count']} · {settings}"
