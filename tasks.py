@@ -124,28 +124,8 @@ def command_test(args: argparse.Namespace) -> None:
     say("ruff check ...")
     run(BIN / "ruff", "check", ROOT, cwd=ROOT)
     run(BIN / "ruff", "format", "--check", "--quiet", ROOT, cwd=ROOT)
-    workers = test_workers(args.pytest_args)
-    say(f"pytest ({workers} at a time) ..." if workers > 1 else "pytest ...")
-    spread = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
-    run(PYTHON, "-m", "pytest", *spread, *args.pytest_args, cwd=ROOT, env=env)
-
-
-def test_workers(pytest_args: list[str]) -> int:
-    """How many pytest workers (pytest-xdist) share the suite: two where two processors are.
-
-    Much of the suite waits on servers, kernels and a browser, so a second worker fills the
-    gaps; more would only make the browser tests compete for the same two processors. A
-    ``-n``/``-p no:xdist`` given on the command line, or a single processor, means one.
-    """
-    if any(
-        arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith("-n") for arg in pytest_args
-    ):
-        return 1
-    try:
-        processors = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        processors = os.cpu_count() or 1
-    return min(2, processors)
+    say("pytest ...")
+    run(PYTHON, "-m", "pytest", *args.pytest_args, cwd=ROOT, env=env)
 
 
 def command_bench(args: argparse.Namespace) -> None:

@@ -92,6 +92,12 @@ def test_another_drawing_changes_the_maps_and_the_neighbours(page, artifacts):
         "() => document.querySelector('.dw-map-point-you').textContent.includes('read as 1')",
         timeout=20_000,
     )
+    # The pictures are images the browser decodes after the text has changed: wait for them.
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.dw-neighbour img'))
+            .filter(i => i.naturalWidth > 0).length === 8""",
+        timeout=20_000,
+    )
     assert shown(page, "dw-feature-map") != maps
     assert shown(page, "dw-neighbour") != neighbours
     assert len(shown(page, "dw-neighbour")) == 8
