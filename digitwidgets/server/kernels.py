@@ -11,7 +11,7 @@ configuration and keeps that bounded:
 - **One start at a time** (``starts_at_once``; by default half the processors, at least
   one): a new kernel waits until the one before it has run its page's notebook, so a burst
   of page loads uses one processor for its starts and leaves the others to the pages in use.
-- **Kernels nobody connects to are released** ``release_unconnected_after`` seconds (60 by
+- **Kernels nobody connects to are released** ``release_unconnected_after`` seconds (30 by
   default) after their page was served, instead of after the 30-minute idle cull. A kernel
   whose page connected once keeps the usual behaviour: closing the page shuts it down, and
   the idle cull applies.
@@ -93,7 +93,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         ),
     )
     release_unconnected_after = Float(
-        60.0,
+        30.0,
         config=True,
         help=(
             "Seconds a kernel whose page was served but never opened its websocket may stay "
@@ -345,7 +345,9 @@ class CappedKernelManager(AsyncMappingKernelManager):
             self._release_task = asyncio.ensure_future(self._release_watch())
 
     async def _release_watch(self):
-        interval = min(10.0, max(1.0, self.release_unconnected_after / 6))
+        # Checked every twelfth of the release time (at most 5 s): a kernel is released at most
+        # that late, which a burst's last kernels would otherwise add to the wait for memory.
+        interval = min(5.0, max(1.0, self.release_unconnected_after / 12))
         while True:
             await asyncio.sleep(interval)
             try:
