@@ -79,7 +79,11 @@ async def measure(args) -> dict:
                 drawers = []
                 for level in levels:
                     while len(drawers) < level:
-                        drawers.append(await recognition.open_page(browser, server.url))
+                        page = await recognition.open_page(browser, server.url)
+                        # One digit drawn and read first: a new page's kernel loads the model
+                        # once the pad is shown, and the levels measure drawing, not that load.
+                        await recognition.ensure_model(page)
+                        drawers.append(page)
                     runs = await asyncio.gather(
                         *(
                             recognition.draw_digits(page, per_page, n)
