@@ -87,6 +87,15 @@ NAVIGATION = """() => {
 }"""
 
 
+def settle(server) -> None:
+    """Wait until the server, its kernels and this process's browser are all idle.
+
+    The browser shares this machine's processors with the server; a context closed a moment
+    ago is still being torn down, which a visitor on their own machine never pays for.
+    """
+    dp.wait_until_idle([psutil.Process(server.process.pid), psutil.Process()])
+
+
 def time_page(context, url: str) -> dict:
     """Seconds from ``page.goto`` to an enabled, visible Train button, and where they went."""
     page = context.new_page()
@@ -144,7 +153,7 @@ def measure(browser, home: Path, *, preheat: bool, samples: int) -> dict[str, li
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"the kernel pool did not fill:\n{server.log()}")
                     time.sleep(0.2)
-            dp.wait_until_idle([psutil.Process(server.process.pid)])
+            settle(server)
             fresh = context is None
             context = new_context(browser) if fresh else context
             try:
@@ -196,7 +205,7 @@ def measure_server_extension(browser, home: Path, *, samples: int) -> list[dict]
     try:
         for number in range(samples):
             if number:  # the first visitor arrives as soon as the server listens
-                dp.wait_until_idle([psutil.Process(server.process.pid)])
+                settle(server)
             context = new_context(browser)
             requested_at = time.time()
             try:
