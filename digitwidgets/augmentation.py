@@ -10,9 +10,11 @@ outside training: ``model(x)`` and ``model.predict(x)`` see the digit as given.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import layers, ops
+
+from .keras_import import keras
+
+layers, ops = keras.layers, keras.ops
 
 # About +-3 pixels, +-12 degrees and +-12% on a 28x28 digit: what is left of a person's
 # variation once MNIST-style preprocessing has cropped, scaled and centred the drawing.

@@ -159,9 +159,8 @@ def fine_tune(
     Raises:
         ValueError: if there are no drawings or their count differs from the labels'.
     """
-    import keras
-
     from .augmentation import augment
+    from .keras_import import keras
 
     images = _as_images(drawings)
     targets = np.asarray(labels, dtype=np.int64).reshape(-1)

@@ -209,8 +209,7 @@ def find_learning_rate(
 
 
 def _run(hp, x_train, y_train, n_validation, schedule, recorder, stop) -> None:
-    import keras
-
+    from .keras_import import keras
     from .model import build_lenet5
     from .training.data import datasets
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import inspect
 
-import keras
-from keras import layers
-
 from .augmentation import augmentation_layers
 from .hyperparameters import Hyperparameters
+from .keras_import import keras
+
+layers = keras.layers
 
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10

@@ -31,7 +31,7 @@ def load_pretrained():
     ``description``, a sentence to show beside the model. Each call loads a new model, so
     fine-tuning one never changes another.
     """
-    import keras
+    from .keras_import import keras
 
     model = keras.saving.load_model(MODEL_PATH, compile=True)
     return model, pretrained_info()

@@ -158,9 +158,8 @@ class RunStore:
 
     def load_model(self, run_id: str):
         """The run's Keras model; raises ``RunStoreError`` for a damaged or unsuitable run."""
-        import keras
-
         from . import model as _registers_custom_layers  # noqa: F401
+        from .keras_import import keras
 
         record = self.get(run_id)
         if record.status == "damaged":

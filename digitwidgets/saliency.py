@@ -67,7 +67,7 @@ def _score_parts(model):
     Falls back to the model's own output (``head`` the identity) when its last layer is not a
     softmax ``Dense``.
     """
-    import keras
+    from .keras_import import keras
 
     last = model.layers[-1]
     activation = getattr(getattr(last, "activation", None), "__name__", "")

@@ -70,3 +70,28 @@ def test_an_unknown_name_is_an_attribute_error_naming_the_package():
         components.NoSuchPanel  # noqa: B018
     with pytest.raises(AttributeError, match="'digitwidgets'"):
         digitwidgets.NoSuchThing  # noqa: B018
+
+
+def test_loading_the_model_skips_keras_extras_and_leaves_them_importable():
+    # Keras would import scikit-learn (its wrappers) and matplotlib (its plots) on the way;
+    # digitwidgets imports Keras without them, and both still import normally afterwards.
+    code = (
+        "import sys; from digitwidgets.pretrained import load_pretrained; load_pretrained(); "
+        "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules)); "
+        "import sklearn, matplotlib, openTSNE; print(sklearn.__name__, matplotlib.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["[]", "sklearn", "matplotlib"], result.stderr[-2000:]
+
+
+def test_keras_imported_after_scikit_learn_keeps_it():
+    code = (
+        "import sys, sklearn; from digitwidgets.keras_import import keras; "
+        "print(sys.modules['sklearn'] is sklearn)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True", result.stderr[-2000:]

@@ -134,8 +134,9 @@ class _Trace:
     """A clone of one architecture's graph with all shown outputs, traced once."""
 
     def __init__(self, model, signature: str):
-        import keras
         import tensorflow as tf
+
+        from ..keras_import import keras
 
         self.signature = signature
         self.layers, names = _describe(model)
@@ -214,7 +215,7 @@ def _signature(model) -> str:
 
 def _describe(model) -> tuple[tuple[LayerInfo, ...], list[str]]:
     """The strip's layers and the names of those whose outputs are probed (all but input)."""
-    import keras
+    from ..keras_import import keras
 
     try:
         inputs = model.inputs

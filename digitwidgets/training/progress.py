@@ -14,9 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
-import keras
-
 from .. import augmentation
+from ..keras_import import keras
 from .events import EventKind, TrainingEvent
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -1,0 +1,48 @@
+"""Keras, imported without the optional libraries it would load for features we never use.
+
+``import keras`` builds its whole public API, and two corners of it import large optional
+libraries when they are installed: its scikit-learn wrappers (``keras.wrappers``) import
+scikit-learn, which openTSNE brings along, and ``keras.visualization`` imports matplotlib's
+pyplot (in the test environment). Neither is used here. On a 2-core machine they cost 1-2 of
+the 7 processor-seconds of ``import keras``, paid by every dashboard kernel that shows the pad
+(``bench/bench_time_to_interactive.py`` reports the load as ``in_kernel.load_pretrained_s``).
+
+While Keras is imported for the first time, those libraries are marked as unavailable in
+``sys.modules``; Keras then leaves those features out, as it does where they are not
+installed. The marks are removed at once, so openTSNE and anyone else import them as usual.
+Every module of the package that needs Keras imports it from here::
+
+    from .keras_import import keras
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+# What Keras imports only for its scikit-learn wrappers and its plotting helpers.
+NOT_FOR_KERAS = ("sklearn", "matplotlib")
+
+_first_import = threading.Lock()
+
+
+def import_keras():
+    """``keras``, imported the first time without ``NOT_FOR_KERAS``."""
+    with _first_import:
+        if "keras" in sys.modules:
+            import keras
+
+            return keras
+        marked = [name for name in NOT_FOR_KERAS if name not in sys.modules]
+        for name in marked:
+            sys.modules[name] = None  # "import sklearn" raises ImportError while this holds
+        try:
+            import keras
+        finally:
+            for name in marked:
+                if sys.modules.get(name, False) is None:
+                    del sys.modules[name]
+        return keras
+
+
+keras = import_keras()
