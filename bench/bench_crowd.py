@@ -202,8 +202,11 @@ async def run(args) -> dict:
         try:
             async with async_playwright() as playwright:
                 browser = await dp.launch_chromium(playwright)
-                trainer = await open_page(browser, server.url)
-                drawer = await open_page(browser, server.url)
+                try:
+                    trainer = await open_page(browser, server.url)
+                    drawer = await open_page(browser, server.url)
+                except RuntimeError as error:  # say what the server did meanwhile
+                    raise RuntimeError(f"{error}\nserver log:\n{server.log()[-6000:]}") from error
                 page_kernels = [await page.evaluate(dp.KERNEL_ID) for page in (trainer, drawer)]
                 # Warm the drawer's recognizer so the burst measures the crowd, not a first trace.
                 await draw_one(drawer, "1")

@@ -64,6 +64,18 @@ def test_use_puts_the_suggestion_into_the_linked_settings(finished):
     assert applied == [finder.suggestion]
 
 
+def test_the_chart_is_built_by_the_first_test_only(small_data):
+    finder = LearningRateFinder(small_data, HP)
+    assert find_widget(finder, "dw-lr-finder-chart") is None  # nothing for a page to render
+    finder.find(batches=5)
+    figure = find_widget(finder, "dw-lr-finder-chart")
+    assert figure is not None and figure.layout.display is None
+    assert finder.wait(120)
+    finder.find(batches=5)
+    assert finder.wait(120)
+    assert find_widget(finder, "dw-lr-finder-chart") is figure  # one chart, kept
+
+
 def test_stop_ends_the_test_and_says_so(small_data):
     finder = LearningRateFinder(small_data, HP)
     finder.find(batches=5000)

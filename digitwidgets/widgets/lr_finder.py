@@ -93,7 +93,9 @@ class LearningRateFinder(widgets.VBox):
         traitlets.dlink((self, "status"), (self._status, "value"), _status_html)
         traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
         traitlets.dlink((self, "running"), (self._find, "disabled"))
-        self._figure = self._build_figure()
+        # The chart is built by the first test: a bqplot figure hidden until then would still
+        # be fetched and rendered by every page before it is usable (docs/benchmarks.md).
+        self._figure = None
         if trainer is not None:
             trainer.add_listener(self._on_training_event)
 
@@ -103,7 +105,6 @@ class LearningRateFinder(widgets.VBox):
                 layout=widgets.Layout(flex_flow="row wrap", grid_gap="6px"),
             ),
             self._status,
-            self._figure,
         ]
         self.add_class("dw-lr-finder-panel")
 
@@ -179,6 +180,9 @@ class LearningRateFinder(widgets.VBox):
         self.set_trait("status", "Finding a learning rate…")
         self.set_trait("suggestion", None)
         self._apply.layout.display = "none"
+        if self._figure is None:  # before the start: the test's worker updates its marks
+            self._figure = self._build_figure()
+            self.children = (*self.children, self._figure)
         self._marker.visible = self._marker_label.visible = False
         try:
             self._test.start(self.hyperparameters, self._data, **options)
