@@ -137,13 +137,14 @@ def load_page(url: str, at: float) -> dict:
         body = error.read().decode(errors="replace")
     except OSError as error:  # a refused or timed-out connection is a result too
         return {"status": None, "error": str(error), "seconds": time.monotonic() - began}
+    answered_at = time.monotonic()
     return {
         "status": status,
         "retry_after": headers.get("Retry-After"),
         "dashboard": "jupyter-config-data" in body,
         "full_page": "The dashboard is full right now" in body,
-        "seconds": time.monotonic() - began,
-        "answered_at": time.monotonic(),
+        "seconds": answered_at - began,
+        "answered_at": answered_at,
     }
 
 

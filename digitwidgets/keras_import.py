@@ -18,31 +18,31 @@ Every module of the package that needs Keras imports it from here::
 from __future__ import annotations
 
 import sys
-import threading
 
 # What Keras imports only for its scikit-learn wrappers and its plotting helpers.
 NOT_FOR_KERAS = ("sklearn", "matplotlib")
 
-_first_import = threading.Lock()
 
+def _import_keras():
+    """``keras``, imported without ``NOT_FOR_KERAS`` unless it is imported already.
 
-def import_keras():
-    """``keras``, imported the first time without ``NOT_FOR_KERAS``."""
-    with _first_import:
-        if "keras" in sys.modules:
-            import keras
+    Runs once, while this module is imported: Python's lock on the module keeps a second
+    thread out until it is done.
+    """
+    if "keras" in sys.modules:
+        import keras
 
-            return keras
-        marked = [name for name in NOT_FOR_KERAS if name not in sys.modules]
-        for name in marked:
-            sys.modules[name] = None  # "import sklearn" raises ImportError while this holds
-        try:
-            import keras
-        finally:
-            for name in marked:
-                if sys.modules.get(name, False) is None:
-                    del sys.modules[name]
         return keras
+    marked = [name for name in NOT_FOR_KERAS if name not in sys.modules]
+    for name in marked:
+        sys.modules[name] = None  # "import sklearn" raises ImportError while this holds
+    try:
+        import keras
+    finally:
+        for name in marked:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    return keras
 
 
-keras = import_keras()
+keras = _import_keras()

@@ -8,6 +8,11 @@ import sys
 import digitwidgets
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run in a fresh Python (nothing imported yet); fails the test if it fails."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
 def test_every_exported_name_resolves():
     missing = [name for name in digitwidgets.__all__ if getattr(digitwidgets, name, None) is None]
     assert missing == []
@@ -18,9 +23,7 @@ def test_importing_the_package_loads_neither_tensorflow_nor_ipywidgets():
         "import sys, digitwidgets; from digitwidgets import preprocess_digit, load_mnist; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'ipywidgets') if m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = run_python(code)
     assert result.stdout.strip() == "[]"
 
 
@@ -47,9 +50,7 @@ def test_importing_one_component_does_not_import_the_others():
         "print(sorted(m for m in set(w._EXPORTS.values()) "
         "if 'digitwidgets.widgets.' + m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = run_python(code)
     assert result.stdout.strip() == "['drawing_pad']"
 
 
@@ -80,9 +81,7 @@ def test_loading_the_model_skips_keras_extras_and_leaves_them_importable():
         "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules)); "
         "import sklearn, matplotlib, openTSNE; print(sklearn.__name__, matplotlib.__name__)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = run_python(code)
     assert result.stdout.split() == ["[]", "sklearn", "matplotlib"], result.stderr[-2000:]
 
 
@@ -91,7 +90,5 @@ def test_keras_imported_after_scikit_learn_keeps_it():
         "import sys, sklearn; from digitwidgets.keras_import import keras; "
         "print(sys.modules['sklearn'] is sklearn)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = run_python(code)
     assert result.stdout.strip() == "True", result.stderr[-2000:]
