@@ -20,6 +20,7 @@ from digitwidgets.widgets.lr_finder import LearningRateFinder
 from digitwidgets.widgets.prediction import PredictionView
 from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.share_link import SettingsLink
+from digitwidgets.widgets.support import send_state_again
 from digitwidgets.widgets.sweep import SweepPanel
 from digitwidgets.widgets.training_panel import TrainingPanel
 from digitwidgets.widgets.upload import ImageUpload
@@ -178,6 +179,12 @@ class Dashboard(widgets.VBox):
         )
         self.current.observe(self._on_model_change, "model")
 
+        # The page's template clicks this hidden button once it has shown the dashboard, that
+        # is once every widget in it exists on the page: what other threads changed while the
+        # page built them is then sent again (``send_state_again``).
+        self._page_built = widgets.Button(layout=widgets.Layout(display="none"))
+        self._page_built.add_class("dw-page-built")
+        self._page_built.on_click(lambda _: self._on_page_built())
         if self.recognizer.model is not None:
             self.current.set(
                 self.recognizer.model, source="given", description="the model you passed in"
@@ -244,8 +251,15 @@ class Dashboard(widgets.VBox):
             self._inside,
             _html("4 · Look deeper", "dw-section"),
             self._details,
+            self._page_built,
         ]
         self.add_class("dw-dashboard")
+
+    def _on_page_built(self) -> None:
+        # The pretrained model's loader changes the model line and the pad's message; a link's
+        # query (a preheated kernel receives it on a thread as its visitor arrives) changes
+        # the settings.
+        send_state_again(self._model_label, self.pad, self.controls, self.settings_link)
 
     def wait_until_ready(self, timeout: float | None = 120.0) -> bool:
         """Wait until the pretrained model has loaded (scripts and tests; a page need not)."""

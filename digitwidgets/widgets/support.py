@@ -1,4 +1,5 @@
-"""Helpers the components share: images as PNG, messages and numbers as text or HTML."""
+"""Helpers the components share: images as PNG, messages and numbers as text or HTML, and
+sending a page the state it may have missed."""
 
 from __future__ import annotations
 
@@ -31,6 +32,22 @@ def png_bytes(image: np.ndarray | None, size: int) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def send_state_again(*roots) -> None:
+    """Send these widgets' state, and their children's, to the page once more.
+
+    A page asks the kernel for every widget's state in one message, then builds its widgets
+    (ipywidgets' ``_loadFromKernel``). A change made between the two by another thread (the
+    pretrained model arriving, a link's settings) reaches no widget yet and is lost: the page
+    would show "Loading ..." beside a loaded model for good. Called when the page has built
+    its widgets (``Canvas.on_client_ready``), this makes it show what the kernel holds.
+    """
+    pending = list(roots)
+    while pending:
+        widget = pending.pop()
+        widget.send_state()
+        pending.extend(getattr(widget, "children", ()))
 
 
 def message_html(message: str) -> str:
