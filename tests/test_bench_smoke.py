@@ -3,7 +3,7 @@
 The figures themselves are not checked (tests do not time things); only that each script
 ends well and reports the keys ``bench/report.py`` reads. Each test runs its own script, one
 at a time: a browser benchmark keeps both processors busy (server, kernel, Chromium), so two
-side by side took longer in all (313 s against about 290 s) and starved each other's pages.
+side by side took longer in all (313 s against 301 s) and starved each other's pages.
 """
 
 from __future__ import annotations

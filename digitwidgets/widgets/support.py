@@ -40,8 +40,9 @@ def send_state_again(*roots) -> None:
     A page asks the kernel for every widget's state in one message, then builds its widgets
     (ipywidgets' ``_loadFromKernel``). A change made between the two by another thread (the
     pretrained model arriving, a link's settings) reaches no widget yet and is lost: the page
-    would show "Loading ..." beside a loaded model for good. Called when the page has built
-    its widgets (``Canvas.on_client_ready``), this makes it show what the kernel holds.
+    would show "Loading ..." beside a loaded model for good. Called once the page has built
+    its widgets (the Dashboard's hidden ``dw-page-built`` button, which the page's template
+    clicks), this makes it show what the kernel holds.
     """
     pending = list(roots)
     while pending:
