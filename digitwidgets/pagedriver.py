@@ -207,11 +207,20 @@ def launch_chromium(playwright, *, side_by_side: bool = False):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags, headless=True)
 
 
+def new_context(browser, **options):
+    """A new browser context whose waits allow a slow, busy machine ``PAGE_TIMEOUT_MS``.
+
+    Playwright's own default (30 s) is shorter than a page takes to open while the other
+    processor trains.
+    """
+    context = browser.new_context(**options)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    return context
+
+
 def open_dashboard(browser, url: str, *, width: int = 1280, height: int = 1100):
     """Open the dashboard in a new browser context; wait until Train and the model are there."""
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = new_context(browser, viewport={"width": width, "height": height}).new_page()
     page.goto(url)
     page.wait_for_selector(".dw-train button, button.dw-train", state="visible")
     # The page is usable at once and the pretrained model arrives seconds later (it loads in

@@ -14,6 +14,21 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "digitwidgets" / "assets" / "mnist_sample.npz"
 
 
+# Tests that start servers, kernels or Chromium: with two pytest workers
+# (``-n 2 --dist loadgroup``) they stay on one worker, one after the other, as in a serial run.
+# The browser benchmarks' smoke tests join the group in test_bench_smoke.py.
+SERVER_TESTS = ("tests/browser/", "tests/test_voila_")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Put the server-starting tests in one ``xdist_group`` (no effect without pytest-xdist)."""
+    for item in items:
+        path = item.nodeid.replace(os.sep, "/")
+        if path.startswith(SERVER_TESTS):
+            item.add_marker(pytest.mark.xdist_group("servers"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's Keras cache and saved runs."""

@@ -104,7 +104,15 @@ def run_quick(script: str, folder: Path) -> tuple[subprocess.CompletedProcess, P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", list(EXPECTED))
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(script, marks=pytest.mark.xdist_group("servers"))
+        if script in BROWSER
+        else script
+        for script in EXPECTED
+    ],
+)
 def test_benchmark_runs_quick_and_reports_its_figures(script, tmp_path):
     if script in BROWSER and os.environ.get("DIGITWIDGETS_SKIP_BROWSER") == "1":
         pytest.skip("browser benchmarks left out on purpose (DIGITWIDGETS_SKIP_BROWSER=1)")

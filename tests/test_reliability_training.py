@@ -172,7 +172,7 @@ def test_a_long_session_keeps_memory_flat(dashboard, digit_images, record_proper
     for run in range(3):
         dashboard.controls.value = TINY.replace(seed=run + 1)
         dashboard.training_panel.train()
-        draw_digits(dashboard, digit_images, 200)
+        draw_digits(dashboard, digit_images, 100)
         run_to_the_end(dashboard)
         assert dashboard.training_panel.status.startswith("Finished")
         after_each_run.append(round(resident_mb()))

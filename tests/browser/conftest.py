@@ -23,6 +23,7 @@ from digitwidgets.pagedriver import (  # noqa: F401  (the tests import these fro
     draw_stroke,
     free_port,
     launch_chromium,
+    new_context,
     open_dashboard,
     set_epochs,
     set_setting,

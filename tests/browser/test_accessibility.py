@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import draw_stroke, open_dashboard
+from .conftest import draw_stroke, new_context, open_dashboard
 
 pytestmark = pytest.mark.browser
 
@@ -139,7 +139,7 @@ def test_the_digit_read_is_announced_and_the_pad_is_named(browser, dashboard_ser
     [(390, 844, True), (1366, 768, False), (360, 740, True), (1920, 1080, False)],
 )
 def test_every_element_fits_the_width(browser, dashboard_server, artifacts, width, height, touch):
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
+    context = new_context(browser, viewport={"width": width, "height": height}, has_touch=touch)
     page = context.new_page()
     try:
         page.goto(dashboard_server.url)

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import ROOT, JupyterServer
+from .conftest import ROOT, JupyterServer, new_context
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -170,7 +170,7 @@ def test_binder_url_opens_the_dashboard_on_the_offline_sample(
     url = server.url
     # Not open_dashboard's 90 s: with the server extension there is no preheated kernel, and
     # this one imports TensorFlow from a fresh environment, on a machine that may be busy.
-    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    context = new_context(browser, viewport={"width": 1280, "height": 1100})
     page = context.new_page()
     page.set_default_timeout(240_000)
     try:

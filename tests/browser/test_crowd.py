@@ -21,7 +21,7 @@ import urllib.request
 import psutil
 import pytest
 
-from .conftest import ROOT, VoilaServer, draw_stroke, open_dashboard
+from .conftest import ROOT, VoilaServer, draw_stroke, new_context, open_dashboard
 
 CAP = 3
 RELEASE_S = 8
@@ -192,7 +192,7 @@ def test_a_crowd_beyond_the_cap_gets_the_full_page_and_the_real_page_keeps_worki
 
 def test_a_page_that_connects_too_late_says_so_instead_of_dying(server, browser):
     """A page whose websocket never opened loses its kernel after the release time: it says so."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = new_context(browser, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
         # The page's websocket never reaches the server, as on a connection that stalls.

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import PAGE_TIMEOUT_MS, ROOT, VoilaServer, free_port, open_dashboard
+from .conftest import PAGE_TIMEOUT_MS, ROOT, VoilaServer, free_port, new_context, open_dashboard
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
@@ -195,7 +195,7 @@ def test_a_link_through_the_server_extension_opens_with_its_settings(
             f"http://127.0.0.1:{port}/voila/render/notebooks/dashboard.ipynb"
             f"?token={TOKEN}&optimizer=rmsprop&epochs=2"
         )
-        context = browser.new_context(viewport={"width": 1280, "height": 1100})
+        context = new_context(browser, viewport={"width": 1280, "height": 1100})
         page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS * 2)
         try:

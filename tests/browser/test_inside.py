@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PAGE_TIMEOUT_MS, ROOT, VoilaServer, draw_stroke
+from .conftest import ROOT, VoilaServer, draw_stroke, new_context
 
 NOTEBOOK = ROOT / "tests" / "browser" / "notebooks" / "inside.ipynb"
 SEVEN = [(0.25, 0.22), (0.75, 0.22), (0.6, 0.45), (0.45, 0.8)]
@@ -26,9 +26,8 @@ def server(tmp_path_factory, chromium_path):
 
 @pytest.fixture(scope="module")
 def page(browser, server, artifacts):
-    context = browser.new_context(viewport={"width": 1280, "height": 1800})
+    context = new_context(browser, viewport={"width": 1280, "height": 1800})
     page = context.new_page()
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.goto(server.url)
     page.wait_for_selector(".dw-layers .dw-layer", state="visible")
     yield page

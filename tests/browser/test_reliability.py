@@ -15,11 +15,11 @@ from PIL import Image
 from tests.support import png_declaring
 
 from .conftest import (
-    PAGE_TIMEOUT_MS,
     ROOT,
     VoilaServer,
     choose_file,
     draw_stroke,
+    new_context,
     open_dashboard,
     set_epochs,
 )
@@ -215,9 +215,8 @@ def test_a_model_that_arrives_while_the_page_builds_its_widgets_is_shown(
         while not ready.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert ready.exists(), f"the preheated kernel never loaded its model:\n{server.log()}"
-        context = browser.new_context(viewport={"width": 1280, "height": 1100})
+        context = new_context(browser, viewport={"width": 1280, "height": 1100})
         page = context.new_page()
-        page.set_default_timeout(PAGE_TIMEOUT_MS)
         page.goto(server.url)
         page.wait_for_selector("button.dw-train:not([disabled])")
         page.wait_for_function(

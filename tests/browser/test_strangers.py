@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from .conftest import ROOT, VoilaServer
+from .conftest import ROOT, VoilaServer, new_context
 
 NOTEBOOKS = ROOT / "tests" / "browser" / "notebooks"
 
@@ -113,7 +113,7 @@ async ([url, code]) => {
 def test_a_visitor_cannot_execute_code_through_the_kernel_websocket(
     browser, dashboard_server, tmp_path
 ):
-    context = browser.new_context()
+    context = new_context(browser)
     page = context.new_page()
     sockets = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
