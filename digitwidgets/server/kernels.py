@@ -261,8 +261,10 @@ class CappedKernelManager(AsyncMappingKernelManager):
         """Hand the turn on once the kernel has run its page's notebook.
 
         That is: busy (Voila executes the cells), then quiet for ``quiet`` seconds. A kernel
-        that is not busy within 3 s (one started through the API, for JupyterLab), one that
-        ends, and one still busy after ``limit`` seconds hand it on too.
+        that is idle and not busy within 3 s (one started through the API, for JupyterLab),
+        one that ends, and one still busy after ``limit`` seconds hand it on too. A kernel that
+        has sent no status yet counts as busy: a page's kernel can take longer than 3 s to
+        boot on a loaded machine. So one nobody connects to holds the turn for ``limit``.
         """
         began = quiet_since = time.monotonic()
         busy_seen = False
