@@ -2,7 +2,8 @@
 
 The page is ``notebooks/inside.ipynb`` next to this file (the components alone with the
 pretrained model, the pad and the prediction view; the dashboard does not show them yet).
-Tests run in file order on one page and use only the components' ``dw-*`` classes.
+The tests share one page and use only the components' ``dw-*`` classes; each passes alone and
+in any order (each clears the pad or picks the layer it needs first).
 """
 
 from __future__ import annotations
@@ -59,20 +60,19 @@ def test_the_page_shows_both_views_and_their_hooks(page, artifacts):
 
 
 def test_drawing_fills_every_map_and_places_the_digit(page, artifacts):
+    page.click("button.dw-clear")
+    page.locator("button.dw-layer", has_text="c1").click()  # c1: six maps
     draw_stroke(page, SEVEN)
     page.wait_for_function(
         "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
-        timeout=20_000,
     )
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.dw-feature-map'))
             .filter(i => i.offsetParent !== null && i.naturalWidth > 0).length === 6""",
-        timeout=20_000,
     )
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.dw-neighbour img'))
             .filter(i => i.naturalWidth > 0).length === 8""",
-        timeout=20_000,
     )
     assert "Your digit, read as 7" in page.inner_text(".dw-map-point-you")
     assert "your 7 looks most like these" in page.inner_text(".dw-neighbours-title")
@@ -80,22 +80,20 @@ def test_drawing_fills_every_map_and_places_the_digit(page, artifacts):
 
 
 def test_another_drawing_changes_the_maps_and_the_neighbours(page, artifacts):
+    page.locator("button.dw-layer", has_text="c1").click()  # a layer drawn as maps
     maps, neighbours = shown(page, "dw-feature-map"), shown(page, "dw-neighbour")
     page.click("button.dw-clear")
     draw_stroke(page, ONE)
     page.wait_for_function(
         "() => document.querySelector('.dw-prediction').textContent.trim() === '1'",
-        timeout=20_000,
     )
     page.wait_for_function(
         "() => document.querySelector('.dw-map-point-you').textContent.includes('read as 1')",
-        timeout=20_000,
     )
     # The pictures are images the browser decodes after the text has changed: wait for them.
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.dw-neighbour img'))
             .filter(i => i.naturalWidth > 0).length === 8""",
-        timeout=20_000,
     )
     assert shown(page, "dw-feature-map") != maps
     assert shown(page, "dw-neighbour") != neighbours
@@ -106,25 +104,21 @@ def test_the_strip_navigates_and_a_map_enlarges(page, artifacts):
     if not shown(page, "dw-feature-map"):  # run alone: the maps need a drawing
         draw_stroke(page, SEVEN)
         page.wait_for_function(
-            "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
-            timeout=20_000,
+            "() => document.querySelector('.dw-prediction').textContent.trim() === '7'"
         )
     page.locator("button.dw-layer", has_text="c3").click()
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.dw-feature-map'))
             .filter(i => i.offsetParent !== null && i.naturalWidth > 0).length === 16""",
-        timeout=20_000,
     )
     # The title is another widget: its update may reach the page a moment after the maps.
     page.wait_for_function(
         "() => document.querySelector('.dw-layer-title').textContent.includes('c3')",
-        timeout=20_000,
     )
     assert "Shared scale" in page.inner_text(".dw-layer-title")
     page.locator(".dw-feature-cell").nth(2).click()
     page.wait_for_function(
         "() => document.querySelector('.dw-feature-map-enlarged').textContent.includes('map 3')",
-        timeout=20_000,
     )
     # c3's maps are 10x10; each cell says its value on hover (its title).
     titles = page.evaluate(
@@ -135,9 +129,7 @@ def test_the_strip_navigates_and_a_map_enlarges(page, artifacts):
     page.locator(".dw-feature-map-enlarged td").nth(45).hover()
     page.screenshot(path=str(artifacts / "inside-c3-enlarged.png"), full_page=True)
     page.locator("button.dw-layer", has_text="f5").click()
-    page.wait_for_function(
-        "() => document.querySelectorAll('.dw-layer-bars rect').length >= 120", timeout=20_000
-    )
+    page.wait_for_function("() => document.querySelectorAll('.dw-layer-bars rect').length >= 120")
 
 
 def test_a_blank_pad_clears_the_maps_with_the_prediction_s_message(page, artifacts):
@@ -146,7 +138,6 @@ def test_a_blank_pad_clears_the_maps_with_the_prediction_s_message(page, artifac
         """() => document.querySelector('.dw-layers-message').textContent.trim() !== ''
             && document.querySelector('.dw-layers-message').textContent.trim()
                === document.querySelector('.dw-confidence').textContent.trim()""",
-        timeout=20_000,
     )
     # The map's neighbours follow from the kernel's background worker: wait, bounded.
     for hook in ("dw-feature-map", "dw-neighbour"):
@@ -155,7 +146,6 @@ def test_a_blank_pad_clears_the_maps_with_the_prediction_s_message(page, artifac
                 .flatMap(e => e.tagName === 'IMG' ? [e] : Array.from(e.querySelectorAll('img')))
                 .every(i => i.offsetParent === null || i.naturalWidth === 0)""",
             arg=f".{hook}",
-            timeout=30_000,
         )
     assert shown(page, "dw-feature-map") == []
     assert shown(page, "dw-neighbour") == []
