@@ -53,7 +53,6 @@ def test_find_a_learning_rate_and_use_it(page, artifacts):
         "rate => Math.abs(parseFloat(document.querySelector('.dw-learning-rate input').value)"
         " - rate) < rate * 1e-6",
         arg=suggested,
-        timeout=20_000,
     )
     assert page.locator("button.dw-train").is_enabled()
 
@@ -80,7 +79,6 @@ def test_change_the_learning_rate_mid_run(page, artifacts):
     message = page.locator(".dw-steer-lr-message")
     page.wait_for_function(
         "() => /stays as it was/.test(document.querySelector('.dw-steer-lr-message').textContent)",
-        timeout=20_000,
     )
     assert "learning_rate must be" in message.inner_text()
     steer.fill("0.0005")
@@ -96,7 +94,6 @@ def test_change_the_learning_rate_mid_run(page, artifacts):
     page.wait_for_function(
         "() => [...document.querySelectorAll('.dw-chart text')]"
         ".some(t => t.textContent.trim() === 'lr 0.0005')",
-        timeout=20_000,
     )
     page.locator(".dw-chart").screenshot(path=str(artifacts / "steered-chart.png"))
     page.click("button.dw-stop")
@@ -107,7 +104,7 @@ def test_change_the_learning_rate_mid_run(page, artifacts):
     assert steer.is_disabled()
 
     show_tab(page, "Export")
-    page.wait_for_selector(".dw-download-history a", timeout=20_000)
+    page.wait_for_selector(".dw-download-history a")
     rows = _history_rows(page)
     assert rows and "learning_rate" in rows[0]
     # The rate at each epoch's end: the first one before the change, the new one from it on.
@@ -118,5 +115,5 @@ def test_change_the_learning_rate_mid_run(page, artifacts):
     }
     show_tab(page, "Compare runs")
     row = page.locator(".dw-run-row").first
-    row.wait_for(state="visible", timeout=20_000)
+    row.wait_for(state="visible")
     assert "steered" in row.inner_text()

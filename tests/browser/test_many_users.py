@@ -49,7 +49,6 @@ def wait_for_prediction(page, *, shown: bool) -> None:
     test = "!== ''" if shown else "=== ''"
     page.wait_for_function(
         f"() => document.querySelector('.dw-prediction').textContent.trim() {test}",
-        timeout=30_000,
     )
 
 
@@ -124,7 +123,6 @@ def test_one_trains_while_the_other_draws(browser, server, artifacts):
         )
         trainer.wait_for_function(
             "() => /your run/i.test(document.querySelector('.dw-model-label').textContent)",
-            timeout=30_000,
         )
         trainer.screenshot(path=str(artifacts / "many-users-trainer.png"), full_page=True)
 

@@ -44,7 +44,6 @@ def wait_for_upload_message(page, pattern: str) -> None:
         "(pattern) => new RegExp(pattern, 'i').test("
         "document.querySelector('.dw-upload-message').textContent)",
         arg=pattern,
-        timeout=20_000,
     )
 
 
@@ -56,7 +55,6 @@ def test_a_seven_first_then_strange_files_keep_it(page, digit_images, tmp_path, 
     choose_file(page, tmp_path / "seven.png")
     page.wait_for_function(
         "() => document.querySelector('.dw-prediction').textContent.trim() === '7'",
-        timeout=20_000,
     )
     for name, content, pattern in [
         ("notes.png", b"my shopping list, not a picture\n" * 10, "notes.png: .*not a PNG"),
@@ -89,7 +87,6 @@ def test_a_single_click_leaves_a_dot_that_gets_an_answer(page):
     draw_stroke(page, [(0.5, 0.5)])
     page.wait_for_function(
         "() => /Looks like|Nothing/.test(document.querySelector('.dw-pad-message').textContent)",
-        timeout=20_000,
     )
     assert "Traceback" not in page.inner_text("body")
 
@@ -104,13 +101,11 @@ def test_frantic_drawing_and_clearing_leaves_a_working_page(page, artifacts):
     draw_stroke(page, [(0.5, 0.15 + 0.07 * i) for i in range(11)])
     page.wait_for_function(
         "() => document.querySelector('.dw-prediction').textContent.trim() === '1'",
-        timeout=30_000,
     )
     # The pad's message is another widget: its update may reach the page a moment later.
     page.wait_for_function(
         "() => document.querySelector('.dw-pad-message').textContent.trim()"
         ".startsWith('Looks like a 1')",
-        timeout=30_000,
     )
     assert pad_message(page).startswith("Looks like a 1")
     page.screenshot(path=str(artifacts / "reliability-after-frantic-drawing.png"), full_page=True)
@@ -188,7 +183,7 @@ def test_reopening_the_page_lists_the_interrupted_run(browser, dashboard_server,
         page.get_by_role("tab", name="Compare runs").click()
         row = page.locator(".dw-run-row", has_text="interrupted")
         try:
-            row.first.wait_for(state="visible", timeout=15_000)
+            row.first.wait_for(state="visible")
         finally:
             page.screenshot(path=str(artifacts / "reliability-reopened.png"), full_page=True)
         assert row.count() == 1
@@ -223,6 +218,5 @@ def test_a_model_that_arrives_while_the_page_builds_its_widgets_is_shown(
             "() => /Pretrained LeNet-5/.test(document.querySelector('.dw-model-label')"
             ".textContent) && /Draw a digit/i.test("
             "document.querySelector('.dw-pad-message').textContent)",
-            timeout=30_000,
         )
         context.close()
