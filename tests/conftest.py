@@ -17,7 +17,7 @@ SAMPLE_PATH = Path(__file__).resolve().parents[1] / "digitwidgets" / "assets" / 
 # Tests that start servers, kernels or Chromium: with two pytest workers
 # (``-n 2 --dist loadgroup``) they stay on one worker, one after the other, as in a serial run.
 # The browser benchmarks' smoke tests join the group in test_bench_smoke.py.
-SERVER_TESTS = ("tests/browser/", "tests/test_voila_")
+SERVER_TESTS = ("tests/browser/", "tests/test_voila_kernel_cap.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
