@@ -203,6 +203,9 @@ def test_a_model_that_arrives_while_the_page_builds_its_widgets_is_shown(
     env = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
         "DIGITWIDGETS_LATE_MODEL_READY": str(ready),
+        # The hook patches the module as a kernel imports it; a kernel forked from the
+        # template (server/forking.py) finds it imported already.
+        "DIGITWIDGETS_FORK_KERNELS": "0",
     }
     with VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", tmp_path, env=env).start() as server:
         # The pool's kernel has run the notebook and holds its model: the visitor comes now.

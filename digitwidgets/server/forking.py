@@ -1,0 +1,365 @@
+"""Dashboard kernels forked from a process that has imported TensorFlow once, not started anew.
+
+A dashboard kernel started the usual way is a new Python that imports ipykernel, the widgets
+and then TensorFlow and Keras: 6-8 processor-seconds on a 2-core machine, paid again by every
+page load, every refill of Voila's preheated pool and every visitor of a class. Here the
+server starts one **template process** (``python -m digitwidgets.server.forking``) that
+imports all of that once and waits; each kernel is a ``fork()`` of it, which takes about 10 ms
+and shares the imported code's memory with the template until a kernel changes it.
+
+:class:`ForkingProvisioner` is a Jupyter kernel provisioner (the ``digitwidgets-forking``
+entry point, named by ``KernelProvisionerFactory.default_provisioner_name`` in ``voila.json``
+and ``binder/jupyter-config``). It launches a kernel by asking the template for a fork when
+the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual way otherwise:
+another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
+to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment.
+
+The forked kernel is what a launched one would be: its own session and process group, the
+kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
+its connection file (so ``ps`` and tools that look for kernels find it), fresh random seeds.
+Its life is tied to the server twice: the template kills a kernel whose server connection
+closes, and ipykernel's parent poller ends a kernel whose template has gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import importlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from jupyter_client.provisioning import LocalProvisioner
+
+# What a dashboard kernel imports; the template imports it once for every kernel.
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "ipywidgets",
+    "digitwidgets.widgets",
+    "digitwidgets.keras_import",
+    "digitwidgets.training",
+    "digitwidgets.inference",
+    "setproctitle",  # it finds argv from the environment, so before a kernel changes that
+)
+SWITCH = "DIGITWIDGETS_FORK_KERNELS"  # "0" in the server's environment: launch kernels anew
+# The template's command line carries this much blank room, which each kernel overwrites with
+# its own command line (setproctitle writes only into the room argv had).
+TITLE_ROOM = 512
+START_TIMEOUT_S = 180.0
+
+log = logging.getLogger(__name__)
+
+
+# --- the template process ---------------------------------------------------------------
+
+
+def serve(socket_path: str) -> None:
+    """Import what a kernel needs, then fork a kernel for each request on ``socket_path``.
+
+    Each request is one JSON line, ``{"argv": [...], "env": {...}, "cwd": "..."}``, on its own
+    connection; the answer is the kernel's process id, and later ``exit <status>`` when it
+    ends. A connection that closes first gets its kernel killed. The template ends, killing
+    its kernels, when its standard input closes (its server is gone).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal: the server
+    for name in PRELOAD:  # decides what happens to its kernels
+        with contextlib.suppress(ImportError):  # a kernel would import it (and fail) itself
+            importlib.import_module(name)
+    gc.collect()
+    gc.freeze()  # kernels share these objects' pages instead of copying them on the first GC
+
+    wake_read, wake_write = socket.socketpair()
+    wake_write.setblocking(False)
+    signal.set_wakeup_fd(wake_write.fileno())
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wake-up byte is written
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path + ".new")
+    os.rename(socket_path + ".new", socket_path)  # the path exists once it accepts
+    listener.listen(64)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "listener")
+    selector.register(wake_read, selectors.EVENT_READ, "child")
+    selector.register(sys.stdin, selectors.EVENT_READ, "server")
+    kernels: dict[int, socket.socket] = {}  # kernel pid: its server connection
+    waiting: dict[socket.socket, bytes] = {}  # connections whose request is still arriving
+
+    def close_all_in_kernel() -> None:
+        for each in (listener, wake_read, wake_write, *kernels.values(), *waiting):
+            each.close()
+        selector.close()
+
+    while True:
+        for key, _ in selector.select():
+            if key.data == "listener":
+                connection, _ = listener.accept()
+                waiting[connection] = b""
+                selector.register(connection, selectors.EVENT_READ, "request")
+            elif key.data == "child":
+                wake_read.recv(4096)
+                _reap(kernels, selector)
+            elif key.data == "server":
+                if not os.read(sys.stdin.fileno(), 4096):
+                    for pid in kernels:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    return
+            elif key.data == "request":
+                connection = key.fileobj
+                waiting[connection] += connection.recv(1 << 20)
+                if not waiting[connection].endswith(b"\n"):
+                    continue
+                request = json.loads(waiting.pop(connection))
+                pid = os.fork()
+                if pid == 0:
+                    connection.close()
+                    close_all_in_kernel()
+                    _become_kernel(request)  # leaves Python when the kernel ends
+                kernels[pid] = connection
+                selector.modify(connection, selectors.EVENT_READ, ("kernel", pid))
+                connection.sendall(f"{pid}\n".encode())
+            else:  # a kernel's connection: readable only when the server closed it
+                _, pid = key.data
+                if not key.fileobj.recv(1):
+                    selector.unregister(key.fileobj)  # reaped (and closed) when it has ended
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+
+def _reap(kernels: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:
+    """Collect every ended kernel and tell its server connection how it ended."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = kernels.pop(pid, None)
+        if connection is None:
+            continue
+        with contextlib.suppress(OSError):
+            connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(connection)
+        connection.close()
+
+
+def _become_kernel(request: dict) -> None:
+    """In the forked child: take on the kernel's session, environment and name, and run it.
+
+    The kernel ends as a launched one does, by leaving Python: ``SystemExit`` unwinds the
+    template's loop (which holds nothing to clean up in the child), then Python waits for
+    the kernel's threads and runs its ``atexit`` hooks, such as saving a run in flight.
+    """
+    _name_the_process(request["argv"])
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # not the template's pipe from the server
+    os.close(null)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    # ipykernel read JPY_PARENT_PID when the template imported it; its parent poller ends
+    # the kernel if the template (its parent) goes, as it would for a server's kernel.
+    parent = f"--IPKernelApp.parent_handle={os.getppid()}"
+    sys.argv = ["ipykernel_launcher", *request["argv"][3:], parent]
+    _reseed()
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+    sys.exit(0)
+
+
+def _name_the_process(argv: list[str]) -> None:
+    """Show the kernel's own command line in ``ps`` and ``/proc`` instead of the template's.
+
+    The title goes into the room the template's command line left (``SPT_NOENV``: not into
+    the environment's, so ``/proc/<pid>/environ`` stays readable).
+    """
+    setproctitle = sys.modules.get("setproctitle")
+    if setproctitle is not None:
+        setproctitle.setproctitle(" ".join(argv))
+
+
+def _reseed() -> None:
+    """Give each kernel its own random numbers (``random`` reseeds itself after a fork)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+# --- the server's side ------------------------------------------------------------------
+
+
+class ForkedProcess:
+    """The parts of ``subprocess.Popen`` a provisioner uses, for a kernel the template forked.
+
+    The kernel is the template's child, not the server's: its end is read from the template's
+    ``exit <status>`` line on the kernel's connection.
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, connection: socket.socket):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._connection = connection
+        self._received = b""
+
+    def poll(self) -> int | None:
+        """The exit status once the kernel has ended, else ``None``."""
+        if self.returncode is None:
+            self._read(blocking=False)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until the kernel ends and return its exit status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            self._read(blocking=True, timeout=0.1)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        """Signal the kernel unless it has ended (its pid may then belong to another)."""
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        """Kill the kernel."""
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """Ask the kernel to end."""
+        self.send_signal(signal.SIGTERM)
+
+    def _read(self, *, blocking: bool, timeout: float = 0.0) -> None:
+        self._connection.settimeout(timeout if blocking else 0.0)
+        try:
+            chunk = self._connection.recv(4096)
+        except (BlockingIOError, TimeoutError):
+            return
+        except OSError:
+            chunk = b""
+        self._received += chunk
+        line = self._received.decode(errors="replace")
+        if line.startswith("exit ") and line.endswith("\n"):
+            self.returncode = int(line.split()[1])
+        elif not chunk:  # the template ended without a word: the kernel ended with it
+            self.returncode = -signal.SIGKILL
+        if self.returncode is not None:
+            self._connection.close()
+
+
+class Template:
+    """The server's template process, started on the first kernel launch and again if it ends."""
+
+    _shared: Template | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self):
+        self._folder = tempfile.mkdtemp(prefix="digitwidgets-template-")
+        self.socket_path = os.path.join(self._folder, "fork.sock")
+        self._process: subprocess.Popen | None = None
+        self._start_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> Template:
+        """This server's template."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    @staticmethod
+    def can_fork(cmd: list[str]) -> bool:
+        """Whether ``cmd`` is a kernel the template can fork: this Python's ipykernel."""
+        if os.environ.get(SWITCH, "1") == "0" or not hasattr(os, "fork"):
+            return False
+        if len(cmd) < 3 or cmd[1:3] != ["-m", "ipykernel_launcher"]:
+            return False
+        return _same_file(cmd[0], sys.executable)
+
+    def fork(self, cmd: list[str], env: dict, cwd: str) -> ForkedProcess:
+        """A new kernel running ``cmd``'s ipykernel, forked from the template (blocking)."""
+        self._ensure_started()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(30)
+        connection.connect(self.socket_path)
+        request = {"argv": [str(part) for part in cmd], "env": dict(env), "cwd": str(cwd)}
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = connection.recv(64)
+            if not chunk:
+                raise OSError("the kernel template closed the connection without a kernel")
+            answer += chunk
+        return ForkedProcess(int(answer), connection)
+
+    def _ensure_started(self) -> None:
+        with self._start_lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.socket_path)
+            room = "--room=" + "." * TITLE_ROOM
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "digitwidgets.server.forking", self.socket_path, room],
+                stdin=subprocess.PIPE,  # closes when this server ends, and the template with it
+                env={**os.environ, "SPT_NOENV": "1"},
+            )
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not os.path.exists(self.socket_path):
+                if self._process.poll() is not None:
+                    raise OSError(f"the kernel template ended ({self._process.returncode})")
+                if time.monotonic() > deadline:
+                    self._process.kill()
+                    raise OSError(f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s")
+                time.sleep(0.05)
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
+
+
+class ForkingProvisioner(LocalProvisioner):
+    """A local provisioner whose ipykernel kernels are forks of a template that has imported
+    TensorFlow (see the module's docstring); any other kernel is launched the usual way."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        """Fork the kernel from the template when it can, else launch it as usual."""
+        if not Template.can_fork(cmd):
+            return await super().launch_kernel(cmd, **kwargs)
+        env = kwargs.get("env") or dict(os.environ)
+        cwd = kwargs.get("cwd") or os.getcwd()
+        try:
+            process = await asyncio.to_thread(Template.shared().fork, cmd, env, cwd)
+        except OSError as error:
+            log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
+            return await super().launch_kernel(cmd, **kwargs)
+        self.process = process
+        self.pid = self.pgid = process.pid  # the kernel leads its own process group
+        self.cwd = cwd
+        return self.connection_info
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,154 @@
+"""Kernels forked from the template: a real kernel each, tied to its server and its template.
+
+One template serves the module (it imports TensorFlow once, about 7 s here); each test forks
+its own kernels from it and talks to them with a plain Jupyter client.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+
+from digitwidgets.server.forking import SWITCH, Template
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kernels are forked on POSIX")
+
+KERNEL = [sys.executable, "-m", "ipykernel_launcher", "-f"]
+
+
+@pytest.fixture(scope="module")
+def template():
+    made = Template()
+    yield made
+    made._process.stdin.close()  # as when its server ends
+    made._process.wait(30)
+
+
+def start_kernel(template, folder: Path, **env):
+    """A forked kernel and a client connected to it."""
+    name = folder / f"kernel-{time.monotonic_ns()}.json"
+    connection_file, _ = write_connection_file(str(name))
+    process = template.fork([*KERNEL, connection_file], {**os.environ, **env}, str(folder))
+    client = BlockingKernelClient(connection_file=connection_file)
+    client.load_connection_file()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    return process, client
+
+
+def run(client, code: str) -> str:
+    """What ``code`` prints in the kernel."""
+    printed = []
+    reply = client.execute_interactive(
+        code,
+        timeout=60,
+        output_hook=lambda message: printed.append(message["content"].get("text", "")),
+    )
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return "".join(printed).strip()
+
+
+def gone(pid: int, timeout: float = 30.0) -> bool:
+    """Whether the process ``pid`` ends (or is only a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wait_for_end(process, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return process.poll()
+
+
+def test_a_forked_kernel_runs_with_its_own_environment_folder_name_and_random_numbers(
+    template, tmp_path
+):
+    first, one = start_kernel(template, tmp_path, DIGITWIDGETS_PROBE="first")
+    second, two = start_kernel(template, tmp_path, DIGITWIDGETS_PROBE="second")
+    try:
+        probe = (
+            "import os, sys, numpy; "
+            "print('tensorflow' in sys.modules, os.environ['DIGITWIDGETS_PROBE'], "
+            "os.getcwd(), numpy.random.randint(1 << 30))"
+        )
+        loaded, name, folder, number = run(one, probe).split()
+        assert loaded == "True", "the kernel imported TensorFlow itself: nothing was preloaded"
+        assert name == "first" and Path(folder) == tmp_path
+        _, other_name, _, other_number = run(two, probe).split()
+        assert other_name == "second"
+        assert number != other_number, "two kernels drew the same random numbers"
+        # Tools that look for kernels find them by their command line.
+        command = " ".join(psutil.Process(first.pid).cmdline())
+        assert "ipykernel_launcher" in command and one.connection_file in command
+        assert psutil.Process(first.pid).ppid() != os.getpid()  # the template's child
+        # A real model trains in it (TensorFlow works after the fork).
+        trained = run(
+            one,
+            "from digitwidgets.keras_import import keras; import numpy as np; "
+            "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]); "
+            "m.compile('sgd', 'mse'); h = m.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0); "
+            "print(len(h.history['loss']))",
+        )
+        assert trained == "1"
+    finally:
+        for client in (one, two):
+            client.shutdown()
+            client.stop_channels()
+    assert wait_for_end(first) == 0 and wait_for_end(second) == 0
+
+
+def test_an_interrupt_reaches_the_kernel(template, tmp_path):
+    process, client = start_kernel(template, tmp_path)
+    try:
+        message_id = client.execute("import time; time.sleep(60)")
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        reply = client.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == message_id
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+    finally:
+        client.shutdown()
+        client.stop_channels()
+    assert wait_for_end(process) == 0
+
+
+def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
+    process, client = start_kernel(template, tmp_path)
+    client.stop_channels()
+    process._connection.close()  # what the server's death does to it
+    assert gone(process.pid)
+
+
+def test_kernels_end_with_their_template(tmp_path):
+    template = Template()
+    process, client = start_kernel(template, tmp_path)
+    client.stop_channels()
+    template._process.kill()  # no word to its kernels: their parent poller notices
+    template._process.wait(30)
+    assert wait_for_end(process) is not None
+    assert gone(process.pid)
+
+
+def test_only_this_pythons_ipykernel_is_forked(monkeypatch):
+    assert Template.can_fork([*KERNEL, "kernel.json"])
+    assert not Template.can_fork(["/usr/bin/python3-other", "-m", "ipykernel_launcher"])
+    assert not Template.can_fork([sys.executable, "-m", "other_kernel", "-f", "k.json"])
+    monkeypatch.setenv(SWITCH, "0")
+    assert not Template.can_fork([*KERNEL, "kernel.json"])
