@@ -17,7 +17,7 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
-from digitwidgets.server.forking import SWITCH, Template
+from digitwidgets.server.forking import SWITCH, Template, TemplateNotReady
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kernels are forked on POSIX")
 
@@ -36,7 +36,9 @@ def start_kernel(template, folder: Path, **env):
     """A forked kernel and a client connected to it."""
     name = folder / f"kernel-{time.monotonic_ns()}.json"
     connection_file, _ = write_connection_file(str(name))
-    process = template.fork([*KERNEL, connection_file], {**os.environ, **env}, str(folder))
+    process = template.fork(
+        [*KERNEL, connection_file], {**os.environ, **env}, str(folder), wait=True
+    )
     client = BlockingKernelClient(connection_file=connection_file)
     client.load_connection_file()
     client.start_channels()
@@ -106,6 +108,9 @@ def test_a_forked_kernel_runs_with_its_own_environment_folder_name_and_random_nu
             "print(len(h.history['loss']))",
         )
         assert trained == "1"
+        # ipywidgets' comm targets are there (a page builds its widgets through them).
+        targets = run(one, "print(sorted(get_ipython().kernel.comm_manager.targets))")
+        assert "'jupyter.widget'" in targets and "'jupyter.widget.control'" in targets
     finally:
         for client in (one, two):
             client.shutdown()
@@ -138,6 +143,9 @@ def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
 
 def test_kernels_end_with_their_template(tmp_path):
     template = Template()
+    # While it imports, a server launches its kernels the usual way instead of waiting.
+    with pytest.raises(TemplateNotReady):
+        template.fork([*KERNEL, str(tmp_path / "kernel-early.json")], dict(os.environ), ".")
     process, client = start_kernel(template, tmp_path)
     client.stop_channels()
     template._process.kill()  # no word to its kernels: their parent poller notices

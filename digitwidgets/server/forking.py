@@ -12,7 +12,9 @@ entry point, named by ``KernelProvisionerFactory.default_provisioner_name`` in `
 and ``binder/jupyter-config``). It launches a kernel by asking the template for a fork when
 the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual way otherwise:
 another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
-to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment.
+to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment. The template starts
+with the server's first kernel, which (like any kernel while the template still imports) is
+launched the usual way rather than made to wait.
 
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
@@ -176,7 +178,10 @@ def _become_kernel(request: dict) -> None:
     # ipykernel read JPY_PARENT_PID when the template imported it; its parent poller ends
     # the kernel if the template (its parent) goes, as it would for a server's kernel.
     parent = f"--IPKernelApp.parent_handle={os.getppid()}"
-    sys.argv = ["ipykernel_launcher", *request["argv"][3:], parent]
+    # ipywidgets registers its comm targets when it is imported in a kernel; the template
+    # imported it before there was one, so the kernel loads it as an extension, which does.
+    widgets = "--IPKernelApp.extensions=ipywidgets"
+    sys.argv = ["ipykernel_launcher", *request["argv"][3:], parent, widgets]
     _reseed()
     from ipykernel import kernelapp
 
@@ -276,6 +281,7 @@ class Template:
         self._folder = tempfile.mkdtemp(prefix="digitwidgets-template-")
         self.socket_path = os.path.join(self._folder, "fork.sock")
         self._process: subprocess.Popen | None = None
+        self._started = 0.0
         self._start_lock = threading.Lock()
 
     @classmethod
@@ -295,9 +301,13 @@ class Template:
             return False
         return _same_file(cmd[0], sys.executable)
 
-    def fork(self, cmd: list[str], env: dict, cwd: str) -> ForkedProcess:
-        """A new kernel running ``cmd``'s ipykernel, forked from the template (blocking)."""
-        self._ensure_started()
+    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = False) -> ForkedProcess:
+        """A new kernel running ``cmd``'s ipykernel, forked from the template (blocking).
+
+        Raises :class:`TemplateNotReady` while the template is still importing (it is started
+        then, if it is not running), unless ``wait``: then waits up to ``START_TIMEOUT_S``.
+        """
+        self._ensure_started(wait=wait)
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(30)
         connection.connect(self.socket_path)
@@ -311,26 +321,33 @@ class Template:
             answer += chunk
         return ForkedProcess(int(answer), connection)
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self, *, wait: bool) -> None:
         with self._start_lock:
-            if self._process is not None and self._process.poll() is None:
-                return
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.socket_path)
-            room = "--room=" + "." * TITLE_ROOM
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "digitwidgets.server.forking", self.socket_path, room],
-                stdin=subprocess.PIPE,  # closes when this server ends, and the template with it
-                env={**os.environ, "SPT_NOENV": "1"},
-            )
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not os.path.exists(self.socket_path):
-                if self._process.poll() is not None:
-                    raise OSError(f"the kernel template ended ({self._process.returncode})")
-                if time.monotonic() > deadline:
-                    self._process.kill()
-                    raise OSError(f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s")
-                time.sleep(0.05)
+            if self._process is None or self._process.poll() is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.socket_path)
+                room = "--room=" + "." * TITLE_ROOM
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "digitwidgets.server.forking", self.socket_path, room],
+                    stdin=subprocess.PIPE,  # closes when this server ends, and the template too
+                    env={**os.environ, "SPT_NOENV": "1"},
+                )
+                self._started = time.monotonic()
+            process = self._process
+        deadline = self._started + START_TIMEOUT_S
+        while not os.path.exists(self.socket_path):
+            if process.poll() is not None:
+                raise OSError(f"the kernel template ended ({process.returncode})")
+            if time.monotonic() > deadline:
+                process.kill()
+                raise OSError(f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s")
+            if not wait:
+                raise TemplateNotReady("the kernel template is still importing")
+            time.sleep(0.05)
+
+
+class TemplateNotReady(OSError):
+    """The template is importing what kernels need; launch this kernel the usual way."""
 
 
 def _same_file(one: str, other: str) -> bool:
@@ -352,6 +369,8 @@ class ForkingProvisioner(LocalProvisioner):
         cwd = kwargs.get("cwd") or os.getcwd()
         try:
             process = await asyncio.to_thread(Template.shared().fork, cmd, env, cwd)
+        except TemplateNotReady:  # the server's first kernels: as fast as before, not later
+            return await super().launch_kernel(cmd, **kwargs)
         except OSError as error:
             log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
             return await super().launch_kernel(cmd, **kwargs)
