@@ -207,6 +207,37 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                 )
             )
         return out
+    if name == "kernel_start":
+        out = []
+        for way, mode in figures["modes"].items():
+            template = (
+                f"; template {mode['template_cpu_s']} processor-s once, "
+                f"{mode['template_rss_mb']} MB"
+                if "template_cpu_s" in mode
+                else ""
+            )
+            out.append(
+                (
+                    f"A kernel {way}: processor-seconds to its model, own memory (USS)",
+                    "",
+                    f"{mode['kernel_cpu_median_s']} s, {mode['kernel_uss_median_mb']} MB "
+                    f"(resident {mode['kernel_rss_median_mb']} MB){template}",
+                    "",
+                )
+            )
+            out.append(
+                (f"Train clickable, preheated, kernels {way}", "", f"{mode['tti_median_s']} s", "")
+            )
+        if figures.get("kernel_cpu_saved_share") is not None:
+            out.append(
+                (
+                    "Processor time a forked kernel saves",
+                    "> 0",
+                    f"{figures['kernel_cpu_saved_share']:.0%}",
+                    _verdict(figures["passed"]),
+                )
+            )
+        return out
     if name == "training_scaling":
         out = [
             (f"1 epoch on {int(size):,} digits", "", f"{row['median_s']:.2f} s", "")
@@ -287,6 +318,7 @@ TITLES = {
     "browser_recognition": "2b and 6. Recognition latency in the browser, one and many users",
     "time_to_interactive": "3. Time to interactive",
     "kernel_memory": "4. Memory of one dashboard kernel",
+    "kernel_start": "4b. What a kernel costs to start: forked against launched",
     "training_scaling": "5. How training cost grows",
     "default_training": "Default hyperparameters (issue 2)",
     "sweep": "10. A sweep of six runs (issue 13)",

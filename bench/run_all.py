@@ -32,6 +32,7 @@ BENCHMARKS = {
     "browser_recognition": ("bench_browser_recognition.py", []),
     "time_to_interactive": ("bench_time_to_interactive.py", []),
     "kernel_memory": ("bench_kernel_memory.py", []),
+    "kernel_start": ("bench_kernel_start.py", []),
     "default_training": ("bench_default_training.py", []),
     "sweep": ("bench_sweep.py", []),
     # Its accuracies are the point, not its speed: one seed keeps the whole run short.

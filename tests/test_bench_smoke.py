@@ -23,6 +23,7 @@ BROWSER = {
     "bench_browser_recognition.py",
     "bench_time_to_interactive.py",
     "bench_kernel_memory.py",
+    "bench_kernel_start.py",
     "bench_crowd.py",
     "bench_capacity.py",
 }
@@ -65,6 +66,12 @@ EXPECTED = {
         "passed",
     ],
     "bench_kernel_memory.py": ["peak_kernel_mb", "runs.embedded_sample.peak_kernel_mb"],
+    "bench_kernel_start.py": [
+        "modes.forked.tti_median_s",
+        "modes.forked.kernel_cpu_median_s",
+        "modes.forked.kernel_uss_median_mb",
+        "passed",
+    ],
     "bench_crowd.py": ["peak_kernels", "served", "full", "drawer_p95_ms", "recovery_s", "passed"],
     "bench_capacity.py": ["levels.1.p95_ms", "largest_n_drawing", "memory_per_kernel_mb"],
     "bench_inside.py": [

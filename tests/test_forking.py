@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -136,6 +137,15 @@ def test_an_interrupt_reaches_the_kernel(template, tmp_path):
 
 def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
     process, client = start_kernel(template, tmp_path)
+    # A connection that closes before asking for anything is forgotten, not polled forever.
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.connect(template.socket_path)
+    silent.close()
+    time.sleep(0.5)
+    busy = psutil.Process(template._process.pid)
+    before = sum(busy.cpu_times()[:2])
+    time.sleep(1.0)
+    assert sum(busy.cpu_times()[:2]) - before < 0.5, "the template spins on a closed connection"
     client.stop_channels()
     process._connection.close()  # what the server's death does to it
     assert gone(process.pid)

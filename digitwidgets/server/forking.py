@@ -118,7 +118,13 @@ def serve(socket_path: str) -> None:
                     return
             elif key.data == "request":
                 connection = key.fileobj
-                waiting[connection] += connection.recv(1 << 20)
+                chunk = connection.recv(1 << 20)
+                if not chunk:  # closed before it asked for a kernel
+                    selector.unregister(connection)
+                    del waiting[connection]
+                    connection.close()
+                    continue
+                waiting[connection] += chunk
                 if not waiting[connection].endswith(b"\n"):
                     continue
                 request = json.loads(waiting.pop(connection))
