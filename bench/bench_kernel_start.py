@@ -123,8 +123,8 @@ def measure(browser, home: Path, *, forked: bool, pages: int) -> dict:
         server.stop()
     return {
         "visits": visits,
-        "tti_median_s": statistics.median(v["seconds"] for v in visits),
-        "kernel_cpu_median_s": statistics.median(v["kernel_cpu_s"] for v in visits),
+        "tti_median_s": round(statistics.median(v["seconds"] for v in visits), 2),
+        "kernel_cpu_median_s": round(statistics.median(v["kernel_cpu_s"] for v in visits), 2),
         "kernel_uss_median_mb": statistics.median(v["kernel_uss_mb"] for v in visits),
         "kernel_rss_median_mb": statistics.median(v["kernel_rss_mb"] for v in visits),
         **template_figures,
