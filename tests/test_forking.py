@@ -126,7 +126,8 @@ def test_an_interrupt_reaches_the_kernel(template, tmp_path):
         time.sleep(1)
         process.send_signal(signal.SIGINT)
         reply = client.get_shell_msg(timeout=30)
-        assert reply["parent_header"]["msg_id"] == message_id
+        while reply["parent_header"]["msg_id"] != message_id:  # e.g. wait_for_ready's replies
+            reply = client.get_shell_msg(timeout=30)
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
     finally:
