@@ -24,9 +24,9 @@ SERVER_TESTS = ("tests/browser/", "tests/test_voila_kernel_cap.py")
 def pytest_collection_modifyitems(items):
     """Put the server-starting tests in one ``xdist_group`` (no effect without pytest-xdist).
 
-    With pytest 9.2 and pytest-xdist 3.8, ``--dist loadgroup`` does not group even a plain
-    ``xdist_group`` mark (measured: the marked tests split across workers), so this takes
-    effect only where loadgroup works; the suite runs one test at a time by default.
+    pytest-xdist 3.8 cannot group with pytest 9.2 (a plain ``xdist_group`` mark split across
+    workers), hence the test extra's ``pytest<9.2``; the suite runs one test at a time by
+    default.
     """
     for item in items:
         path = item.nodeid.replace(os.sep, "/")
