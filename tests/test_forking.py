@@ -31,6 +31,7 @@ def template():
     yield made
     made._process.stdin.close()  # as when its server ends
     made._process.wait(30)
+    assert not os.path.exists(os.path.dirname(made.socket_path)), "its socket's folder is left"
 
 
 def start_kernel(template, folder: Path, **env):

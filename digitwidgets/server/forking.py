@@ -26,6 +26,7 @@ closes, and ipykernel's parent poller ends a kernel whose template has gone.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gc
 import importlib
@@ -33,6 +34,7 @@ import json
 import logging
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,8 +73,18 @@ def serve(socket_path: str) -> None:
     Each request is one JSON line, ``{"argv": [...], "env": {...}, "cwd": "..."}``, on its own
     connection; the answer is the kernel's process id, and later ``exit <status>`` when it
     ends. A connection that closes first gets its kernel killed. The template ends, killing
-    its kernels, when its standard input closes (its server is gone).
+    its kernels and removing its socket's folder, when its standard input closes (its server
+    is gone).
     """
+    template = os.getpid()
+    try:
+        _serve(socket_path)
+    finally:
+        if os.getpid() == template:  # not a kernel forked from it, leaving Python
+            shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
+
+
+def _serve(socket_path: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal: the server
     for name in PRELOAD:  # decides what happens to its kernels
         with contextlib.suppress(ImportError):  # a kernel would import it (and fail) itself
@@ -285,6 +297,8 @@ class Template:
 
     def __init__(self):
         self._folder = tempfile.mkdtemp(prefix="digitwidgets-template-")
+        # The template removes it when it ends; this is for a template that was killed.
+        atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
         self.socket_path = os.path.join(self._folder, "fork.sock")
         self._process: subprocess.Popen | None = None
         self._started = 0.0
