@@ -228,6 +228,16 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
             out.append(
                 (f"Train clickable, preheated, kernels {way}", "", f"{mode['tti_median_s']} s", "")
             )
+            if "first_visit" in mode:  # figures from before it was measured lack it
+                out.append(
+                    (
+                        f"A new server's first visit, kernels {way}: Train clickable after the "
+                        "server's start",
+                        "",
+                        f"{mode['first_visit']['seconds']} s",
+                        "",
+                    )
+                )
         if figures.get("kernel_cpu_saved_share") is not None:
             out.append(
                 (

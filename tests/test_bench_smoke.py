@@ -70,6 +70,7 @@ EXPECTED = {
         "modes.forked.tti_median_s",
         "modes.forked.kernel_cpu_median_s",
         "modes.forked.kernel_uss_median_mb",
+        "modes.forked.first_visit.seconds",
         "passed",
     ],
     "bench_crowd.py": ["peak_kernels", "served", "full", "drawer_p95_ms", "recovery_s", "passed"],

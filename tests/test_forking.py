@@ -18,7 +18,7 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
-from digitwidgets.server.forking import SWITCH, Template, TemplateNotReady
+from digitwidgets.server.forking import SWITCH, Template
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kernels are forked on POSIX")
 
@@ -38,9 +38,7 @@ def start_kernel(template, folder: Path, **env):
     """A forked kernel and a client connected to it."""
     name = folder / f"kernel-{time.monotonic_ns()}.json"
     connection_file, _ = write_connection_file(str(name))
-    process = template.fork(
-        [*KERNEL, connection_file], {**os.environ, **env}, str(folder), wait=True
-    )
+    process = template.fork([*KERNEL, connection_file], {**os.environ, **env}, str(folder))
     client = BlockingKernelClient(connection_file=connection_file)
     client.load_connection_file()
     client.start_channels()
@@ -155,9 +153,6 @@ def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
 
 def test_kernels_end_with_their_template(tmp_path):
     template = Template()
-    # While it imports, a server launches its kernels the usual way instead of waiting.
-    with pytest.raises(TemplateNotReady):
-        template.fork([*KERNEL, str(tmp_path / "kernel-early.json")], dict(os.environ), ".")
     process, client = start_kernel(template, tmp_path)
     client.stop_channels()
     template._process.kill()  # no word to its kernels: their parent poller notices
@@ -172,3 +167,14 @@ def test_only_this_pythons_ipykernel_is_forked(monkeypatch):
     assert not Template.can_fork([sys.executable, "-m", "other_kernel", "-f", "k.json"])
     monkeypatch.setenv(SWITCH, "0")
     assert not Template.can_fork([*KERNEL, "kernel.json"])
+
+
+def test_a_template_that_fails_to_start_is_not_tried_again_for_every_kernel(monkeypatch, tmp_path):
+    template = Template()
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # a template that ends at once
+    with pytest.raises(OSError, match="ended"):
+        template.fork([*KERNEL, str(tmp_path / "k.json")], dict(os.environ), str(tmp_path))
+    failed = template._process
+    with pytest.raises(OSError, match="ended"):
+        template.fork([*KERNEL, str(tmp_path / "k.json")], dict(os.environ), str(tmp_path))
+    assert template._process is failed, "a second template was started"

@@ -13,8 +13,10 @@ and ``binder/jupyter-config``). It launches a kernel by asking the template for 
 the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual way otherwise:
 another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
 to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment. The template starts
-with the server's first kernel, which (like any kernel while the template still imports) is
-launched the usual way rather than made to wait.
+with the server's first kernel, which waits for it rather than importing on its own beside
+it: the two imports only competed for the processors (on 2 cores the server's processes used
+24-30 processor-seconds by the first page's model instead of 14-15, and that page was no
+sooner usable).
 
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
@@ -303,6 +305,7 @@ class Template:
         self._process: subprocess.Popen | None = None
         self._started = 0.0
         self._start_lock = threading.Lock()
+        self._failure: str | None = None  # why it could not start: kernels launch anew then
 
     @classmethod
     def shared(cls) -> Template:
@@ -321,13 +324,12 @@ class Template:
             return False
         return _same_file(cmd[0], sys.executable)
 
-    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = False) -> ForkedProcess:
+    def fork(self, cmd: list[str], env: dict, cwd: str) -> ForkedProcess:
         """A new kernel running ``cmd``'s ipykernel, forked from the template (blocking).
 
-        Raises :class:`TemplateNotReady` while the template is still importing (it is started
-        then, if it is not running), unless ``wait``: then waits up to ``START_TIMEOUT_S``.
+        Starts the template if it is not running and waits for it, up to ``START_TIMEOUT_S``.
         """
-        self._ensure_started(wait=wait)
+        self._ensure_started()
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(30)
         connection.connect(self.socket_path)
@@ -341,7 +343,9 @@ class Template:
             answer += chunk
         return ForkedProcess(int(answer), connection)
 
-    def _ensure_started(self, *, wait: bool) -> None:
+    def _ensure_started(self) -> None:
+        if self._failure:  # not tried again for every kernel, each waiting for it to fail
+            raise OSError(self._failure)
         with self._start_lock:
             if self._process is None or self._process.poll() is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -357,17 +361,13 @@ class Template:
         deadline = self._started + START_TIMEOUT_S
         while not os.path.exists(self.socket_path):
             if process.poll() is not None:
-                raise OSError(f"the kernel template ended ({process.returncode})")
+                self._failure = f"the kernel template ended ({process.returncode})"
+                raise OSError(self._failure)
             if time.monotonic() > deadline:
                 process.kill()
-                raise OSError(f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s")
-            if not wait:
-                raise TemplateNotReady("the kernel template is still importing")
+                self._failure = f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s"
+                raise OSError(self._failure)
             time.sleep(0.05)
-
-
-class TemplateNotReady(OSError):
-    """The template is importing what kernels need; launch this kernel the usual way."""
 
 
 def _same_file(one: str, other: str) -> bool:
@@ -389,8 +389,6 @@ class ForkingProvisioner(LocalProvisioner):
         cwd = kwargs.get("cwd") or os.getcwd()
         try:
             process = await asyncio.to_thread(Template.shared().fork, cmd, env, cwd)
-        except TemplateNotReady:  # the server's first kernels: as fast as before, not later
-            return await super().launch_kernel(cmd, **kwargs)
         except OSError as error:
             log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
             return await super().launch_kernel(cmd, **kwargs)
