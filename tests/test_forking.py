@@ -18,7 +18,7 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
-from digitwidgets.server.forking import SWITCH, Template
+from digitwidgets.server.forking import SWITCH, Template, TemplateNotReady
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kernels are forked on POSIX")
 
@@ -153,6 +153,10 @@ def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
 
 def test_kernels_end_with_their_template(tmp_path):
     template = Template()
+    # While it imports, a visitor's kernel is launched the usual way instead of waiting.
+    with pytest.raises(TemplateNotReady):
+        early = [*KERNEL, str(tmp_path / "kernel-early.json")]
+        template.fork(early, dict(os.environ), str(tmp_path), wait=False)
     process, client = start_kernel(template, tmp_path)
     client.stop_channels()
     template._process.kill()  # no word to its kernels: their parent poller notices

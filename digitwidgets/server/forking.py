@@ -13,10 +13,12 @@ and ``binder/jupyter-config``). It launches a kernel by asking the template for 
 the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual way otherwise:
 another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
 to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment. The template starts
-with the server's first kernel, which waits for it rather than importing on its own beside
-it: the two imports only competed for the processors (on 2 cores the server's processes used
-24-30 processor-seconds by the first page's model instead of 14-15, and that page was no
-sooner usable).
+with the server's first kernel. A kernel that Voila preheats (nobody waits for it yet) waits
+for the template rather than importing on its own beside it, as the two imports would only
+compete for the processors (on 2 cores: 14-15 processor-seconds used by the server by its
+first page's model instead of 24-30, and that page no later). A kernel a visitor is waiting
+for, such as the first visit on a Binder or JupyterHub server (no preheating there), is
+launched the usual way while the template imports: waiting made that visit 2 s slower.
 
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -46,6 +49,8 @@ import threading
 import time
 
 from jupyter_client.provisioning import LocalProvisioner
+
+from ..settings_link import PREHEAT_VARIABLE  # "True" in a kernel Voila preheats
 
 # What a dashboard kernel imports; the template imports it once for every kernel.
 PRELOAD = (
@@ -324,12 +329,13 @@ class Template:
             return False
         return _same_file(cmd[0], sys.executable)
 
-    def fork(self, cmd: list[str], env: dict, cwd: str) -> ForkedProcess:
+    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = True) -> ForkedProcess:
         """A new kernel running ``cmd``'s ipykernel, forked from the template (blocking).
 
-        Starts the template if it is not running and waits for it, up to ``START_TIMEOUT_S``.
+        Starts the template if it is not running. While it imports, waits for it (up to
+        ``START_TIMEOUT_S``), or with ``wait=False`` raises :class:`TemplateNotReady`.
         """
-        self._ensure_started()
+        self._ensure_started(wait=wait)
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(30)
         connection.connect(self.socket_path)
@@ -343,7 +349,7 @@ class Template:
             answer += chunk
         return ForkedProcess(int(answer), connection)
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self, *, wait: bool) -> None:
         if self._failure:  # not tried again for every kernel, each waiting for it to fail
             raise OSError(self._failure)
         with self._start_lock:
@@ -367,7 +373,13 @@ class Template:
                 process.kill()
                 self._failure = f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s"
                 raise OSError(self._failure)
+            if not wait:
+                raise TemplateNotReady("the kernel template is still importing")
             time.sleep(0.05)
+
+
+class TemplateNotReady(OSError):
+    """The template is importing what kernels need; launch this kernel the usual way."""
 
 
 def _same_file(one: str, other: str) -> bool:
@@ -387,8 +399,13 @@ class ForkingProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         env = kwargs.get("env") or dict(os.environ)
         cwd = kwargs.get("cwd") or os.getcwd()
+        # A visitor waits for this kernel unless Voila preheats it for a visitor to come.
+        preheated = env.get(PREHEAT_VARIABLE) == "True"
+        fork = functools.partial(Template.shared().fork, wait=preheated)
         try:
-            process = await asyncio.to_thread(Template.shared().fork, cmd, env, cwd)
+            process = await asyncio.to_thread(fork, cmd, env, cwd)
+        except TemplateNotReady:  # a visitor's kernel while the template imports: anew
+            return await super().launch_kernel(cmd, **kwargs)
         except OSError as error:
             log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
             return await super().launch_kernel(cmd, **kwargs)
