@@ -71,10 +71,44 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+EPOCH_GATE_HOOK = Path(__file__).with_name("epoch_gate")
+
+
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory, chromium_path):
-    """A Voila server for the dashboard notebook, one per test module."""
-    server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", tmp_path_factory.mktemp("voila"))
+    """A Voila server for the dashboard notebook, one per test module, whose kernels' runs
+    the ``epoch_gate`` fixture can hold (``epoch_gate/sitecustomize.py``)."""
+    home = tmp_path_factory.mktemp("voila")
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(EPOCH_GATE_HOOK), os.environ.get("PYTHONPATH")])
+        ),
+        "DIGITWIDGETS_EPOCH_GATE": str(home / "epoch-gate"),
+    }
+    server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", home, env=env)
     server.start()
     yield server
     server.stop()
+
+
+class EpochGate:
+    """How many epochs a run on ``dashboard_server`` may finish before it waits (Stop ends it)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def allow(self, epochs: int) -> None:
+        """Let runs go on to the end of epoch ``epochs`` (counting from 1) and wait there."""
+        self.path.write_text(str(epochs))
+
+    def open(self) -> None:
+        """Let runs go on freely."""
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def epoch_gate(dashboard_server):
+    """The gate of this module's server, opened again after the test."""
+    gate = EpochGate(Path(dashboard_server.env["DIGITWIDGETS_EPOCH_GATE"]))
+    yield gate
+    gate.open()

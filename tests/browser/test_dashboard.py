@@ -3,7 +3,8 @@
 The tests share one page (one kernel), as a visitor would: set a hyperparameter, train and
 watch the chart grow, stop, draw a digit, upload images. Each passes alone and in any order:
 the one that needs the pretrained model opens a page of its own, and training and stopping
-are one test.
+are one test. The run is held at epoch ends by the ``epoch_gate`` fixture, so Stop lands
+mid-run on any machine.
 """
 
 from __future__ import annotations
@@ -90,31 +91,33 @@ def test_draw_before_any_training_and_read_it(new_page, artifacts):
     )
 
 
-def test_set_hyperparameter_train_watch_the_chart_grow_and_stop(page, artifacts):
-    set_epochs(page, 30)  # long enough that Stop lands mid-run on a fast machine
+def test_set_hyperparameter_train_watch_the_chart_grow_and_stop(page, epoch_gate, artifacts):
+    # The run waits at the end of each epoch the gate has not allowed yet: it cannot end
+    # before Stop, however fast the machine, and the chart's growth is seen epoch by epoch.
+    epoch_gate.allow(1)
+    set_epochs(page, 30)
     assert page.locator("button.dw-stop").is_disabled()
     page.click("button.dw-train")
     page.wait_for_function("() => document.querySelector('button.dw-train').disabled")
     page.wait_for_function("() => !document.querySelector('button.dw-stop').disabled")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.dw-chart path.line')]"
+        "() => /validation|val/i.test(document.querySelector('.dw-chart').textContent)"
+        " && [...document.querySelectorAll('.dw-chart path.line')]"
         ".some(p => (p.getAttribute('d') || '').split('L').length > 2)",
     )
-    first = chart_points(page)
-    page.wait_for_timeout(2_500)
-    assert chart_points(page) > first, "the chart did not grow while training ran"
     assert "poch" in page.inner_text(".dw-progress") or "poch" in status_text(page)
-    page.screenshot(path=str(artifacts / "dashboard-training.png"), full_page=True)
-
+    first = chart_points(page)
+    epoch_gate.allow(2)
     page.wait_for_function(
-        "() => /validation|val/i.test(document.querySelector('.dw-chart').textContent)"
-        " && document.querySelectorAll('.dw-chart path.line').length > 0",
+        f"""() => [...document.querySelectorAll('.dw-chart path.line')]
+              .map(p => (p.getAttribute('d') || '').split(/[ML]/).length - 1)
+              .reduce((a, b) => a + b, 0) > {first}""",
     )
-    # Let one epoch finish so the pad gets a model worth drawing for.
     page.wait_for_function(
         "() => /Epoch [2-9]/.test(document.querySelector('.dw-progress').textContent)",
-        timeout=120_000,
     )
+    page.screenshot(path=str(artifacts / "dashboard-training.png"), full_page=True)
+    # The run now waits at the end of epoch 2 of 30, with a model worth drawing for.
     page.click("button.dw-stop")
     page.wait_for_function(
         "() => /stopped/i.test(document.querySelector('.dw-status').textContent)",

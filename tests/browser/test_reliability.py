@@ -123,10 +123,11 @@ def interrupted_runs(runs_folder) -> list:
 
 
 def test_closing_the_page_during_training_saves_an_interrupted_run(
-    browser, dashboard_server, artifacts
+    browser, dashboard_server, epoch_gate, artifacts
 ):
     runs_folder = dashboard_server.home / "runs"
     assert not interrupted_runs(runs_folder)
+    epoch_gate.allow(2)  # the run waits at the end of epoch 2 of 40 until the kernel ends
     page = open_dashboard(browser, dashboard_server.url)
     set_epochs(page, 40)
     page.click("button.dw-train")
