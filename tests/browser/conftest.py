@@ -79,23 +79,28 @@ def dashboard_server(tmp_path_factory, chromium_path):
     """A Voila server for the dashboard notebook, one per test module, whose kernels' runs
     the ``epoch_gate`` fixture can hold (``epoch_gate/sitecustomize.py``)."""
     home = tmp_path_factory.mktemp("voila")
-    env = {
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(EPOCH_GATE_HOOK), os.environ.get("PYTHONPATH")])
-        ),
-        "DIGITWIDGETS_EPOCH_GATE": str(home / "epoch-gate"),
-    }
-    server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", home, env=env)
+    server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", home, env=gated_env(home))
     server.start()
     yield server
     server.stop()
 
 
-class EpochGate:
-    """How many epochs a run on ``dashboard_server`` may finish before it waits (Stop ends it)."""
+def gated_env(home: Path) -> dict:
+    """A server environment whose kernels' runs an ``EpochGate`` on ``home`` can hold."""
+    return {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(EPOCH_GATE_HOOK), os.environ.get("PYTHONPATH")])
+        ),
+        "DIGITWIDGETS_EPOCH_GATE": str(home / "epoch-gate"),
+    }
 
-    def __init__(self, path: Path):
-        self.path = path
+
+class EpochGate:
+    """How many epochs a run on a server with ``gated_env`` may finish before it waits (Stop
+    ends it)."""
+
+    def __init__(self, server: VoilaServer):
+        self.path = Path(server.env["DIGITWIDGETS_EPOCH_GATE"])
 
     def allow(self, epochs: int) -> None:
         """Let runs go on to the end of epoch ``epochs`` (counting from 1) and wait there."""
@@ -109,6 +114,6 @@ class EpochGate:
 @pytest.fixture
 def epoch_gate(dashboard_server):
     """The gate of this module's server, opened again after the test."""
-    gate = EpochGate(Path(dashboard_server.env["DIGITWIDGETS_EPOCH_GATE"]))
+    gate = EpochGate(dashboard_server)
     yield gate
     gate.open()

@@ -13,7 +13,15 @@ import urllib.request
 
 import pytest
 
-from .conftest import ROOT, VoilaServer, draw_stroke, open_dashboard, set_epochs
+from .conftest import (
+    ROOT,
+    EpochGate,
+    VoilaServer,
+    draw_stroke,
+    gated_env,
+    open_dashboard,
+    set_epochs,
+)
 
 TOKEN = "a-token-for-the-many-users-test"
 BASE_URL = "/digits/"
@@ -29,11 +37,13 @@ TRAINING = "() => document.querySelector('button.dw-train').disabled"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, chromium_path):
-    """One Voila server with the deploy files' base URL and a token."""
+    """One Voila server with the deploy files' base URL and a token (runs can be held)."""
+    home = tmp_path_factory.mktemp("voila-many")
     server = VoilaServer(
         ROOT / "notebooks" / "dashboard.ipynb",
-        tmp_path_factory.mktemp("voila-many"),
+        home,
         extra_args=[f"--Voila.base_url={BASE_URL}", f"--Voila.token={TOKEN}"],
+        env=gated_env(home),
     )
     server.start()
     yield server
@@ -45,11 +55,17 @@ def dashboard_url(server: VoilaServer) -> str:
 
 
 def wait_for_prediction(page, *, shown: bool) -> None:
-    """Wait until the page's kernel shows a predicted digit (``shown``) or none."""
-    test = "!== ''" if shown else "=== ''"
-    page.wait_for_function(
-        f"() => document.querySelector('.dw-prediction').textContent.trim() {test}",
-    )
+    """Wait until the page's kernel shows a predicted digit and how sure it is (``shown``), or
+    no digit. The digit and the sentence are two widgets, updated one after the other."""
+    if shown:
+        page.wait_for_function(
+            "() => document.querySelector('.dw-prediction').textContent.trim() !== ''"
+            " && /sure/.test(document.querySelector('.dw-confidence').textContent)",
+        )
+    else:
+        page.wait_for_function(
+            "() => document.querySelector('.dw-prediction').textContent.trim() === ''",
+        )
 
 
 def reading(page) -> tuple[str, str]:
@@ -80,6 +96,10 @@ def test_a_visitor_without_the_token_gets_no_dashboard(server):
 
 @pytest.mark.slow
 def test_one_trains_while_the_other_draws(browser, server, artifacts):
+    # The trainer's run waits at the end of each epoch the gate has not allowed yet: it cannot
+    # end before the drawer is done, nor stall unseen, however fast or slow the machine.
+    gate = EpochGate(server)
+    gate.allow(1)
     trainer = open_dashboard(browser, dashboard_url(server))
     drawer = open_dashboard(browser, dashboard_url(server))
     try:
@@ -106,12 +126,13 @@ def test_one_trains_while_the_other_draws(browser, server, artifacts):
         drawer.screenshot(path=str(artifacts / "many-users-drawer.png"), full_page=True)
 
         assert trainer.evaluate(TRAINING), "training ended before the drawer was done"
-        assert trainer.evaluate(CHART_POINTS) > points_before, "the trainer's chart stalled"
+        gate.allow(2)
+        trainer.wait_for_function(f"() => ({CHART_POINTS})() > {points_before}")
         assert drawer.evaluate(CHART_POINTS) == 0, "the drawer sees the other's chart"
         assert not drawer.evaluate(TRAINING)
         assert trainer.inner_text(".dw-prediction").strip() == "", "the drawer's strokes leak"
 
-        # Enough epochs to outlast the drawer's actions; stop once one has given a model.
+        # Stop while the run waits at the end of epoch 2 of 40: it has a model by then.
         trainer.wait_for_function(
             "() => /Epoch [2-9]/.test(document.querySelector('.dw-progress').textContent)",
             timeout=120_000,
@@ -134,5 +155,6 @@ def test_one_trains_while_the_other_draws(browser, server, artifacts):
         assert reading(drawer) == drawer_reading
         assert drawer.evaluate(CHART_POINTS) == 0
     finally:
+        gate.open()
         trainer.context.close()
         drawer.context.close()
