@@ -71,13 +71,13 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-EPOCH_GATE_HOOK = Path(__file__).with_name("epoch_gate")
+KERNEL_HOOKS = Path(__file__).with_name("kernel_hooks")
 
 
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory, chromium_path):
     """A Voila server for the dashboard notebook, one per test module, whose kernels' runs
-    the ``epoch_gate`` fixture can hold (``epoch_gate/sitecustomize.py``)."""
+    the ``epoch_gate`` fixture can hold (``kernel_hooks/sitecustomize.py``)."""
     home = tmp_path_factory.mktemp("voila")
     server = VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", home, env=gated_env(home))
     server.start()
@@ -87,12 +87,13 @@ def dashboard_server(tmp_path_factory, chromium_path):
 
 def gated_env(home: Path) -> dict:
     """A server environment whose kernels' runs an ``EpochGate`` on ``home`` can hold."""
-    return {
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(EPOCH_GATE_HOOK), os.environ.get("PYTHONPATH")])
-        ),
-        "DIGITWIDGETS_EPOCH_GATE": str(home / "epoch-gate"),
-    }
+    return {**kernel_hooks_env(), "DIGITWIDGETS_EPOCH_GATE": str(home / "epoch-gate")}
+
+
+def kernel_hooks_env() -> dict:
+    """A server environment whose kernels load ``kernel_hooks/``; its variables pick the hooks."""
+    path = os.pathsep.join(filter(None, [str(KERNEL_HOOKS), os.environ.get("PYTHONPATH")]))
+    return {"PYTHONPATH": path}
 
 
 class EpochGate:

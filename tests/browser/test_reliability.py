@@ -5,9 +5,7 @@ closed in the middle of training, whose run is then found saved as "interrupted"
 from __future__ import annotations
 
 import io
-import os
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -19,6 +17,7 @@ from .conftest import (
     VoilaServer,
     choose_file,
     draw_stroke,
+    kernel_hooks_env,
     new_context,
     open_dashboard,
     set_epochs,
@@ -197,12 +196,12 @@ def test_a_model_that_arrives_while_the_page_builds_its_widgets_is_shown(
 ):
     # A page asks its kernel for every widget's state at once, then builds the widgets; a
     # change sent in between used to be lost, and the page said "Loading the pretrained
-    # LeNet-5" for good beside a loaded model (a benchmark's page in CI). late_model/ makes
-    # the model arrive exactly then, in a preheated kernel, as it does for an early visitor.
-    hook = Path(__file__).with_name("late_model")
+    # LeNet-5" for good beside a loaded model (a benchmark's page in CI). A kernel hook
+    # (kernel_hooks/) makes the model arrive exactly then, in a preheated kernel, as it does
+    # for an early visitor.
     ready = tmp_path / "kernels-holding-their-model.txt"
     env = {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+        **kernel_hooks_env(),
         "DIGITWIDGETS_LATE_MODEL_READY": str(ready),
         # The hook patches the module as a kernel imports it; a kernel forked from the
         # template (server/forking.py) finds it imported already.
