@@ -125,7 +125,21 @@ def command_test(args: argparse.Namespace) -> None:
     run(BIN / "ruff", "check", ROOT, cwd=ROOT)
     run(BIN / "ruff", "format", "--check", "--quiet", ROOT, cwd=ROOT)
     say("pytest ...")
-    run(PYTHON, "-m", "pytest", *args.pytest_args, cwd=ROOT, env=env)
+    run(PYTHON, "-m", "pytest", *workers(args.pytest_args), *args.pytest_args, cwd=ROOT, env=env)
+
+
+def workers(pytest_args: list[str]) -> list[str]:
+    """Two pytest workers where there are two processors, unless the options choose (``-n 0``).
+
+    Most tests keep one processor busy, so a second worker nearly halves the suite. The tests
+    that start servers, kernels or Chromium stay on one worker, one after the other
+    (``--dist loadgroup``, their ``xdist_group`` in ``tests/conftest.py``): two of them side by
+    side starve each other's pages.
+    """
+    chosen = any(arg.startswith(("-n", "--numprocesses", "--dist")) for arg in pytest_args)
+    if chosen or (os.cpu_count() or 1) < 2:
+        return []
+    return ["-n", "2", "--dist", "loadgroup"]
 
 
 def command_bench(args: argparse.Namespace) -> None:

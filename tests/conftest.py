@@ -14,8 +14,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "digitwidgets" / "assets" / "mnist_sample.npz"
 
 
-# Tests that start servers, kernels or Chromium: with two pytest workers
-# (``-n 2 --dist loadgroup``) they stay on one worker, one after the other, as in a serial run.
+# Tests that start servers, kernels or Chromium: with two pytest workers (``-n 2 --dist
+# loadgroup``, what ``python3 tasks.py test`` runs) they stay on one worker, one after the
+# other, as in a serial run, while the other worker takes the rest.
 # The browser benchmarks' smoke tests join the group in test_bench_smoke.py.
 SERVER_TESTS = ("tests/browser/", "tests/test_voila_kernel_cap.py")
 
@@ -25,8 +26,7 @@ def pytest_collection_modifyitems(items):
     """Put the server-starting tests in one ``xdist_group`` (no effect without pytest-xdist).
 
     pytest-xdist 3.8 cannot group with pytest 9.2 (a plain ``xdist_group`` mark split across
-    workers), hence the test extra's ``pytest<9.2``; the suite runs one test at a time by
-    default.
+    workers), hence the test extra's ``pytest<9.2``.
     """
     for item in items:
         path = item.nodeid.replace(os.sep, "/")
