@@ -135,13 +135,18 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
         timeout=180_000,
     )
     page.screenshot(path=str(artifacts / "reliability-before-close.png"), full_page=True)
-    # As a person closing the tab: the page's beforeunload asks Voila to shut its kernel down.
+    # As a person closing the tab: the page's beforeunload asks Voila to shut its kernel down
+    # (Voila's navigator.sendBeacon). The browser stays open, as a person's does: closing the
+    # context at once could drop the beacon before it left (a fresh-clone run lost it so, and
+    # the kernel went on holding its run).
+    context = page.context
     page.close(run_before_unload=True)
-    page.context.close()
-
-    deadline = time.monotonic() + 90
-    while not interrupted_runs(runs_folder) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    try:
+        deadline = time.monotonic() + 90
+        while not interrupted_runs(runs_folder) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        context.close()
     runs = interrupted_runs(runs_folder)
     assert len(runs) == 1, f"no interrupted run was saved:\n{dashboard_server.log()[-3000:]}"
     record = runs[0]
