@@ -100,5 +100,7 @@ def _patches() -> dict:
 
 
 _ARGV = " ".join(getattr(sys, "orig_argv", []))
-if ("ipykernel_launcher" in _ARGV or "digitwidgets.server.forking" in _ARGV) and _patches():
-    sys.meta_path.insert(0, _PatchOnImport(_patches()))
+if "ipykernel_launcher" in _ARGV or "digitwidgets.server.forking" in _ARGV:
+    _PATCHES = _patches()
+    if _PATCHES:
+        sys.meta_path.insert(0, _PatchOnImport(_PATCHES))
