@@ -137,7 +137,8 @@ def workers(pytest_args: list[str]) -> list[str]:
     side starve each other's pages.
     """
     chosen = any(arg.startswith(("-n", "--numprocesses", "--dist")) for arg in pytest_args)
-    if chosen or (os.cpu_count() or 1) < 2:
+    xdist_off = "no:xdist" in pytest_args  # "-p no:xdist": pytest would refuse "-n"
+    if chosen or xdist_off or (os.cpu_count() or 1) < 2:
         return []
     return ["-n", "2", "--dist", "loadgroup"]
 
