@@ -165,6 +165,30 @@ def test_kernels_end_with_their_template(tmp_path):
     assert gone(process.pid)
 
 
+def session_nice(pid) -> int:
+    """The nice value of process ``pid``'s session on Linux's scheduler (its autogroup)."""
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="Linux autogroups")
+def test_a_template_started_beside_a_visitors_kernel_takes_only_spare_processor_time(tmp_path):
+    template = Template()
+    with pytest.raises(TemplateNotReady):  # a visitor's kernel: launched anew, not waiting
+        template.fork(
+            [*KERNEL, str(tmp_path / "k.json")], dict(os.environ), str(tmp_path), wait=False
+        )
+    try:
+        assert session_nice(template._process.pid) == 19
+        process, client = start_kernel(template, tmp_path)  # this one waits: priority back
+        client.stop_channels()
+        assert session_nice(template._process.pid) == 0
+        assert session_nice(process.pid) == 0, "a kernel would inherit the low priority"
+        process.kill()
+    finally:
+        template._process.stdin.close()
+        template._process.wait(30)
+
+
 def test_only_this_pythons_ipykernel_is_forked(monkeypatch):
     assert Template.can_fork([*KERNEL, "kernel.json"])
     assert not Template.can_fork(["/usr/bin/python3-other", "-m", "ipykernel_launcher"])

@@ -18,7 +18,10 @@ for the template rather than importing on its own beside it, as the two imports 
 compete for the processors (on 2 cores: 14-15 processor-seconds used by the server by its
 first page's model instead of 24-30, and that page no later). A kernel a visitor is waiting
 for, such as the first visit on a Binder or JupyterHub server (no preheating there), is
-launched the usual way while the template imports: waiting made that visit 2 s slower.
+launched the usual way while the template imports: waiting made that visit 2 s slower. The
+template then imports at the lowest priority, in a session of its own (Linux's scheduler shares
+the processors between sessions by their nice values), so that it takes only the processor time
+that visitor's kernel and page leave; a kernel that waits for it raises it to the usual one.
 
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
@@ -67,6 +70,7 @@ SWITCH = "DIGITWIDGETS_FORK_KERNELS"  # "0" in the server's environment: launch 
 # its own command line (setproctitle writes only into the room argv had).
 TITLE_ROOM = 512
 START_TIMEOUT_S = 180.0
+LOW_PRIORITY = 19  # the nice value of the template's session while only leftovers are its
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,7 @@ def _serve(socket_path: str) -> None:
             importlib.import_module(name)
     gc.collect()
     gc.freeze()  # kernels share these objects' pages instead of copying them on the first GC
+    set_session_priority("self", 0)  # forking a kernel must not wait behind the visitors
 
     wake_read, wake_write = socket.socketpair()
     wake_write.setblocking(False)
@@ -311,6 +316,7 @@ class Template:
         self._started = 0.0
         self._start_lock = threading.Lock()
         self._failure: str | None = None  # why it could not start: kernels launch anew then
+        self._low_priority = False
 
     @classmethod
     def shared(cls) -> Template:
@@ -361,8 +367,14 @@ class Template:
                     [sys.executable, "-m", "digitwidgets.server.forking", self.socket_path, room],
                     stdin=subprocess.PIPE,  # closes when this server ends, and the template too
                     env={**os.environ, "SPT_NOENV": "1"},
+                    start_new_session=True,  # its own share of the processors, weighted below
                 )
                 self._started = time.monotonic()
+                self._low_priority = not wait  # a visitor's kernel is launched beside it
+                set_session_priority(self._process.pid, LOW_PRIORITY if not wait else 0)
+            elif wait and self._low_priority:  # somebody now waits for it
+                self._low_priority = False
+                set_session_priority(self._process.pid, 0)
             process = self._process
         deadline = self._started + START_TIMEOUT_S
         while not os.path.exists(self.socket_path):
@@ -376,6 +388,17 @@ class Template:
             if not wait:
                 raise TemplateNotReady("the kernel template is still importing")
             time.sleep(0.05)
+
+
+def set_session_priority(pid: int | str, nice: int) -> None:
+    """Weight the processor share of the session (Linux's "autogroup") of process ``pid``.
+
+    Linux shares the processors first between sessions, then within each by the processes'
+    nice values; a process may set its session's nice value anywhere from 0 to 19, up or down.
+    Where the kernel has no autogroups (not Linux, or built without them), nothing changes.
+    """
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as group:
+        group.write(str(nice))
 
 
 class TemplateNotReady(OSError):
