@@ -31,6 +31,7 @@ __all__ = [
     "DataInfo",
     "MnistData",
     "MnistLoadError",
+    "keras_cache",
     "load_embedded_sample",
     "load_mnist",
 ]
@@ -177,7 +178,7 @@ def load_mnist(
     if named:
         return _load_file(Path(named).expanduser(), "path", origin="$DIGITWIDGETS_MNIST")
 
-    cache = _keras_home() / "datasets" / "mnist.npz"
+    cache = keras_cache()
     if cache.exists():
         try:
             return _load_file(cache, "keras-cache")
@@ -271,6 +272,11 @@ def _as_uint8(array: np.ndarray, highest: int, name: str, expected: str, named: 
     return array.astype(np.uint8)
 
 
+def keras_cache() -> Path:
+    """Where Keras keeps ``mnist.npz`` (``$KERAS_HOME/datasets``), read before any download."""
+    return _keras_home() / "datasets" / "mnist.npz"
+
+
 def _keras_home() -> Path:
     # Mirrors keras.src.backend.config without importing Keras, so reading the cache stays fast.
     configured = os.environ.get("KERAS_HOME")
@@ -290,7 +296,7 @@ def _download(timeout: float, *, wait: bool = True) -> Path | None:
     Returns the cached file, or None when the download is not tried (an earlier failure, or
     another process downloading), failed, took too long, or was not waited for.
     """
-    cache = _keras_home() / "datasets" / "mnist.npz"
+    cache = keras_cache()
     if _failed_recently(cache):
         _log.info("MNIST download failed recently on this machine; not trying again yet")
         return None
