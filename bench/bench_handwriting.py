@@ -36,7 +36,7 @@ from digitwidgets.augmentation import with_augmentation  # noqa: E402
 from digitwidgets.drawn_digits import make_drawn_digits, predicted_accuracy  # noqa: E402
 from digitwidgets.feedback import fine_tune  # noqa: E402
 from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import load_embedded_sample  # noqa: E402
+from digitwidgets.mnist import load_embedded_sample, load_mnist  # noqa: E402
 from digitwidgets.model import build_lenet5  # noqa: E402
 from digitwidgets.pretrained import load_pretrained  # noqa: E402
 from digitwidgets.saliency import saliency  # noqa: E402
@@ -77,9 +77,15 @@ def main() -> None:
         type=Path,
         help="with --pad-path: KEEL's penbased.dat (UCI pendigits), replayed through the pad",
     )
+    parser.add_argument(
+        "--mnist",
+        type=Path,
+        help="with --pad-path: full MNIST as mnist.npz (scripts/fetch_mnist.py), whose 10,000 "
+        "test digits are measured too",
+    )
     options = parser.parse_args()
     if options.pad_path:
-        figures = pad_path_figures(options.model, options.pendigits)
+        figures = pad_path_figures(options.model, options.pendigits, options.mnist)
         print(json.dumps(figures, indent=2))
         if options.json:
             options.json.write_text(json.dumps(figures, indent=2) + "\n")
@@ -141,13 +147,19 @@ def main() -> None:
         options.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def pad_path_figures(model_path: Path | None = None, pendigits_path: Path | None = None) -> dict:
+def pad_path_figures(
+    model_path: Path | None = None,
+    pendigits_path: Path | None = None,
+    mnist_path: Path | None = None,
+) -> dict:
     """The shipped model through ``Recognizer`` given a ``Drawing`` (strokes drawn again at
     MNIST's scale), and through the old raster path (pad raster, then ``preprocess_digit``),
     on the broader drawn set per variation and per digit and on the old drawn set; the
     sample's MNIST test digits; uploads (the broader set rasterized with pens of 2-40 px)
     with and without stroke-width normalisation; real people's digits (optdigits through the
-    upload path if scikit-learn is installed, pendigits through the pad if its file is given).
+    upload path if scikit-learn is installed, pendigits through the pad if its file is given);
+    MNIST's own 10,000 test digits if full MNIST's file is given (the sample's test digits
+    come from MNIST's training set, which a model trained on full MNIST has seen).
     """
     from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits, variation_of
     from digitwidgets.recognition import Recognizer
@@ -160,6 +172,11 @@ def pad_path_figures(model_path: Path | None = None, pendigits_path: Path | None
             predicted_accuracy(model, data.x_test.astype(np.float32) / 255.0, data.y_test), 4
         )
     }
+    if mnist_path:
+        full = load_mnist(mnist_path)
+        figures["mnist_full_test"] = _by_digit(
+            model, full.x_test.astype(np.float32) / 255.0, full.y_test
+        )
     for name, digits in (("broad", make_varied_drawn_digits()), ("old", make_drawn_digits())):
         strokes = np.array([recognizer.recognize(d).digit for d in digits.drawings])
         # The old way: the pad's raster, cropped and scaled as a picture (uploads still are).
@@ -189,9 +206,9 @@ UPLOAD_PENS = (2, 6, 12, 18, 28, 40)
 def upload_figures(model, per_class: int = 10) -> dict:
     """Accuracy of the upload (raster) path on the broader set's first ``per_class`` digits of
     each class and variation, rasterized with each of ``UPLOAD_PENS``: the picture's own
-    strokes, and strokes normalised to ``UPLOAD_STROKE_WIDTH`` by morphology."""
+    strokes, and strokes normalised to ``THINNED_STROKE_WIDTH`` by morphology."""
     from digitwidgets.drawn_variations import make_varied_drawn_digits
-    from digitwidgets.preprocessing import UPLOAD_STROKE_WIDTH, Drawing, preprocess_digit
+    from digitwidgets.preprocessing import THINNED_STROKE_WIDTH, Drawing, preprocess_digit
 
     digits = make_varied_drawn_digits(per_class=per_class)
     figures = {}
@@ -206,7 +223,7 @@ def upload_figures(model, per_class: int = 10) -> dict:
                 ),
                 4,
             )
-            for name, width in (("own_width", None), ("normalised", UPLOAD_STROKE_WIDTH))
+            for name, width in (("own_width", None), ("normalised", THINNED_STROKE_WIDTH))
         }
     return figures
 
