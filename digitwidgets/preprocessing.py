@@ -10,8 +10,10 @@ Two ways in:
   at MNIST's scale with a pen proportional to the digit's size (MNIST's strokes are 2-3 px
   wide in the 20 px box), so a small, large, off-centre, thick- or thin-pen digit all reach
   the model looking alike.
-- ``preprocess_upload`` for a picture (an upload): crop, thin strokes a thick pen drew
-  (grey erosion), scale, centre the raster (``preprocess_digit``).
+- ``preprocess_digit`` for a picture (an upload): crop, scale and centre the raster. It can
+  also thin strokes a thick pen drew (grey erosion, ``stroke_width``); uploads are not
+  thinned, because the model trained on full MNIST reads thick strokes better as they are
+  (``docs/handwriting.md``, "Uploads").
 
 NumPy and Pillow only: no TensorFlow here, so preprocessing stays fast to import and to run.
 """
@@ -37,10 +39,10 @@ _COORDINATE_LIMIT = 1e6
 # The pen a drawing is drawn again with, in pixels of the 28x28 image: MNIST's strokes are
 # about this wide once the digit's longest side is 20 px.
 MODEL_PEN_WIDTH = 2.5
-# Uploads with strokes wider in the 20 px box than 95% of MNIST's (3.4 px by the estimate of
-# ``_normalise_stroke_width``) are thinned to about MNIST's median (``preprocess_upload``).
+# With ``stroke_width``, strokes wider in the 20 px box than 95% of MNIST's (3.4 px by the
+# estimate of ``_normalise_stroke_width``) are thinned, to about MNIST's median for example.
 _WIDEST_MNIST_STROKE = 3.5
-UPLOAD_STROKE_WIDTH = 2.5
+THINNED_STROKE_WIDTH = 2.5
 # Strokes are drawn this many times finer than the 20 px box, then averaged down: the
 # anti-aliasing MNIST's digits have.
 _SUPERSAMPLING = 4
@@ -147,15 +149,6 @@ def preprocess_digit(image: np.ndarray, stroke_width: float | None = None) -> Pr
         scaled=scaled.astype(np.float32),
         inverted=inverted,
     )
-
-
-def preprocess_upload(image: np.ndarray) -> Preprocessed:
-    """``preprocess_digit`` with thick strokes thinned to ``UPLOAD_STROKE_WIDTH``: a picture.
-
-    Raises:
-        ValueError: if the array has a shape that is not an image.
-    """
-    return preprocess_digit(image, stroke_width=UPLOAD_STROKE_WIDTH)
 
 
 def preprocess_drawing(drawing: Drawing, pen_width: float = MODEL_PEN_WIDTH) -> Preprocessed:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import inference
-from .preprocessing import Drawing, Preprocessed, preprocess_drawing, preprocess_upload
+from .preprocessing import Drawing, Preprocessed, preprocess_digit, preprocess_drawing
 
 NO_MODEL = "Train a model first, or choose a saved one."
 
@@ -78,7 +78,7 @@ class Recognizer:
             # The strokes are drawn again at MNIST's scale, whatever the pad's size and pen.
             preprocessed = preprocess_drawing(image_or_drawing)
         else:
-            preprocessed = preprocess_upload(np.asarray(image_or_drawing))
+            preprocessed = preprocess_digit(np.asarray(image_or_drawing))
         model = self.model
         if model is None:
             return Recognition(None, None, preprocessed, NO_MODEL)

@@ -250,8 +250,8 @@ def _stroke_width_in_box(image: np.ndarray) -> float:
     return 2 * ink.sum() / outline
 
 
-def test_an_upload_drawn_with_a_thick_pen_is_thinned_to_mnist_width(sample_arrays):
-    from digitwidgets.preprocessing import UPLOAD_STROKE_WIDTH, preprocess_upload
+def test_a_picture_drawn_with_a_thick_pen_can_be_thinned_to_mnist_width(sample_arrays):
+    from digitwidgets.preprocessing import THINNED_STROKE_WIDTH
 
     # A real MNIST 7 as a 280 px picture drawn with a fat marker: each 3x3 maximum widens
     # its strokes by 2 px, twelve of them by about 24 px on a 200 px digit.
@@ -262,21 +262,24 @@ def test_an_upload_drawn_with_a_thick_pen_is_thinned_to_mnist_width(sample_array
         fat = fat.filter(ImageFilter.MaxFilter(3))
     fat = np.asarray(fat)
     as_is = preprocess_digit(fat).image
-    thinned = preprocess_upload(fat).image
-    assert _stroke_width_in_box(as_is) > UPLOAD_STROKE_WIDTH + 1
-    assert abs(_stroke_width_in_box(thinned) - UPLOAD_STROKE_WIDTH) < 0.8
+    thinned = preprocess_digit(fat, stroke_width=THINNED_STROKE_WIDTH).image
+    assert _stroke_width_in_box(as_is) > THINNED_STROKE_WIDTH + 1
+    assert abs(_stroke_width_in_box(thinned) - THINNED_STROKE_WIDTH) < 0.8
     # Still the same digit in the same place: most of the thinned ink lies on the fat ink.
     assert (as_is[thinned > 0.5] > 0.5).mean() > 0.9
 
 
-def test_uploads_with_mnist_strokes_are_left_as_they_are(sample_arrays):
-    from digitwidgets.preprocessing import preprocess_upload
+def test_thinning_leaves_mnist_strokes_as_they_are(sample_arrays):
+    from digitwidgets.preprocessing import THINNED_STROKE_WIDTH
 
-    # Only strokes wider than nearly all of MNIST's are thinned: real MNIST digits as
-    # uploads come out as preprocess_digit makes them, all but the fattest few.
+    # Only strokes wider than nearly all of MNIST's are thinned: real MNIST digits come out
+    # as they would without thinning, all but the fattest few.
     digits = sample_arrays["x_test"][:200]
     unchanged = [
-        np.array_equal(preprocess_upload(image).image, preprocess_digit(image).image)
+        np.array_equal(
+            preprocess_digit(image, stroke_width=THINNED_STROKE_WIDTH).image,
+            preprocess_digit(image).image,
+        )
         for image in digits
     ]
     assert np.mean(unchanged) >= 0.9

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitwidgets.preprocessing import NOTHING_DRAWN, Drawing, preprocess_upload
+from digitwidgets.preprocessing import (
+    NOTHING_DRAWN,
+    THINNED_STROKE_WIDTH,
+    Drawing,
+    preprocess_digit,
+)
 from digitwidgets.recognition import NO_MODEL, Recognition, Recognizer
 
 
@@ -147,10 +152,12 @@ def test_model_property_swaps(untrained_model):
 
 
 def test_recognizing_does_not_change_the_preprocessing(untrained_model, digit_images):
-    # An upload goes through preprocess_upload (a thick pen's strokes thinned); this real 0
-    # is one of MNIST's fattest, so it is thinned too.
+    # An upload goes through preprocess_digit with its own pen: this real 0 is one of MNIST's
+    # fattest, which thinning (preprocess_digit's stroke_width) would have changed.
     result = Recognizer(untrained_model).recognize(digit_images[0])
-    np.testing.assert_array_equal(result.image, preprocess_upload(digit_images[0]).image)
+    np.testing.assert_array_equal(result.image, preprocess_digit(digit_images[0]).image)
+    thinned = preprocess_digit(digit_images[0], stroke_width=THINNED_STROKE_WIDTH).image
+    assert not np.array_equal(result.image, thinned)
 
 
 def test_recognizers_share_the_models_traced_function(untrained_model, digit_images):
