@@ -5,6 +5,9 @@ from __future__ import annotations
 import struct
 import zlib
 
+import numpy as np
+from PIL import Image, ImageFilter
+
 from digitwidgets.mnist import DataInfo, MnistData
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
@@ -15,6 +18,18 @@ def sample_subset(sample_arrays, n_train: int, n_test: int = 200) -> MnistData:
     info = DataInfo("embedded-sample", "first digits of the sample", 0, 0)
     whole = MnistData(*(sample_arrays[name] for name in SPLITS), info)
     return whole.first(n_train, n_test)
+
+
+def fat_marker_picture(digit: np.ndarray) -> np.ndarray:
+    """A real 28x28 digit as a 280 px picture drawn with a fat marker (uint8).
+
+    Each 3x3 maximum widens the strokes by 2 px; twelve of them, by about 24 px on a 200 px
+    digit.
+    """
+    picture = Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR)
+    for _ in range(12):
+        picture = picture.filter(ImageFilter.MaxFilter(3))
+    return np.asarray(picture)
 
 
 def png_declaring(width: int, height: int) -> bytes:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from digitwidgets.preprocessing import (
     NOTHING_DRAWN,
@@ -16,6 +16,7 @@ from digitwidgets.preprocessing import (
     preprocess_digit,
     rasterize_strokes,
 )
+from tests.support import fat_marker_picture
 
 
 def centre_of_mass(image):
@@ -253,14 +254,8 @@ def _stroke_width_in_box(image: np.ndarray) -> float:
 def test_a_picture_drawn_with_a_thick_pen_can_be_thinned_to_mnist_width(sample_arrays):
     from digitwidgets.preprocessing import THINNED_STROKE_WIDTH
 
-    # A real MNIST 7 as a 280 px picture drawn with a fat marker: each 3x3 maximum widens
-    # its strokes by 2 px, twelve of them by about 24 px on a 200 px digit.
-    seven = sample_arrays["x_test"][sample_arrays["y_test"] == 7][0]
-    big = np.asarray(Image.fromarray(seven).resize((280, 280), Image.Resampling.BILINEAR))
-    fat = Image.fromarray(big)
-    for _ in range(12):
-        fat = fat.filter(ImageFilter.MaxFilter(3))
-    fat = np.asarray(fat)
+    # A real MNIST 7 as a 280 px picture drawn with a fat marker.
+    fat = fat_marker_picture(sample_arrays["x_test"][sample_arrays["y_test"] == 7][0])
     as_is = preprocess_digit(fat).image
     thinned = preprocess_digit(fat, stroke_width=THINNED_STROKE_WIDTH).image
     assert _stroke_width_in_box(as_is) > THINNED_STROKE_WIDTH + 1

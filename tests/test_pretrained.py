@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
 
 from digitwidgets.drawn_digits import make_drawn_digits, predicted_accuracy
 from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits, variation_of
 from digitwidgets.preprocessing import preprocess_drawing
 from digitwidgets.pretrained import MODEL_PATH, load_pretrained, pretrained_info
 from digitwidgets.recognition import Recognizer
+from tests.support import fat_marker_picture
 
 # The model's JSON holds what it scored when trained (scripts/train_pretrained.py); the tests
 # measure again and allow half a point for other platforms' numerics. The floors are issue
@@ -75,10 +75,7 @@ def test_reads_real_digits_uploaded_as_drawn_with_a_fat_marker(pretrained, sampl
     right = []
     for digit in range(10):
         for image in sample_arrays["x_test"][sample_arrays["y_test"] == digit][:5]:
-            picture = Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR)
-            for _ in range(12):  # each 3x3 maximum widens the strokes by 2 px
-                picture = picture.filter(ImageFilter.MaxFilter(3))
-            right.append(recognizer.recognize(np.asarray(picture)).digit == digit)
+            right.append(recognizer.recognize(fat_marker_picture(image)).digit == digit)
     assert np.mean(right) >= 0.9
 
 
