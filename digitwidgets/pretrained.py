@@ -57,11 +57,9 @@ def describe(info: dict) -> str:
         mnist = f"{info['mnist_test_accuracy']:.1%} on MNIST test digits"
     drawn = (
         f"{info['drawn_digits_accuracy']['mnist']:.1%} on {info['drawn_digits']['count']} "
-        "digits drawn as on the pad"
+        f"digits drawn as on the pad, {info['broad_drawn_accuracy']:.1%} on "
+        f"{info['broad_drawn_digits']['count']:,} drawn in other ways"
     )
-    if "broad_drawn_accuracy" in info:
-        broad = info["broad_drawn_digits"]["count"]
-        drawn += f", {info['broad_drawn_accuracy']:.1%} on {broad:,} drawn in other ways"
     return (
         f"Pretrained LeNet-5 ({info['train_digits']:,} MNIST digits, augmented): {mnist}, {drawn}."
     )
