@@ -371,7 +371,8 @@ class Template:
                 )
                 self._started = time.monotonic()
                 self._low_priority = not wait  # a visitor's kernel is launched beside it
-                set_session_priority(self._process.pid, LOW_PRIORITY if not wait else 0)
+                if self._low_priority:  # a new session's nice value is 0 already
+                    set_session_priority(self._process.pid, LOW_PRIORITY)
             elif wait and self._low_priority:  # somebody now waits for it
                 self._low_priority = False
                 set_session_priority(self._process.pid, 0)
