@@ -220,6 +220,18 @@ def measure_server_extension(browser, home: Path, *, samples: int) -> list[dict]
     return timings
 
 
+def measure_first_visits(browser, home: Path, *, servers: int) -> list[dict]:
+    """The first visit to each of ``servers`` new servers, made as soon as it listens.
+
+    The visit a Binder or JupyterHub user makes, and the one a server's start-up still
+    weighs on (its kernel template is importing); one server shows it only once.
+    """
+    return [
+        measure_server_extension(browser, home / f"server-{number}", samples=1)[0]
+        for number in range(servers)
+    ]
+
+
 def in_kernel_costs() -> dict:
     """What importing and building the dashboard costs in a fresh Python (offline)."""
     env = {**os.environ, "DIGITWIDGETS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -246,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     parser.add_argument("--quick", action="store_true", help="one sample each")
     parser.add_argument("--samples", type=int, default=4, help="page loads each way")
+    parser.add_argument(
+        "--first-visits",
+        type=int,
+        default=3,
+        metavar="N",
+        help="also the first visit to each of N new servers (server extension; 0 with --quick)",
+    )
     args = parser.parse_args(argv)
     samples = 1 if args.quick else args.samples
 
@@ -258,29 +277,43 @@ def main(argv: list[str] | None = None) -> int:
             extension = measure_server_extension(
                 browser, Path(scratch) / "extension", samples=extension_samples
             )
+            first_visits = measure_first_visits(
+                browser, Path(scratch) / "first", servers=0 if args.quick else args.first_visits
+            )
             warm = measure(browser, Path(scratch) / "warm", preheat=True, samples=samples)
             cold = measure(browser, Path(scratch) / "cold", preheat=False, samples=samples)
             warm_first = [t["seconds"] for t in warm["first_visit"]]
         finally:
             browser.close()
     extension_row = summary(extension)
+    first_row = summary(first_visits) if first_visits else None
     figures = {
         "benchmark": "time_to_interactive",
         "quick": args.quick,
         "target_preheated_s": TARGET_PREHEATED_S,
         "target_server_extension_s": TARGET_SERVER_EXTENSION_S,
         "server_extension": extension_row,
+        "server_extension_first_visits": first_row,
         "preheated": summary(warm["first_visit"]),
         "preheated_returning": summary(warm["returning"]),
         "not_preheated": summary(cold["first_visit"]),
         "in_kernel": in_kernel_costs(),
         "passed": statistics.median(warm_first) < TARGET_PREHEATED_S
-        and extension_row["max_s"] < TARGET_SERVER_EXTENSION_S,
+        and extension_row["max_s"] < TARGET_SERVER_EXTENSION_S
+        and (first_row is None or first_row["max_s"] < TARGET_SERVER_EXTENSION_S),
         "machine": dp.machine(),
     }
     print(f"in kernel: {figures['in_kernel']}")
-    for name in ("server_extension", "preheated", "preheated_returning", "not_preheated"):
+    for name in (
+        "server_extension",
+        "server_extension_first_visits",
+        "preheated",
+        "preheated_returning",
+        "not_preheated",
+    ):
         row = figures[name]
+        if row is None:
+            continue
         print(f"{name}: median {row['median_s']:.2f} s (samples {row['samples_s']})")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Kernels forked from the template: a real kernel each, tied to its server and its template.
+"""Kernels forked from the templates: a real kernel each, tied to its server and its template.
 
 One template serves the module (it imports TensorFlow once, about 7 s here); each test forks
 its own kernels from it and talks to them with a plain Jupyter client.
@@ -18,7 +18,9 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
-from digitwidgets.server.forking import SWITCH, Template, TemplateNotReady
+from digitwidgets.server import forking
+from digitwidgets.server.forking import SWITCH, Template
+from digitwidgets.server.kernels import CappedKernelManager
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kernels are forked on POSIX")
 
@@ -29,16 +31,20 @@ KERNEL = [sys.executable, "-m", "ipykernel_launcher", "-f"]
 def template():
     made = Template()
     yield made
+    full = made.full_pid
     made._process.stdin.close()  # as when its server ends
     made._process.wait(30)
-    assert not os.path.exists(os.path.dirname(made.socket_path)), "its socket's folder is left"
+    assert not os.path.exists(made.folder), "its folder is left"
+    assert gone(full), "the full template outlived its server"
 
 
-def start_kernel(template, folder: Path, **env):
-    """A forked kernel and a client connected to it."""
+def start_kernel(template, folder: Path, *, wait: bool = True, **env):
+    """A forked kernel and a client connected to it (``wait=False``: as for a visitor)."""
     name = folder / f"kernel-{time.monotonic_ns()}.json"
     connection_file, _ = write_connection_file(str(name))
-    process = template.fork([*KERNEL, connection_file], {**os.environ, **env}, str(folder))
+    process = template.fork(
+        [*KERNEL, connection_file], {**os.environ, **env}, str(folder), wait=wait
+    )
     client = BlockingKernelClient(connection_file=connection_file)
     client.load_connection_file()
     client.start_channels()
@@ -142,7 +148,7 @@ def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
     silent.connect(template.socket_path)
     silent.close()
     time.sleep(0.5)
-    busy = psutil.Process(template._process.pid)
+    busy = psutil.Process(template.full_pid)
     before = sum(busy.cpu_times()[:2])
     time.sleep(1.0)
     assert sum(busy.cpu_times()[:2]) - before < 0.5, "the template spins on a closed connection"
@@ -151,18 +157,30 @@ def test_a_kernel_whose_server_connection_closes_is_killed(template, tmp_path):
     assert gone(process.pid)
 
 
-def test_kernels_end_with_their_template(tmp_path):
+def test_a_visitors_kernel_is_forked_before_tensorflow_is_in_and_all_end_with_the_template(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(forking, "LIGHT_WAIT_S", 120.0)  # however slow this machine is today
     template = Template()
-    # While it imports, a visitor's kernel is launched the usual way instead of waiting.
-    with pytest.raises(TemplateNotReady):
-        early = [*KERNEL, str(tmp_path / "kernel-early.json")]
-        template.fork(early, dict(os.environ), str(tmp_path), wait=False)
-    process, client = start_kernel(template, tmp_path)
-    client.stop_channels()
-    template._process.kill()  # no word to its kernels: their parent poller notices
+    # A visitor's kernel does not wait for TensorFlow: the light template forks it at once,
+    # and it imports TensorFlow itself when it needs it, as a kernel launched anew does.
+    light, light_client = start_kernel(template, tmp_path, wait=False)
+    assert psutil.Process(light.pid).ppid() == template._process.pid
+    probe = "import sys; print('tensorflow' in sys.modules)"
+    assert run(light_client, probe) == "False"
+    run(light_client, "from digitwidgets.keras_import import keras")
+    assert run(light_client, probe) == "True"
+    process, client = start_kernel(template, tmp_path)  # waits for the full template
+    assert psutil.Process(process.pid).ppid() == template.full_pid
+    for each in (light_client, client):
+        each.stop_channels()
+    full = template.full_pid
+    template._process.kill()  # no word to anybody: the full template and the kernels notice
     template._process.wait(30)
-    assert wait_for_end(process) is not None
-    assert gone(process.pid)
+    assert gone(full)
+    for kernel in (light, process):
+        assert wait_for_end(kernel) is not None
+        assert gone(kernel.pid)
 
 
 def session_nice(pid) -> int:
@@ -170,23 +188,57 @@ def session_nice(pid) -> int:
     return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
 
 
+def wait_for_full_pid(template, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while template.full_pid is None:
+        assert time.monotonic() < deadline, "the full template did not start"
+        time.sleep(0.01)
+    return template.full_pid
+
+
 @pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="Linux autogroups")
-def test_a_template_started_beside_a_visitors_kernel_takes_only_spare_processor_time(tmp_path):
+def test_the_full_template_takes_only_spare_processor_time_until_a_kernel_waits_for_it(tmp_path):
     template = Template()
-    with pytest.raises(TemplateNotReady):  # a visitor's kernel: launched anew, not waiting
-        template.fork(
-            [*KERNEL, str(tmp_path / "k.json")], dict(os.environ), str(tmp_path), wait=False
-        )
+    template.start()  # as the server starts: nobody waits for a kernel yet
     try:
-        assert session_nice(template._process.pid) == 19
+        full = wait_for_full_pid(template)  # it writes its pid once its priority is set
+        assert session_nice(full) == 19
+        assert session_nice(template._process.pid) == 0, "visitors wait for the light template"
         process, client = start_kernel(template, tmp_path)  # this one waits: priority back
         client.stop_channels()
-        assert session_nice(template._process.pid) == 0
+        assert session_nice(full) == 0
         assert session_nice(process.pid) == 0, "a kernel would inherit the low priority"
         process.kill()
     finally:
         template._process.stdin.close()
         template._process.wait(30)
+
+
+def test_a_visitors_kernel_is_launched_anew_when_no_template_is_ready_in_time(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(forking, "LIGHT_WAIT_S", 0.0)
+    template = Template()
+    try:
+        with pytest.raises(forking.TemplateNotReady):
+            template.fork(
+                [*KERNEL, str(tmp_path / "k.json")], dict(os.environ), str(tmp_path), wait=False
+            )
+    finally:
+        template._process.stdin.close()
+        template._process.wait(30)
+
+
+def test_the_server_starts_the_template_when_configured(monkeypatch):
+    started = []
+    monkeypatch.setattr(Template, "start", lambda self: started.append(self))
+    CappedKernelManager()
+    assert not started, "started although not configured"
+    CappedKernelManager(start_kernel_template=True)
+    assert started == [Template.shared()]
+    monkeypatch.setenv(SWITCH, "0")
+    CappedKernelManager(start_kernel_template=True)
+    assert len(started) == 1, "started although kernels are not forked"
 
 
 def test_only_this_pythons_ipykernel_is_forked(monkeypatch):

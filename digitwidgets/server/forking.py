@@ -13,21 +13,28 @@ and ``binder/jupyter-config``). It launches a kernel by asking the template for 
 the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual way otherwise:
 another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
 to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment. The template starts
-with the server's first kernel. A kernel that Voila preheats (nobody waits for it yet) waits
-for the template rather than importing on its own beside it, as the two imports would only
-compete for the processors (on 2 cores: 14-15 processor-seconds used by the server by its
-first page's model instead of 24-30, and that page no later). A kernel a visitor is waiting
-for, such as the first visit on a Binder or JupyterHub server (no preheating there), is
-launched the usual way while the template imports: waiting made that visit 2 s slower. The
-template then imports at the lowest priority, in a session of its own (Linux's scheduler shares
-the processors between sessions by their nice values), so that it takes only the processor time
-that visitor's kernel and page leave; a kernel that waits for it raises it to the usual one.
+with the server (``CappedKernelManager.start_kernel_template``, set in ``voila.json`` and
+``binder/jupyter-config``) or with its first kernel, in two processes. The **light template** imports what the page needs
+(ipykernel, the widgets: a fraction of a second) and serves kernels a visitor waits for while
+the **full template**, forked from it, imports TensorFlow and Keras (5 or more
+processor-seconds); from then on every kernel is forked from the full one. A light kernel
+imports TensorFlow itself when it needs the model, as a launched one does; the first visitor
+on a Binder or JupyterHub server (no preheating there) gets one, and Train on the page sooner
+than with a launched kernel (2.8 s against 3.3 s, docs/benchmarks.md). A kernel that Voila
+preheats (nobody waits for it yet) waits for the full template rather than importing on its
+own beside it, as the two imports would only compete for the processors (on 2 cores: 14-15
+processor-seconds used by the server by its first page's model instead of 24-30, and that
+page no later). The full template imports at the lowest priority, in a session of its own
+(Linux's scheduler shares the processors between sessions by their nice values), so that it
+takes only the processor time the visitors' kernels and pages leave, until a kernel waits for
+it.
 
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
 its connection file (so ``ps`` and tools that look for kernels find it), fresh random seeds.
 Its life is tied to the server twice: the template kills a kernel whose server connection
-closes, and ipykernel's parent poller ends a kernel whose template has gone.
+closes, and ipykernel's parent poller ends a kernel whose template has gone. The full template
+ends with the light one.
 """
 
 from __future__ import annotations
@@ -55,21 +62,28 @@ from jupyter_client.provisioning import LocalProvisioner
 
 from ..settings_link import PREHEAT_VARIABLE  # "True" in a kernel Voila preheats
 
-# What a dashboard kernel imports; the template imports it once for every kernel.
-PRELOAD = (
+# What a dashboard kernel imports, in two parts: what the page needs to show the dashboard
+# (about 0.3-0.8 processor-seconds), then TensorFlow and Keras (5 or more). The template
+# imports the first and forks the full template, which imports the second.
+PRELOAD_LIGHT = (
     "ipykernel.kernelapp",
     "ipywidgets",
     "digitwidgets.widgets",
+    "setproctitle",  # it finds argv from the environment, so before a kernel changes that
+)
+PRELOAD_FULL = (
     "digitwidgets.keras_import",
     "digitwidgets.training",
     "digitwidgets.inference",
-    "setproctitle",  # it finds argv from the environment, so before a kernel changes that
 )
 SWITCH = "DIGITWIDGETS_FORK_KERNELS"  # "0" in the server's environment: launch kernels anew
 # The template's command line carries this much blank room, which each kernel overwrites with
 # its own command line (setproctitle writes only into the room argv had).
 TITLE_ROOM = 512
 START_TIMEOUT_S = 180.0
+LIGHT_WAIT_S = 5.0  # how long a visitor's kernel waits for the light template, from its start
+# In the template's folder: where each template takes requests, and the full one's pid.
+LIGHT_SOCKET, FULL_SOCKET, FULL_PID = "light.sock", "fork.sock", "full.pid"
 LOW_PRIORITY = 19  # the nice value of the template's session while only leftovers are its
 
 log = logging.getLogger(__name__)
@@ -78,28 +92,56 @@ log = logging.getLogger(__name__)
 # --- the template process ---------------------------------------------------------------
 
 
-def serve(socket_path: str) -> None:
-    """Import what a kernel needs, then fork a kernel for each request on ``socket_path``.
+def serve(folder: str, full_nice: int = 0) -> None:
+    """Import what the page needs, then fork a kernel for each request; see :func:`_serve`.
 
-    Each request is one JSON line, ``{"argv": [...], "env": {...}, "cwd": "..."}``, on its own
-    connection; the answer is the kernel's process id, and later ``exit <status>`` when it
-    ends. A connection that closes first gets its kernel killed. The template ends, killing
-    its kernels and removing its socket's folder, when its standard input closes (its server
-    is gone).
+    The template ends, killing its kernels and removing ``folder``, when its standard input
+    closes (its server is gone).
     """
     template = os.getpid()
     try:
-        _serve(socket_path)
+        _serve(folder, full_nice)
     finally:
-        if os.getpid() == template:  # not a kernel forked from it, leaving Python
-            shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
+        if os.getpid() == template:  # not the full template or a kernel, leaving Python
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _serve(socket_path: str) -> None:
+def _serve(folder: str, full_nice: int) -> None:
+    """Serve light kernels on ``light.sock`` while the full template gets ready for ``fork.sock``.
+
+    Each request is one JSON line, ``{"argv": [...], "env": {...}, "cwd": "..."}``, on its own
+    connection; the answer is the kernel's process id, and later ``exit <status>`` when it
+    ends. A connection that closes first gets its kernel killed. The full template is forked
+    from this process once the light imports are done: it takes a session of its own at
+    ``full_nice``, writes its pid to ``full.pid``, imports TensorFlow and Keras, and then
+    serves ``fork.sock``. It ends with this process or with the server.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal: the server
-    for name in PRELOAD:  # decides what happens to its kernels
+    _import(PRELOAD_LIGHT)  # decides what happens to its kernels
+    if os.fork() == 0:
+        os.setsid()
+        set_session_priority("self", full_nice)
+        _write_file(os.path.join(folder, FULL_PID), str(os.getpid()))
+        _import(PRELOAD_FULL)
+        _fork_kernels(os.path.join(folder, FULL_SOCKET), parent=os.getppid())
+        return
+    _fork_kernels(os.path.join(folder, LIGHT_SOCKET))
+
+
+def _import(names) -> None:
+    for name in names:
         with contextlib.suppress(ImportError):  # a kernel would import it (and fail) itself
             importlib.import_module(name)
+
+
+def _write_file(path: str, text: str) -> None:
+    with open(path + ".new", "w") as file:
+        file.write(text)
+    os.rename(path + ".new", path)  # whole or not at all for a reader
+
+
+def _fork_kernels(socket_path: str, parent: int | None = None) -> None:
+    """Fork a kernel for each request on ``socket_path`` until the server (or ``parent``) ends."""
     gc.collect()
     gc.freeze()  # kernels share these objects' pages instead of copying them on the first GC
     set_session_priority("self", 0)  # forking a kernel must not wait behind the visitors
@@ -125,8 +167,17 @@ def _serve(socket_path: str) -> None:
             each.close()
         selector.close()
 
+    def kill_kernels() -> None:
+        for pid in kernels:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     while True:
-        for key, _ in selector.select():
+        events = selector.select(timeout=None if parent is None else 1.0)
+        if parent is not None and os.getppid() != parent:  # the light template was killed
+            kill_kernels()
+            return
+        for key, _ in events:
             if key.data == "listener":
                 connection, _ = listener.accept()
                 waiting[connection] = b""
@@ -136,9 +187,7 @@ def _serve(socket_path: str) -> None:
                 _reap(kernels, selector)
             elif key.data == "server":
                 if not os.read(sys.stdin.fileno(), 4096):
-                    for pid in kernels:
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(pid, signal.SIGKILL)
+                    kill_kernels()
                     return
             elif key.data == "request":
                 connection = key.fileobj
@@ -302,21 +351,32 @@ class ForkedProcess:
 
 
 class Template:
-    """The server's template process, started on the first kernel launch and again if it ends."""
+    """The server's template processes, started with the server or its first kernel, and
+    again if they end.
+
+    Two processes answer for kernels: the light template, which has imported what the page
+    needs (ready a fraction of a second after it starts), and the full template forked from
+    it, which has imported TensorFlow too (seconds later). A kernel is forked from the full
+    one once it is ready. Before that, a kernel a visitor waits for is forked from the light
+    one (it imports TensorFlow itself, in the background, as a launched kernel does), and a
+    kernel nobody waits for yet (Voila's preheated one) waits for the full one, which then
+    runs at the usual priority; otherwise it imports at the lowest.
+    """
 
     _shared: Template | None = None
     _shared_lock = threading.Lock()
 
     def __init__(self):
-        self._folder = tempfile.mkdtemp(prefix="digitwidgets-template-")
+        self.folder = tempfile.mkdtemp(prefix="digitwidgets-template-")
         # The template removes it when it ends; this is for a template that was killed.
-        atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
-        self.socket_path = os.path.join(self._folder, "fork.sock")
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+        self.socket_path = os.path.join(self.folder, FULL_SOCKET)
+        self.light_socket_path = os.path.join(self.folder, LIGHT_SOCKET)
         self._process: subprocess.Popen | None = None
         self._started = 0.0
         self._start_lock = threading.Lock()
         self._failure: str | None = None  # why it could not start: kernels launch anew then
-        self._low_priority = False
+        self._low_priority = False  # the full template's, until somebody waits for it
 
     @classmethod
     def shared(cls) -> Template:
@@ -329,22 +389,38 @@ class Template:
     @staticmethod
     def can_fork(cmd: list[str]) -> bool:
         """Whether ``cmd`` is a kernel the template can fork: this Python's ipykernel."""
-        if os.environ.get(SWITCH, "1") == "0" or not hasattr(os, "fork"):
+        if not forking_enabled():
             return False
         if len(cmd) < 3 or cmd[1:3] != ["-m", "ipykernel_launcher"]:
             return False
         return _same_file(cmd[0], sys.executable)
 
-    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = True) -> ForkedProcess:
-        """A new kernel running ``cmd``'s ipykernel, forked from the template (blocking).
+    @property
+    def full_pid(self) -> int | None:
+        """The full template's process id, once it has started."""
+        try:
+            with open(os.path.join(self.folder, FULL_PID)) as file:
+                return int(file.read())
+        except (OSError, ValueError):
+            return None
 
-        Starts the template if it is not running. While it imports, waits for it (up to
-        ``START_TIMEOUT_S``), or with ``wait=False`` raises :class:`TemplateNotReady`.
+    def start(self) -> None:
+        """Start the templates now if they are not running (the full one at the lowest
+        priority, as nobody waits for it yet); do not wait for them."""
+        self._start(wait=False)
+
+    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = True) -> ForkedProcess:
+        """A new kernel running ``cmd``'s ipykernel, forked from a template (blocking).
+
+        Starts the templates if they are not running. From the full template, waiting for it
+        while it imports (up to ``START_TIMEOUT_S``); with ``wait=False``, from the light one
+        if the full one is not ready, or :class:`TemplateNotReady` if neither is within
+        ``LIGHT_WAIT_S`` of their start.
         """
-        self._ensure_started(wait=wait)
+        path = self._ready_socket(wait=wait)
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(30)
-        connection.connect(self.socket_path)
+        connection.connect(path)
         request = {"argv": [str(part) for part in cmd], "env": dict(env), "cwd": str(cwd)}
         connection.sendall(json.dumps(request).encode() + b"\n")
         answer = b""
@@ -355,40 +431,68 @@ class Template:
             answer += chunk
         return ForkedProcess(int(answer), connection)
 
-    def _ensure_started(self, *, wait: bool) -> None:
+    def _start(self, *, wait: bool) -> subprocess.Popen:
         if self._failure:  # not tried again for every kernel, each waiting for it to fail
             raise OSError(self._failure)
         with self._start_lock:
             if self._process is None or self._process.poll() is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.socket_path)
+                for name in (LIGHT_SOCKET, FULL_SOCKET, FULL_PID):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.folder, name))
+                self._low_priority = not wait
+                full_nice = f"--full-nice={LOW_PRIORITY if self._low_priority else 0}"
                 room = "--room=" + "." * TITLE_ROOM
+                command = [sys.executable, "-m", "digitwidgets.server.forking", self.folder]
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "digitwidgets.server.forking", self.socket_path, room],
+                    [*command, full_nice, room],
                     stdin=subprocess.PIPE,  # closes when this server ends, and the template too
                     env={**os.environ, "SPT_NOENV": "1"},
-                    start_new_session=True,  # its own share of the processors, weighted below
+                    start_new_session=True,  # its own share of the processors
                 )
                 self._started = time.monotonic()
-                self._low_priority = not wait  # a visitor's kernel is launched beside it
-                if self._low_priority:  # a new session's nice value is 0 already
-                    set_session_priority(self._process.pid, LOW_PRIORITY)
-            elif wait and self._low_priority:  # somebody now waits for it
-                self._low_priority = False
-                set_session_priority(self._process.pid, 0)
-            process = self._process
+            return self._process
+
+    def _ready_socket(self, *, wait: bool) -> str:
+        process = self._start(wait=wait)
         deadline = self._started + START_TIMEOUT_S
         while not os.path.exists(self.socket_path):
             if process.poll() is not None:
                 self._failure = f"the kernel template ended ({process.returncode})"
+                raise OSError(self._failure)
+            full = self.full_pid
+            if full is not None and not _alive(full):
+                process.kill()
+                self._failure = "the full kernel template ended while it imported"
                 raise OSError(self._failure)
             if time.monotonic() > deadline:
                 process.kill()
                 self._failure = f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s"
                 raise OSError(self._failure)
             if not wait:
-                raise TemplateNotReady("the kernel template is still importing")
-            time.sleep(0.05)
+                if os.path.exists(self.light_socket_path):
+                    return self.light_socket_path
+                if time.monotonic() > self._started + LIGHT_WAIT_S:
+                    raise TemplateNotReady("the kernel template is still importing")
+            elif self._low_priority and full is not None:  # somebody now waits for it
+                set_session_priority(full, 0)
+                self._low_priority = False
+            time.sleep(0.02)
+        return self.socket_path
+
+
+def forking_enabled() -> bool:
+    """Whether this server forks its kernels (``DIGITWIDGETS_FORK_KERNELS`` is not "0")."""
+    return os.environ.get(SWITCH, "1") != "0" and hasattr(os, "fork")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def set_session_priority(pid: int | str, nice: int) -> None:
@@ -428,7 +532,7 @@ class ForkingProvisioner(LocalProvisioner):
         fork = functools.partial(Template.shared().fork, wait=preheated)
         try:
             process = await asyncio.to_thread(fork, cmd, env, cwd)
-        except TemplateNotReady:  # a visitor's kernel while the template imports: anew
+        except TemplateNotReady:  # a visitor's kernel, no template ready in time: anew
             return await super().launch_kernel(cmd, **kwargs)
         except OSError as error:
             log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
@@ -440,4 +544,4 @@ class ForkingProvisioner(LocalProvisioner):
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2].removeprefix("--full-nice=")))

@@ -11,6 +11,9 @@ configuration and keeps that bounded:
 - **One start at a time** (``starts_at_once``; by default half the processors, at least
   one): a new kernel waits until the one before it has run its page's notebook, so a burst
   of page loads uses one processor for its starts and leaves the others to the pages in use.
+- **The kernel template starts with the server** (``start_kernel_template``, set in
+  ``voila.json`` and ``binder/jupyter-config``): the first visitor's kernel is then forked from it
+  (:mod:`digitwidgets.server.forking`) rather than launched anew.
 - **Kernels nobody connects to are released** ``release_unconnected_after`` seconds (30 by
   default) after their page was served, instead of after the 30-minute idle cull. A kernel
   whose page connected once keeps the usual behaviour: closing the page shuts it down, and
@@ -30,7 +33,7 @@ import time
 from jupyter_server.base.call_context import CallContext
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado.web import HTTPError
-from traitlets import Float, Int, TraitError, validate
+from traitlets import Bool, Float, Int, TraitError, validate
 
 from ..settings_link import PREHEAT_VARIABLE  # how Voila marks the kernels of its pool
 from .capacity import (
@@ -41,6 +44,7 @@ from .capacity import (
     available_memory_bytes,
     default_max_kernels,
 )
+from .forking import Template, forking_enabled
 from .full_page import FULL_STATUS, full_message, send_full_page
 
 
@@ -115,6 +119,15 @@ class CappedKernelManager(AsyncMappingKernelManager):
         config=True,
         help="Seconds a visitor turned away is asked to wait (the Retry-After header).",
     )
+    start_kernel_template = Bool(
+        False,
+        config=True,
+        help=(
+            "Start the kernel template with the server, where kernels are forked (the "
+            "digitwidgets-forking provisioner), so that the first visitor's kernel is forked "
+            "too: on a Binder or JupyterHub server that visitor arrives as it starts."
+        ),
+    )
 
     @validate("max_kernels", "retry_after", "kernels_per_cpu", "starts_at_once")
     def _not_negative(self, proposal):
@@ -150,6 +163,8 @@ class CappedKernelManager(AsyncMappingKernelManager):
             self.kernel_cap,
             self.release_unconnected_after,
         )
+        if self.start_kernel_template and forking_enabled():
+            Template.shared().start()
 
     # --- counting -------------------------------------------------------------------------
 
