@@ -229,8 +229,8 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
         out = []
         for way, mode in figures["modes"].items():
             template = (
-                f"; template {mode['template_cpu_s']} processor-s once, "
-                f"{mode['template_rss_mb']} MB"
+                f"; templates {mode['template_cpu_s']} processor-s once, "
+                f"{mode['template_rss_mb']} MB resident, {mode.get('template_uss_mb', '?')} MB own"
                 if "template_cpu_s" in mode
                 else ""
             )

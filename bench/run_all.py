@@ -30,7 +30,7 @@ BENCHMARKS = {
     "training_scaling": ("bench_training_scaling.py", []),
     "training_overhead": ("bench_training_overhead.py", []),
     "browser_recognition": ("bench_browser_recognition.py", []),
-    "time_to_interactive": ("bench_time_to_interactive.py", []),
+    "time_to_interactive": ("bench_time_to_interactive.py", ["--first-visits", "6"]),
     "kernel_memory": ("bench_kernel_memory.py", []),
     "kernel_start": ("bench_kernel_start.py", []),
     "default_training": ("bench_default_training.py", []),

@@ -197,18 +197,34 @@ def wait_for_full_pid(template, timeout: float = 60.0) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="Linux autogroups")
-def test_the_full_template_takes_only_spare_processor_time_until_a_kernel_waits_for_it(tmp_path):
+def test_the_full_template_takes_only_spare_processor_time_until_it_is_needed(tmp_path):
     template = Template()
     template.start()  # as the server starts: nobody waits for a kernel yet
     try:
         full = wait_for_full_pid(template)  # it writes its pid once its priority is set
         assert session_nice(full) == 19
-        assert session_nice(template._process.pid) == 0, "visitors wait for the light template"
+        assert session_nice(template._process.pid) == 0, "kernels wait for the light template"
         process, client = start_kernel(template, tmp_path)  # this one waits: priority back
         client.stop_channels()
         assert session_nice(full) == 0
         assert session_nice(process.pid) == 0, "a kernel would inherit the low priority"
         process.kill()
+    finally:
+        template._process.stdin.close()
+        template._process.wait(30)
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="Linux autogroups")
+def test_a_busy_server_cannot_starve_the_full_template(monkeypatch, tmp_path):
+    monkeypatch.setattr(forking, "LOW_PRIORITY_S", 0.0)  # its time at the lowest is over
+    template = Template()
+    template.start()
+    try:
+        full = wait_for_full_pid(template)
+        light, client = start_kernel(template, tmp_path, wait=False)
+        client.stop_channels()
+        assert session_nice(full) == 0
+        light.kill()
     finally:
         template._process.stdin.close()
         template._process.wait(30)

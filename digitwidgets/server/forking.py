@@ -14,20 +14,18 @@ the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual w
 another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
 to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment. The template starts
 with the server (``CappedKernelManager.start_kernel_template``, set in ``voila.json`` and
-``binder/jupyter-config``) or with its first kernel, in two processes. The **light template** imports what the page needs
-(ipykernel, the widgets: a fraction of a second) and serves kernels a visitor waits for while
-the **full template**, forked from it, imports TensorFlow and Keras (5 or more
+``binder/jupyter-config``) or with its first kernel, in two processes. The **light template**
+imports what the page needs (ipykernel, the widgets: a fraction of a second) and serves
+kernels while the **full template**, forked from it, imports TensorFlow and Keras (5 or more
 processor-seconds); from then on every kernel is forked from the full one. A light kernel
-imports TensorFlow itself when it needs the model, as a launched one does; the first visitor
-on a Binder or JupyterHub server (no preheating there) gets one, and Train on the page sooner
-than with a launched kernel (2.8 s against 3.3 s, docs/benchmarks.md). A kernel that Voila
-preheats (nobody waits for it yet) waits for the full template rather than importing on its
-own beside it, as the two imports would only compete for the processors (on 2 cores: 14-15
-processor-seconds used by the server by its first page's model instead of 24-30, and that
-page no later). The full template imports at the lowest priority, in a session of its own
-(Linux's scheduler shares the processors between sessions by their nice values), so that it
-takes only the processor time the visitors' kernels and pages leave, until a kernel waits for
-it.
+imports TensorFlow itself when it loads the model, as a launched one does. So the first
+visitor of a new server, a Binder or JupyterHub user who arrives as it starts, gets a page
+built by a light kernel (Train clickable 2.8 s after the request against 3.3 s with a kernel
+launched anew, docs/benchmarks.md), and Voila's first preheated kernel is one too, instead of
+waiting for TensorFlow. The full template imports at the lowest priority, in a session of its
+own (Linux's scheduler shares the processors between sessions by their nice values), so that
+it takes only the processor time the first pages leave; after ``LOW_PRIORITY_S`` it imports at
+the usual priority, so that a busy server cannot starve it.
 
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
@@ -42,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import functools
 import gc
 import importlib
 import json
@@ -59,8 +56,6 @@ import threading
 import time
 
 from jupyter_client.provisioning import LocalProvisioner
-
-from ..settings_link import PREHEAT_VARIABLE  # "True" in a kernel Voila preheats
 
 # What a dashboard kernel imports, in two parts: what the page needs to show the dashboard
 # (about 0.3-0.8 processor-seconds), then TensorFlow and Keras (5 or more). The template
@@ -81,7 +76,8 @@ SWITCH = "DIGITWIDGETS_FORK_KERNELS"  # "0" in the server's environment: launch 
 # its own command line (setproctitle writes only into the room argv had).
 TITLE_ROOM = 512
 START_TIMEOUT_S = 180.0
-LIGHT_WAIT_S = 5.0  # how long a visitor's kernel waits for the light template, from its start
+LIGHT_WAIT_S = 5.0  # how long a kernel waits for the light template, from its start
+LOW_PRIORITY_S = 10.0  # how long the full template imports at the lowest priority
 # In the template's folder: where each template takes requests, and the full one's pid.
 LIGHT_SOCKET, FULL_SOCKET, FULL_PID = "light.sock", "fork.sock", "full.pid"
 LOW_PRIORITY = 19  # the nice value of the template's session while only leftovers are its
@@ -357,10 +353,10 @@ class Template:
     Two processes answer for kernels: the light template, which has imported what the page
     needs (ready a fraction of a second after it starts), and the full template forked from
     it, which has imported TensorFlow too (seconds later). A kernel is forked from the full
-    one once it is ready. Before that, a kernel a visitor waits for is forked from the light
-    one (it imports TensorFlow itself, in the background, as a launched kernel does), and a
-    kernel nobody waits for yet (Voila's preheated one) waits for the full one, which then
-    runs at the usual priority; otherwise it imports at the lowest.
+    one once it is ready, and from the light one before that (it imports TensorFlow itself,
+    in the background, as a launched kernel does). The full template imports at the lowest
+    priority for its first ``LOW_PRIORITY_S`` seconds, then at the usual one, so that a busy
+    server cannot starve it while every kernel imports TensorFlow on its own.
     """
 
     _shared: Template | None = None
@@ -376,7 +372,7 @@ class Template:
         self._started = 0.0
         self._start_lock = threading.Lock()
         self._failure: str | None = None  # why it could not start: kernels launch anew then
-        self._low_priority = False  # the full template's, until somebody waits for it
+        self._low_priority = False  # the full template's, for its first LOW_PRIORITY_S
 
     @classmethod
     def shared(cls) -> Template:
@@ -405,17 +401,16 @@ class Template:
             return None
 
     def start(self) -> None:
-        """Start the templates now if they are not running (the full one at the lowest
-        priority, as nobody waits for it yet); do not wait for them."""
+        """Start the templates now if they are not running; do not wait for them."""
         self._start(wait=False)
 
-    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = True) -> ForkedProcess:
+    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = False) -> ForkedProcess:
         """A new kernel running ``cmd``'s ipykernel, forked from a template (blocking).
 
-        Starts the templates if they are not running. From the full template, waiting for it
-        while it imports (up to ``START_TIMEOUT_S``); with ``wait=False``, from the light one
-        if the full one is not ready, or :class:`TemplateNotReady` if neither is within
-        ``LIGHT_WAIT_S`` of their start.
+        Starts the templates if they are not running. From the full template if it is
+        ready, else from the light one, or :class:`TemplateNotReady` if that is not ready
+        within ``LIGHT_WAIT_S`` of their start. With ``wait=True``, from the full template,
+        waiting for it (up to ``START_TIMEOUT_S``; it imports at the usual priority then).
         """
         path = self._ready_socket(wait=wait)
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -468,14 +463,16 @@ class Template:
                 process.kill()
                 self._failure = f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s"
                 raise OSError(self._failure)
+            now = time.monotonic()
+            needed = wait or now > self._started + LOW_PRIORITY_S
+            if self._low_priority and full is not None and needed:
+                set_session_priority(full, 0)
+                self._low_priority = False
             if not wait:
                 if os.path.exists(self.light_socket_path):
                     return self.light_socket_path
-                if time.monotonic() > self._started + LIGHT_WAIT_S:
+                if now > self._started + LIGHT_WAIT_S:
                     raise TemplateNotReady("the kernel template is still importing")
-            elif self._low_priority and full is not None:  # somebody now waits for it
-                set_session_priority(full, 0)
-                self._low_priority = False
             time.sleep(0.02)
         return self.socket_path
 
@@ -527,12 +524,9 @@ class ForkingProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         env = kwargs.get("env") or dict(os.environ)
         cwd = kwargs.get("cwd") or os.getcwd()
-        # A visitor waits for this kernel unless Voila preheats it for a visitor to come.
-        preheated = env.get(PREHEAT_VARIABLE) == "True"
-        fork = functools.partial(Template.shared().fork, wait=preheated)
         try:
-            process = await asyncio.to_thread(fork, cmd, env, cwd)
-        except TemplateNotReady:  # a visitor's kernel, no template ready in time: anew
+            process = await asyncio.to_thread(Template.shared().fork, cmd, env, cwd)
+        except TemplateNotReady:  # no template ready in time: anew
             return await super().launch_kernel(cmd, **kwargs)
         except OSError as error:
             log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
