@@ -230,6 +230,16 @@ def test_a_busy_server_cannot_starve_the_full_template(monkeypatch, tmp_path):
         template._process.wait(30)
 
 
+def test_a_server_that_ends_while_the_full_template_imports_leaves_no_process_or_noise(capfd):
+    template = Template()
+    template.start()
+    full = wait_for_full_pid(template)  # it has just begun to import TensorFlow
+    template._process.stdin.close()  # the server ends: the light template removes the folder
+    template._process.wait(30)
+    assert gone(full, timeout=120)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_a_visitors_kernel_is_launched_anew_when_no_template_is_ready_in_time(
     monkeypatch, tmp_path
 ):

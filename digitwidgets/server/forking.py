@@ -148,8 +148,11 @@ def _fork_kernels(socket_path: str, parent: int | None = None) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wake-up byte is written
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path + ".new")
-    os.rename(socket_path + ".new", socket_path)  # the path exists once it accepts
+    try:
+        listener.bind(socket_path + ".new")
+        os.rename(socket_path + ".new", socket_path)  # the path exists once it accepts
+    except FileNotFoundError:  # the light template ended (and removed the folder) meanwhile
+        return
     listener.listen(64)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "listener")
