@@ -236,7 +236,7 @@ def test_a_server_that_ends_while_the_full_template_imports_leaves_no_process_or
     full = wait_for_full_pid(template)  # it has just begun to import TensorFlow
     template._process.stdin.close()  # the server ends: the light template removes the folder
     template._process.wait(30)
-    assert gone(full, timeout=120)
+    assert gone(full, timeout=30)
     assert "Traceback" not in capfd.readouterr().err
 
 

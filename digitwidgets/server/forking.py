@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import gc
 import importlib
 import json
@@ -80,6 +81,7 @@ LIGHT_WAIT_S = 5.0  # how long a kernel waits for the light template, from its s
 LOW_PRIORITY_S = 10.0  # how long the full template imports at the lowest priority
 # In the template's folder: where each template takes requests, and the full one's pid.
 LIGHT_SOCKET, FULL_SOCKET, FULL_PID = "light.sock", "fork.sock", "full.pid"
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for when the parent process ends
 LOW_PRIORITY = 19  # the nice value of the template's session while only leftovers are its
 
 log = logging.getLogger(__name__)
@@ -115,13 +117,27 @@ def _serve(folder: str, full_nice: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal: the server
     _import(PRELOAD_LIGHT)  # decides what happens to its kernels
     if os.fork() == 0:
+        parent = os.getppid()
+        # While it imports it has no kernels to see to: it is killed with the light template,
+        # rather than import TensorFlow for a server that is gone.
+        _die_with_parent(signal.SIGKILL)
+        if os.getppid() != parent:
+            return
         os.setsid()
         set_session_priority("self", full_nice)
         _write_file(os.path.join(folder, FULL_PID), str(os.getpid()))
         _import(PRELOAD_FULL)
-        _fork_kernels(os.path.join(folder, FULL_SOCKET), parent=os.getppid())
+        _die_with_parent(0)  # from now on it kills its kernels first (_fork_kernels)
+        _fork_kernels(os.path.join(folder, FULL_SOCKET), parent=parent)
         return
     _fork_kernels(os.path.join(folder, LIGHT_SOCKET))
+
+
+def _die_with_parent(signum: int) -> None:
+    """Have Linux send this process ``signum`` when its parent ends (0: no more); elsewhere
+    nothing (the full template's loop notices a new parent within a second)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def _import(names) -> None:
