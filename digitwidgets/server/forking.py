@@ -127,6 +127,7 @@ def _serve(folder: str, full_nice: int) -> None:
         set_session_priority("self", full_nice)
         _write_file(os.path.join(folder, FULL_PID), str(os.getpid()))
         _import(PRELOAD_FULL)
+        set_session_priority("self", 0)  # forking a kernel must not wait behind the visitors
         _die_with_parent(0)  # from now on it kills its kernels first (_fork_kernels)
         _fork_kernels(os.path.join(folder, FULL_SOCKET), parent=parent)
         return
@@ -156,7 +157,6 @@ def _fork_kernels(socket_path: str, parent: int | None = None) -> None:
     """Fork a kernel for each request on ``socket_path`` until the server (or ``parent``) ends."""
     gc.collect()
     gc.freeze()  # kernels share these objects' pages instead of copying them on the first GC
-    set_session_priority("self", 0)  # forking a kernel must not wait behind the visitors
 
     wake_read, wake_write = socket.socketpair()
     wake_write.setblocking(False)
