@@ -5,7 +5,11 @@ Voila server extension, configured by ``binder/jupyter-config`` and launched thr
 ``binder/start``, serving ``/voila/render/notebooks/dashboard.ipynb`` (no preheated kernel:
 each visit starts one); its first visit comes as soon as the server listens, as Binder's
 redirect does. Then standalone Voila as ``voila.json`` configures it, with the preheated kernel
-pool (the shipped setting) and with ``--VoilaConfiguration.preheat_kernel=False``.
+pool (the shipped setting) and with ``--VoilaConfiguration.preheat_kernel=False``. Last,
+Voila's own floor on this machine: the same preheated server and page load for a notebook of
+one Train button in Voila's ``lab`` template, which is what any Voila page costs before a
+dashboard adds anything: once plain Voila, once configured as ``voila.json`` configures the
+dashboard's server.
 
 Each sample opens a fresh browser context (a first-time visitor, nothing cached), calls
 ``page.goto`` and waits for ``button.dw-train`` to be visible and enabled; with preheating, a
@@ -75,6 +79,12 @@ print(json.dumps({
 """
 
 
+ONE_BUTTON = """import ipywidgets
+train = ipywidgets.Button(description="Train")
+train.add_class("dw-train")
+train"""
+
+
 def pool_fills(server) -> int:
     """How many times the server has said its kernel pool is full."""
     return len(re.findall(POOL_FILLED, server.log()))
@@ -129,14 +139,24 @@ def new_context(browser):
     return browser.new_context(viewport={"width": 1280, "height": 1100})
 
 
-def measure(browser, home: Path, *, preheat: bool, samples: int) -> dict[str, list[dict]]:
-    """Serve the dashboard and time ``samples`` page loads of first-time visitors.
+def measure(
+    browser,
+    home: Path,
+    *,
+    preheat: bool,
+    samples: int,
+    notebook: Path = dp.NOTEBOOK,
+    extra_args: tuple[str, ...] = (),
+    cwd: Path = dp.ROOT,
+) -> dict[str, list[dict]]:
+    """Serve ``notebook`` (the dashboard) and time ``samples`` loads of first-time visitors.
 
     With preheating, also ``samples`` loads of a returning visitor (one context whose cache
-    holds Voila's and the widgets' JavaScript from a first load, not counted).
+    holds Voila's and the widgets' JavaScript from a first load, not counted). The server
+    runs in ``cwd``: in the repository, ``voila.json`` configures it.
     """
-    extra = [] if preheat else ["--VoilaConfiguration.preheat_kernel=False"]
-    server = dp.VoilaServer(dp.NOTEBOOK, home, extra_args=extra).start()
+    extra = [*extra_args] + ([] if preheat else ["--VoilaConfiguration.preheat_kernel=False"])
+    server = dp.VoilaServer(notebook, home, extra_args=extra, cwd=cwd).start()
     returning = new_context(browser)
     loads = [("first_visit", None)] * samples
     if preheat:
@@ -168,6 +188,35 @@ def measure(browser, home: Path, *, preheat: bool, samples: int) -> dict[str, li
         returning.close()
         server.stop()
     return results
+
+
+def measure_voila_floor(
+    browser, home: Path, *, samples: int, configured: bool
+) -> dict[str, list[dict]]:
+    """``measure`` preheated for a notebook of one Train button in Voila's ``lab`` template.
+
+    Nothing of the dashboard's: what Voila's page, its scripts and one widget cost here.
+    ``configured``: served as ``voila.json`` configures the dashboard's server (its kernel
+    manager, forked kernels, visitor gate); otherwise plain Voila, run outside the repository,
+    with only a preheated kernel.
+    """
+    import nbformat
+
+    home.mkdir(parents=True, exist_ok=True)
+    notebook = home / "one_button.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(ONE_BUTTON)]), notebook
+    )
+    plain = ("--VoilaConfiguration.preheat_kernel=True", "--VoilaConfiguration.default_pool_size=1")
+    return measure(
+        browser,
+        home,
+        preheat=True,
+        samples=samples,
+        notebook=notebook,
+        extra_args=("--VoilaConfiguration.template=lab", *(() if configured else plain)),
+        cwd=dp.ROOT if configured else home,
+    )
 
 
 def summary(timings: list[dict]) -> dict:
@@ -282,6 +331,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             warm = measure(browser, Path(scratch) / "warm", preheat=True, samples=samples)
             cold = measure(browser, Path(scratch) / "cold", preheat=False, samples=samples)
+            floors = {
+                "voila_floor": measure_voila_floor(
+                    browser, Path(scratch) / "floor", samples=samples, configured=False
+                ),
+                "voila_floor_configured": measure_voila_floor(
+                    browser, Path(scratch) / "configured", samples=samples, configured=True
+                ),
+            }
             warm_first = [t["seconds"] for t in warm["first_visit"]]
         finally:
             browser.close()
@@ -297,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         "preheated": summary(warm["first_visit"]),
         "preheated_returning": summary(warm["returning"]),
         "not_preheated": summary(cold["first_visit"]),
+        **{name: summary(floor["first_visit"]) for name, floor in floors.items()},
+        **{f"{name}_returning": summary(floor["returning"]) for name, floor in floors.items()},
         "in_kernel": in_kernel_costs(),
         "passed": statistics.median(warm_first) < TARGET_PREHEATED_S
         and extension_row["max_s"] < TARGET_SERVER_EXTENSION_S
@@ -310,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         "preheated",
         "preheated_returning",
         "not_preheated",
+        "voila_floor",
+        "voila_floor_returning",
+        "voila_floor_configured",
+        "voila_floor_configured_returning",
     ):
         row = figures[name]
         if row is None:

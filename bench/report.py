@@ -53,6 +53,29 @@ def _first_visits_row(figures: dict) -> list[tuple]:
     ]
 
 
+def _voila_floor_rows(figures: dict) -> list[tuple]:
+    rows = []
+    for name, how in (
+        ("voila_floor", "plain Voila"),
+        ("voila_floor_configured", "served as voila.json configures the dashboard"),
+    ):
+        floor, back = figures.get(name), figures.get(f"{name}_returning")
+        if not floor or not back:
+            continue
+        rows.append(
+            (
+                f"Voila's floor: a notebook of one Train button, lab template, preheated, {how}; "
+                "first visit and returning: medians (min–max)",
+                "",
+                f"{floor['median_s']:.2f} s ({floor['min_s']:.2f}–{floor['max_s']:.2f}), "
+                f"{back['median_s']:.2f} s ({back['min_s']:.2f}–{back['max_s']:.2f}); "
+                f"load event {floor['load_event_median_ms']} ms",
+                "",
+            )
+        )
+    return rows
+
+
 def _verdict(passed) -> str:
     if passed is None:
         return "—"
@@ -191,6 +214,7 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                 f"{cold['median_s']:.2f} s ({cold['min_s']:.2f}–{cold['max_s']:.2f})",
                 "",
             ),
+            *_voila_floor_rows(figures),
         ]
     if name == "capacity":
         out = [
@@ -521,15 +545,18 @@ def plot(collected: dict, path: Path) -> None:
     if tti:
         labels = ["preheated", "preheated,\nreturning", "not preheated"]
         rows_ = [tti["preheated"], tti["preheated_returning"], tti["not_preheated"]]
+        colours = ["#2ca02c", "#98df8a", "#999"]
+        if tti.get("voila_floor"):
+            labels.append("plain Voila,\none button")
+            rows_.append(tti["voila_floor"])
+            colours.append("#1f77b4")
         for i, row in enumerate(rows_):
             panels[5].plot([i] * len(row["samples_s"]), row["samples_s"], ".", color="#bbb")
-        panels[5].bar(
-            range(3), [r["median_s"] for r in rows_], 0.5, color=["#2ca02c", "#98df8a", "#999"]
-        )
+        panels[5].bar(range(len(rows_)), [r["median_s"] for r in rows_], 0.5, color=colours)
         panels[5].axhline(
             tti["target_preheated_s"], color="red", lw=0.8, label="target (preheated)"
         )
-        panels[5].set_xticks(range(3), labels)
+        panels[5].set_xticks(range(len(rows_)), labels)
         panels[5].set_ylabel("seconds to Train clickable")
         panels[5].legend()
     panels[5].set_title("Time to interactive")

@@ -69,11 +69,11 @@ class _Server:
         self.log_path = self.home / self.log_name
         self.process: subprocess.Popen | None = None
 
-    def _launch(self, command: list[str], env: dict, timeout: float) -> None:
+    def _launch(self, command: list[str], env: dict, timeout: float, cwd: Path = ROOT) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -118,13 +118,18 @@ class _Server:
 
 
 class VoilaServer(_Server):
-    """Standalone Voila serving one notebook on a loopback port, with its own runs folder."""
+    """Standalone Voila serving one notebook on a loopback port, with its own runs folder.
+
+    It runs in the repository, whose ``voila.json`` configures it, unless ``cwd`` is another
+    folder.
+    """
 
     log_name = "voila.log"
 
-    def __init__(self, notebook: Path, home: Path, *, extra_args=(), env=None):
+    def __init__(self, notebook: Path, home: Path, *, extra_args=(), env=None, cwd: Path = ROOT):
         super().__init__(home)
         self.notebook = notebook
+        self.cwd = Path(cwd)
         self.url = f"http://127.0.0.1:{self.port}/"
         self.extra_args = list(extra_args)
         self.env = {
@@ -147,7 +152,7 @@ class VoilaServer(_Server):
             "--Voila.ip=127.0.0.1",
             *self.extra_args,
         ]
-        self._launch(command, self.env, timeout)
+        self._launch(command, self.env, timeout, self.cwd)
         return self
 
 
