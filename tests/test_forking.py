@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from digitwidgets.server.kernels import CappedKernelManager
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kernels are forked on POSIX")
 
 KERNEL = [sys.executable, "-m", "ipykernel_launcher", "-f"]
+BINDER_START = Path(__file__).resolve().parents[1] / "binder" / "start"
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +286,79 @@ def test_a_template_that_fails_to_start_is_not_tried_again_for_every_kernel(monk
     with pytest.raises(OSError, match="ended"):
         template.fork([*KERNEL, str(tmp_path / "k.json")], dict(os.environ), str(tmp_path))
     assert template._process is failed, "a second template was started"
+
+
+def start_with_binder(tmp_path: Path, **env) -> tuple[subprocess.Popen, str]:
+    """``binder/start`` running a stand-in Jupyter server, and the template folder it was told.
+
+    The stand-in (``jupyter-standin``, a name binder/start takes for a Jupyter command) prints
+    ``DIGITWIDGETS_TEMPLATE_FOLDER`` and runs until its standard input closes.
+    """
+    standin = tmp_path / "jupyter-standin"
+    standin.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "print(os.environ.get('DIGITWIDGETS_TEMPLATE_FOLDER', ''), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    standin.chmod(0o755)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    server = subprocess.Popen(
+        [str(BINDER_START), str(standin)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PATH": path, **env},
+    )
+    return server, server.stdout.readline().strip()
+
+
+def test_binder_start_starts_the_template_before_the_server_which_adopts_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(forking, "LIGHT_WAIT_S", 120.0)  # however slow this machine is today
+    server, folder = start_with_binder(tmp_path)
+    try:
+        assert folder and Path(folder).is_dir(), "binder/start started no template"
+        monkeypatch.setenv(forking.EARLY_FOLDER, folder)  # as the server's environment has it
+        template = Template()
+        assert template.folder == folder and forking.EARLY_FOLDER not in os.environ
+        assert isinstance(template._process, forking.EarlyTemplate)
+        # The first visitor's kernel: forked from it, with the dashboard's modules imported.
+        kernel, client = start_kernel(template, tmp_path, wait=False)
+        light = template._process.pid
+        assert light is not None and psutil.Process(light).ppid() == server.pid
+        assert psutil.Process(kernel.pid).ppid() in (light, template.full_pid)
+        assert run(client, "import sys; print('bqplot' in sys.modules)") == "True"
+        command = " ".join(psutil.Process(kernel.pid).cmdline())
+        assert client.connection_file in command, "no room for the kernel's command line"
+        assert "PATH" in psutil.Process(kernel.pid).environ(), "its title overwrote /proc environ"
+        client.stop_channels()
+        full = wait_for_full_pid(template)
+    finally:
+        server.stdin.close()  # the server ends: the template's input closes
+        server.wait(30)
+    for pid in (light, full, kernel.pid):
+        assert gone(pid), "a process outlived the server"
+    assert not Path(folder).exists(), "its folder is left"
+
+
+def test_binder_start_starts_no_template_when_kernels_are_not_forked(tmp_path):
+    server, folder = start_with_binder(tmp_path, **{SWITCH: "0"})
+    server.stdin.close()
+    assert server.wait(30) == 0
+    assert folder == ""
+
+
+def test_a_template_binder_start_could_not_start_is_replaced(monkeypatch, tmp_path):
+    early = tmp_path / "early"
+    early.mkdir()  # binder/start made the folder, but no template ever wrote its pid there
+    monkeypatch.setenv(forking.EARLY_FOLDER, str(early))
+    monkeypatch.setattr(forking, "LIGHT_WAIT_S", 0.0)
+    template = Template()
+    assert template.folder == str(early)
+    template.start()
+    try:
+        assert isinstance(template._process, subprocess.Popen), "no template of its own"
+        assert template._process.poll() is None
+    finally:
+        template._process.stdin.close()
+        template._process.wait(30)
