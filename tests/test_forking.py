@@ -291,10 +291,10 @@ def test_a_template_that_fails_to_start_is_not_tried_again_for_every_kernel(monk
 def start_with_binder(tmp_path: Path, **env) -> tuple[subprocess.Popen, str]:
     """``binder/start`` running a stand-in Jupyter server, and the template folder it was told.
 
-    The stand-in (``jupyter-standin``, a name binder/start takes for a Jupyter command) prints
+    The stand-in (named ``jupyter-server``, as binder/start expects of a server) prints
     ``DIGITWIDGETS_TEMPLATE_FOLDER`` and runs until its standard input closes.
     """
-    standin = tmp_path / "jupyter-standin"
+    standin = tmp_path / "jupyter-server"
     standin.write_text(
         f"#!{sys.executable}\n"
         "import os, sys\n"
