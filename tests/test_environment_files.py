@@ -204,6 +204,8 @@ def test_single_machine_hub_config_lands_users_on_the_dashboard():
     assert config.SystemdSpawner.mem_limit
     environment = config.Spawner.environment
     assert environment["JUPYTER_CONFIG_PATH"].endswith("binder/jupyter-config")
+    start, server = config.Spawner.cmd  # as Binder starts it: the kernel template first
+    assert start.endswith("/binder/start") and server.endswith("/jupyterhub-singleuser")
     assert any("--timeout=" in part for part in config.JupyterHub.services[0]["command"])
 
 

@@ -288,19 +288,23 @@ def test_a_template_that_fails_to_start_is_not_tried_again_for_every_kernel(monk
     assert template._process is failed, "a second template was started"
 
 
-def start_with_binder(tmp_path: Path, **env) -> tuple[subprocess.Popen, str]:
-    """``binder/start`` running a stand-in Jupyter server, and the template folder it was told.
+PRINT_THE_FOLDER = """import os, sys
+print(os.environ.get("DIGITWIDGETS_TEMPLATE_FOLDER", ""), flush=True)
+sys.stdin.read()
+"""
 
-    The stand-in (named ``jupyter-server``, as binder/start expects of a server) prints
-    ``DIGITWIDGETS_TEMPLATE_FOLDER`` and runs until its standard input closes.
+
+def start_with_binder(
+    tmp_path: Path, server: str = PRINT_THE_FOLDER, **env
+) -> tuple[subprocess.Popen, str]:
+    """``binder/start`` running a stand-in Jupyter server, and the first line it prints.
+
+    The stand-in (named ``jupyter-server``, as binder/start expects of a server) runs the
+    Python code ``server``: by default it prints ``DIGITWIDGETS_TEMPLATE_FOLDER`` and runs
+    until its standard input closes.
     """
     standin = tmp_path / "jupyter-server"
-    standin.write_text(
-        f"#!{sys.executable}\n"
-        "import os, sys\n"
-        "print(os.environ.get('DIGITWIDGETS_TEMPLATE_FOLDER', ''), flush=True)\n"
-        "sys.stdin.read()\n"
-    )
+    standin.write_text(f"#!{sys.executable}\n{server}")
     standin.chmod(0o755)
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     server = subprocess.Popen(
@@ -362,3 +366,27 @@ def test_a_template_binder_start_could_not_start_is_replaced(monkeypatch, tmp_pa
     finally:
         template._process.stdin.close()
         template._process.wait(30)
+
+
+def test_a_template_that_binder_start_could_not_start_is_replaced_at_once(tmp_path):
+    # binder/start takes the Python beside the server's command: here one that fails at once.
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 1\n")
+    python.chmod(0o755)
+    server = """import time
+from digitwidgets.server import forking
+template = forking.Template()
+adopted = type(template._process).__name__
+time.sleep(1.0)  # the template binder/start started has failed by now
+began = time.monotonic()
+template.start()
+print(adopted, type(template._process).__name__, time.monotonic() - began, flush=True)
+template._process.stdin.close()
+template._process.wait(30)
+"""
+    process, line = start_with_binder(tmp_path, server)
+    assert process.wait(60) == 0
+    adopted, now, seconds = line.split()
+    assert adopted == "EarlyTemplate"
+    assert now == "Popen", "the server kept a template that had failed"
+    assert float(seconds) < 1.0, "it waited for the failed template"

@@ -34,7 +34,9 @@ c.SystemdSpawner.mem_limit = "2G"
 c.SystemdSpawner.cpu_limit = 2.0
 c.SystemdSpawner.unit_extra_properties = {"RuntimeMaxSec": "28800"}
 
-c.Spawner.cmd = [f"{VENV_BIN}/jupyterhub-singleuser"]
+# binder/start, as on Binder: it starts the dashboard's kernel template while the server starts
+# (the first page's kernel is then forked from it) and keeps the TensorFlow settings below.
+c.Spawner.cmd = [f"{REPO}/binder/start", f"{VENV_BIN}/jupyterhub-singleuser"]
 c.Spawner.notebook_dir = REPO
 c.Spawner.default_url = "/voila/render/notebooks/dashboard.ipynb"
 c.Spawner.environment = {
