@@ -354,7 +354,7 @@ def test_binder_start_starts_no_template_when_kernels_are_not_forked(tmp_path):
 
 def test_a_template_binder_start_could_not_start_is_replaced(monkeypatch, tmp_path):
     early = tmp_path / "early"
-    early.mkdir()  # binder/start made the folder, but no template ever wrote its pid there
+    early.mkdir()  # binder/start made the folder, but no pid was ever written there
     monkeypatch.setenv(forking.EARLY_FOLDER, str(early))
     monkeypatch.setattr(forking, "LIGHT_WAIT_S", 0.0)
     template = Template()

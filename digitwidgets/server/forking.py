@@ -95,7 +95,7 @@ LIGHT_WAIT_S = 5.0  # how long a kernel waits for the light template, from its s
 LOW_PRIORITY_S = 10.0  # how long the full template imports at the lowest priority
 # In the template's folder: where each template takes requests, and the full one's pid.
 LIGHT_SOCKET, FULL_SOCKET, FULL_PID = "light.sock", "fork.sock", "full.pid"
-LIGHT_PID = "light.pid"  # an early template's (its server did not start it)
+LIGHT_PID = "light.pid"  # an early template's, written by binder/start, which started it
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for when the parent process ends
 LOW_PRIORITY = 19  # the nice value of the template's session while only leftovers are its
 
@@ -109,16 +109,15 @@ def serve(folder: str, full_nice: int = 0, *, early: bool = False) -> None:
     """Import what the page needs, then fork a kernel for each request; see :func:`_serve`.
 
     The template ends, killing its kernels and removing ``folder``, when its standard input
-    closes (its server is gone). ``early``: started before its server (``binder/start``),
-    which adopts it: it takes a session of its own, as a server gives the templates it starts,
-    writes its pid to ``light.pid`` and imports ``PRELOAD_EARLY`` as well.
+    closes (its server is gone). ``early``: started before its server (``binder/start``, which
+    writes its pid to ``light.pid``), which adopts it: it takes a session of its own, as a
+    server gives the templates it starts, and imports ``PRELOAD_EARLY`` as well.
     """
     template = os.getpid()
     try:
         if early:
             with contextlib.suppress(OSError):  # already a session's leader: it has its own
                 os.setsid()
-            _write_file(os.path.join(folder, LIGHT_PID), str(template))
         _serve(folder, full_nice, PRELOAD_LIGHT + (PRELOAD_EARLY if early else ()))
     finally:
         if os.getpid() == template:  # not the full template or a kernel, leaving Python
@@ -166,6 +165,15 @@ def _import(names) -> None:
     for name in names:
         with contextlib.suppress(ImportError):  # a kernel would import it (and fail) itself
             importlib.import_module(name)
+
+
+def _read_pid(path: str) -> int | None:
+    """The process id in the file ``path``, or None while there is none (or half of one)."""
+    try:
+        with open(path) as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return None
 
 
 def _write_file(path: str, text: str) -> None:
@@ -442,11 +450,7 @@ class Template:
     @property
     def full_pid(self) -> int | None:
         """The full template's process id, once it has started."""
-        try:
-            with open(os.path.join(self.folder, FULL_PID)) as file:
-                return int(file.read())
-        except (OSError, ValueError):
-            return None
+        return _read_pid(os.path.join(self.folder, FULL_PID))
 
     def start(self) -> None:
         """Start the templates now if they are not running; do not wait for them."""
@@ -474,7 +478,7 @@ class Template:
             answer += chunk
         return ForkedProcess(int(answer), connection)
 
-    def _start(self, *, wait: bool) -> subprocess.Popen:
+    def _start(self, *, wait: bool) -> subprocess.Popen | EarlyTemplate:
         if self._failure:  # not tried again for every kernel, each waiting for it to fail
             raise OSError(self._failure)
         with self._start_lock:
@@ -528,10 +532,11 @@ class Template:
 
 class EarlyTemplate:
     """What :class:`Template` needs of a ``Popen`` (``poll``, ``kill``, ``pid``) for a light
-    template that ``binder/start`` started before this server, found by its ``light.pid``.
+    template that ``binder/start`` started before this server, found by the ``light.pid`` it
+    wrote.
 
     The server is its parent (``binder/start`` became the server), so an ended template is
-    reaped here. One that has not written its pid within ``LIGHT_WAIT_S`` never started.
+    reaped here. A folder without a pid within ``LIGHT_WAIT_S`` has no template.
     """
 
     def __init__(self, folder: str):
@@ -545,8 +550,7 @@ class EarlyTemplate:
         if self.returncode is not None:
             return self.returncode
         if self.pid is None:
-            with contextlib.suppress(OSError, ValueError), open(self._pid_path) as file:
-                self.pid = int(file.read())
+            self.pid = _read_pid(self._pid_path)
         if self.pid is None:
             if time.monotonic() > self._since + LIGHT_WAIT_S:
                 self.returncode = 1
