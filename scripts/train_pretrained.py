@@ -3,12 +3,14 @@
 Trains the default modern LeNet-5 with augmentation on the embedded MNIST sample's 8,500
 training digits (all of them: the sample's 1,500 test digits and the drawn-digit sets are
 kept for measuring) and ``--copies`` changed copies of them (``augmented_copies``: elastic
-distortion, slant, proportions, stroke width, flagged and based 1s, crossed 7s), then writes
+distortion, slant, proportions, stroke width, flagged and based 1s, crossed 7s) and ``--drawn``
+1s and 7s drawn as strokes through the pad's path (``drawn_ones_and_sevens``), then writes
 ``digitwidgets/assets/pretrained_lenet5.keras`` without the augmentation layers (plain Keras,
 loads anywhere) and ``pretrained_lenet5.json``. TensorFlow uses one CPU thread (``--threads``):
 the result is the same for the same seed, and the machine stays usable.
 
-    .venv/bin/python scripts/train_pretrained.py [--copies 4] [--epochs 20] [--seed 0] [--out DIR]
+    .venv/bin/python scripts/train_pretrained.py [--copies 4] [--drawn 6000] [--epochs 20] \
+        [--seed 0] [--out DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from digitwidgets.drawn_digits import (  # noqa: E402
     make_drawn_digits,
     predicted_accuracy,
 )
+from digitwidgets.drawn_ones_and_sevens import drawn_ones_and_sevens  # noqa: E402
 from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits  # noqa: E402
 from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
 from digitwidgets.mnist import load_embedded_sample, load_mnist  # noqa: E402
@@ -50,6 +53,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--copies", type=int, default=4, help="changed copies of each training digit"
+    )
+    parser.add_argument(
+        "--drawn",
+        type=int,
+        default=0,
+        help="this many 1s and as many 7s drawn as strokes through the pad's path",
     )
     parser.add_argument(
         "--changes",
@@ -86,6 +95,10 @@ def main() -> None:
     # with_augmentation then shift, turn, zoom and re-thicken every batch afresh.
     changes = {change: change in args.changes.split(",") for change in CHANGES}
     x_fit, y_fit = training_copies(x_train, y_train, args.copies, seed=args.seed, **changes)
+    # Flagged 1s and 7s as the pad's path draws them: the flag's fall, not the raster's look,
+    # is what tells a long-flagged 1 from a 7.
+    x_drawn, y_drawn = drawn_ones_and_sevens(args.drawn, seed=args.seed)
+    x_fit, y_fit = np.concatenate([x_fit, x_drawn]), np.concatenate([y_fit, y_drawn])
     # Augmentation is wrapped around the plain model rather than built into it, so the file
     # shipped holds no augmentation layers; training is the same as build_lenet5 with
     # augmentation=True.
@@ -120,6 +133,7 @@ def main() -> None:
         "data": data,
         "changed_copies": args.copies,
         "copy_changes": [change for change in CHANGES if changes[change]],
+        "drawn_ones_and_sevens": args.drawn,
         "learning_rate_schedule": args.schedule,
         "training_seconds": round(duration, 1),
         "parameters": int(model.count_params()),
