@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .augmentation import distort
+from .drawn_digits import _quadratic
 from .preprocessing import preprocess_digit
 
 # Of the 1s in a copy, this share gets a flag, and of those this share a base as well.
@@ -201,13 +202,6 @@ def _stroke_width(ink: np.ndarray) -> float:
     area = ink.sum()
     outline = (ink[1:] != ink[:-1]).sum() + (ink[:, 1:] != ink[:, :-1]).sum()
     return float(np.clip(2 * area / max(outline, 1), 1.2, 3.5))
-
-
-def _quadratic(start, middle, end, points: int = 8) -> list[tuple[float, float]]:
-    t = np.linspace(0, 1, points)[:, None]
-    start, middle, end = (np.asarray(p, dtype=np.float64) for p in (start, middle, end))
-    curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end
-    return [tuple(point) for point in curve.tolist()]
 
 
 def _draw_over(image: np.ndarray, strokes, width: float) -> np.ndarray:

@@ -181,6 +181,13 @@ def _line(*keys: tuple[float, float]) -> _Stroke:
     return [tuple(map(float, key)) for key in keys]
 
 
+def _quadratic(start, middle, end, points: int = 8) -> np.ndarray:
+    """``points`` points (points, 2) along the quadratic Bezier curve from start to end."""
+    t = np.linspace(0, 1, points)[:, None]
+    start, middle, end = (np.asarray(p, dtype=np.float64) for p in (start, middle, end))
+    return (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end
+
+
 def _figure_eight(top_width: float, bottom_width: float) -> _Stroke:
     turn = np.linspace(0, 2 * np.pi, 90)
     y = 0.5 - 0.5 * np.cos(turn)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .drawn_digits import PAD_SIZE, _wobble
+from .drawn_digits import PAD_SIZE, _quadratic, _wobble
 from .preprocessing import Drawing, preprocess_drawing
 
 # Of the 1s, this share has a flag, and this share (of all) a base.
@@ -71,9 +71,8 @@ def _one(rng: np.random.Generator) -> list[np.ndarray]:
             flag = np.array([end, top])
         else:  # bowed upwards, as a quick hand draws it
             bow = length * rng.uniform(0.08, 0.3)
-            flag = _quadratic(
-                end, (end + top) / 2 + bow * np.array([np.sin(angle), -np.cos(angle)]), top
-            )
+            middle = (end + top) / 2 + bow * np.array([np.sin(angle), -np.cos(angle)])
+            flag = _quadratic(end, middle, top, points=10)
         # Mostly flag and stem in one stroke; sometimes the flag apart.
         strokes = [np.vstack([flag, bottom])] if rng.random() < 0.8 else [flag, stem]
     if rng.random() < BASED:
@@ -94,7 +93,7 @@ def _seven(rng: np.random.Generator) -> list[np.ndarray]:
         bar = np.vstack([hook, bar])
     if rng.random() < 0.4:
         bend = (corner + foot) / 2 + [rng.uniform(0.03, 0.12), 0.0]
-        stem = _quadratic(corner, bend, foot)
+        stem = _quadratic(corner, bend, foot, points=10)
     else:
         stem = np.array([corner, foot])
     strokes = [np.vstack([bar, stem[1:]])]
@@ -130,9 +129,3 @@ def _resampled(stroke: np.ndarray, per_unit: int) -> np.ndarray:
     along = np.concatenate([[0.0], np.cumsum(steps)])
     at = np.linspace(0.0, along[-1], max(2, int(along[-1] * per_unit) + 1))
     return np.column_stack([np.interp(at, along, stroke[:, axis]) for axis in (0, 1)])
-
-
-def _quadratic(start, middle, end, points: int = 10) -> np.ndarray:
-    t = np.linspace(0, 1, points)[:, None]
-    start, middle, end = (np.asarray(p, dtype=np.float64) for p in (start, middle, end))
-    return (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end
