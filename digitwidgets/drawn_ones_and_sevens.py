@@ -7,8 +7,8 @@ to 65 degrees). MNIST has few flagged 1s, and flags drawn onto its rasters
 digits are drawn the way the pad records them: strokes on the 280 px pad, then drawn again at
 MNIST's scale by ``preprocess_drawing``, the code path a drawing on the pad takes.
 
-- **1s**: a stem, most with a flag (straight or bowed, ending in the top third), drawn in
-  the same stroke or apart, some with a base.
+- **1s**: a stem, most with a flag (straight or bowed, ending in the digit's top 35%),
+  drawn in the same stroke or apart, some with a base.
 - **7s**: a bar (some with a small hook down at its start) and a stem falling to the left,
   straight or bent, some crossed.
 - **Each digit varies**, from the seed: slant up to +-18 degrees, turn up to +-10, width
@@ -29,7 +29,7 @@ from .preprocessing import Drawing, preprocess_drawing
 FLAGGED = 0.85
 BASED = 0.3
 # A flag falls this many degrees below level from the top of the stem, and ends within the
-# digit's top third; a 7's bar lies within these degrees of level (positive: its start lower).
+# digit's top 35%; a 7's bar lies within these degrees of level (positive: its start lower).
 FLAG_DEGREES = (20.0, 65.0)
 FLAG_LENGTH = (0.12, 0.75)
 FLAG_DROP = 0.35
