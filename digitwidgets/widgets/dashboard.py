@@ -54,6 +54,10 @@ _CSS = """
                              padding-right: 0; }
   .dw-dashboard .widget-button { max-width: 100%; }
   .dw-dashboard .dw-chart-legend > div { padding-left: 0 !important; }
+  /* The drawing's steps keep their width (a squeezed caption ran over its picture) and
+     wrap, two to a row. */
+  .dw-dashboard .dw-steps { flex-wrap: wrap; }
+  .dw-dashboard .dw-step { flex-shrink: 0; }
 }
 .dw-model-input, .dw-step-cropped, .dw-step-scaled { image-rendering: pixelated;
                  border: 1px solid #ccc; background: black; }

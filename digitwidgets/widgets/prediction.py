@@ -126,6 +126,7 @@ class PredictionView(widgets.VBox):
             ],
             layout=widgets.Layout(align_items="flex-start"),
         )
+        self._steps.add_class("dw-steps")
         self._why = _step("Why this digit: red pixels pushed the model to it", self._saliency)
         self._steps.children = [*self._steps.children, self._why]
 

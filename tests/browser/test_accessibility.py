@@ -122,6 +122,14 @@ def _runs(items: list, value) -> list[list]:
     return runs + ([current] if current else [[]])
 
 
+CAPTIONS_OVER_PICTURES = """() => [...document.querySelectorAll('.dw-step')].map(step => {
+    const caption = step.querySelector('.widget-html-content > div');
+    const picture = step.querySelector('img');
+    return {text: caption.textContent, bottom: caption.getBoundingClientRect().bottom,
+            top: picture.getBoundingClientRect().top};
+}).filter(step => step.bottom > step.top + 1)"""
+
+
 def test_the_digit_read_is_announced_and_the_pad_is_named(browser, dashboard_server):
     page = open_dashboard(browser, dashboard_server.url)
     try:
@@ -152,6 +160,11 @@ def test_every_element_fits_the_width(browser, dashboard_server, artifacts, widt
         assert layout["scroll_width"] <= width
         pad = page.locator("canvas.dw-pad, .dw-pad canvas").first.bounding_box()
         assert pad["x"] >= 0 and pad["x"] + pad["width"] <= width
+        # The drawing's steps: no caption runs over its picture, however narrow the page.
+        draw_stroke(page, SEVEN)
+        page.get_by_role("status").filter(has_text="Looks like a").first.wait_for()
+        overlaps = page.evaluate(CAPTIONS_OVER_PICTURES)
+        assert overlaps == [], overlaps
         page.screenshot(path=str(artifacts / f"layout-{width}x{height}.png"), full_page=True)
     finally:
         context.close()
