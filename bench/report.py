@@ -36,6 +36,11 @@ def _numbers(values) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
 
+def _median_range(summary: dict) -> str:
+    """A timing summary as "1.23 s (1.10–1.45)": median, then best and worst."""
+    return f"{summary['median_s']:.2f} s ({summary['min_s']:.2f}–{summary['max_s']:.2f})"
+
+
 def _first_visits_row(figures: dict) -> list[tuple]:
     first = figures.get("server_extension_first_visits")
     if not first:
@@ -67,8 +72,7 @@ def _voila_floor_rows(figures: dict) -> list[tuple]:
                 f"Voila's floor: a notebook of one Train button, lab template, preheated, {how}; "
                 "first visit and returning: medians (min–max)",
                 "",
-                f"{floor['median_s']:.2f} s ({floor['min_s']:.2f}–{floor['max_s']:.2f}), "
-                f"{back['median_s']:.2f} s ({back['min_s']:.2f}–{back['max_s']:.2f}); "
+                f"{_median_range(floor)}, {_median_range(back)}; "
                 f"load event {floor['load_event_median_ms']} ms",
                 "",
             )
@@ -192,13 +196,13 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
             (
                 "Page request to Train clickable, preheated kernel: median (min–max)",
                 f"< {figures['target_preheated_s']} s",
-                f"{warm['median_s']:.2f} s ({warm['min_s']:.2f}–{warm['max_s']:.2f})",
+                _median_range(warm),
                 _verdict(warm["median_s"] < figures["target_preheated_s"]),
             ),
             (
                 "Preheated, returning visitor (scripts cached): median (min–max)",
                 "",
-                f"{back['median_s']:.2f} s ({back['min_s']:.2f}–{back['max_s']:.2f})",
+                _median_range(back),
                 "",
             ),
             (
@@ -211,7 +215,7 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
             (
                 "Same without preheating: median (min–max)",
                 "",
-                f"{cold['median_s']:.2f} s ({cold['min_s']:.2f}–{cold['max_s']:.2f})",
+                _median_range(cold),
                 "",
             ),
             *_voila_floor_rows(figures),
