@@ -181,6 +181,14 @@ def _line(*keys: tuple[float, float]) -> _Stroke:
     return [tuple(map(float, key)) for key in keys]
 
 
+def _resampled(stroke: np.ndarray, spacing: float) -> np.ndarray:
+    """The stroke's points again, evenly along it about ``spacing`` apart (two at least)."""
+    steps = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    at = np.linspace(0.0, along[-1], max(2, int(along[-1] / spacing) + 1))
+    return np.column_stack([np.interp(at, along, stroke[:, axis]) for axis in (0, 1)])
+
+
 def _quadratic(start, middle, end, points: int = 8) -> np.ndarray:
     """``points`` points (points, 2) along the quadratic Bezier curve from start to end."""
     t = np.linspace(0, 1, points)[:, None]

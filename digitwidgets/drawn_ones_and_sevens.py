@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .drawn_digits import PAD_SIZE, _quadratic, _wobble
+from .drawn_digits import PAD_SIZE, _quadratic, _resampled, _wobble
 from .preprocessing import Drawing, preprocess_drawing
 
 # Of the 1s, this share has a flag, and this share (of all) a base.
@@ -112,7 +112,7 @@ def _place(strokes: list[np.ndarray], rng: np.random.Generator) -> Drawing:
     turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     placed = []
     for stroke in strokes:
-        points = _resampled(stroke, per_unit=20)
+        points = _resampled(stroke, spacing=0.05)
         points = points @ (turn @ shape).T + _wobble(len(points), rng, 0.012)
         placed.append(points * 0.7 * PAD_SIZE + PAD_SIZE / 2)
     return Drawing(
@@ -121,11 +121,3 @@ def _place(strokes: list[np.ndarray], rng: np.random.Generator) -> Drawing:
         height=PAD_SIZE,
         pen_width=float(rng.uniform(8, 24)),
     )
-
-
-def _resampled(stroke: np.ndarray, per_unit: int) -> np.ndarray:
-    """Points evenly along the stroke, so that a wobble bends it smoothly."""
-    steps = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    at = np.linspace(0.0, along[-1], max(2, int(along[-1] * per_unit) + 1))
-    return np.column_stack([np.interp(at, along, stroke[:, axis]) for axis in (0, 1)])

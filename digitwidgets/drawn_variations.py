@@ -27,7 +27,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .drawn_digits import PAD_SIZE, DrawnDigits, _arc, _curve, _line, _Template, _wobble
+from .drawn_digits import (
+    PAD_SIZE,
+    DrawnDigits,
+    _arc,
+    _curve,
+    _line,
+    _resampled,
+    _Template,
+    _wobble,
+)
 from .preprocessing import Drawing
 
 VARIATIONS = ("normal", "small", "large", "corner", "thin", "thick", "shaky")
@@ -137,12 +146,8 @@ def _tremble(stroke: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """
     if len(stroke) < 2:
         return stroke
-    steps = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    count = max(2, int(along[-1] / 3) + 1)
-    at = np.linspace(0, along[-1], count)
-    resampled = np.column_stack([np.interp(at, along, stroke[:, axis]) for axis in (0, 1)])
-    jitter = rng.normal(0, rng.uniform(1.0, 3.5), size=(count + 2, 2))
+    resampled = _resampled(stroke, spacing=3.0)
+    jitter = rng.normal(0, rng.uniform(1.0, 3.5), size=(len(resampled) + 2, 2))
     jitter = (jitter[:-2] + jitter[1:-1] + jitter[2:]) / np.sqrt(3)
     return resampled + jitter
 
