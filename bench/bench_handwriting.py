@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitwidgets.augmentation import with_augmentation  # noqa: E402
-from digitwidgets.drawn_digits import make_drawn_digits, predicted_accuracy  # noqa: E402
-from digitwidgets.feedback import fine_tune  # noqa: E402
-from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import load_embedded_sample, load_mnist  # noqa: E402
-from digitwidgets.model import build_lenet5  # noqa: E402
-from digitwidgets.pretrained import load_pretrained  # noqa: E402
-from digitwidgets.saliency import saliency  # noqa: E402
+from digitwidgets.learning.augmentation import with_augmentation  # noqa: E402
+from digitwidgets.learning.feedback import fine_tune  # noqa: E402
+from digitwidgets.learning.hyperparameters import Hyperparameters  # noqa: E402
+from digitwidgets.learning.mnist import load_embedded_sample, load_mnist  # noqa: E402
+from digitwidgets.learning.model import build_lenet5  # noqa: E402
+from digitwidgets.learning.pretrained import load_pretrained  # noqa: E402
+from digitwidgets.reading.saliency import saliency  # noqa: E402
+from tools.drawn_digits import make_drawn_digits, predicted_accuracy  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -161,8 +161,8 @@ def pad_path_figures(
     MNIST's own 10,000 test digits if full MNIST's file is given (the sample's test digits
     come from MNIST's training set, which a model trained on full MNIST has seen).
     """
-    from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits, variation_of
-    from digitwidgets.recognition import Recognizer
+    from digitwidgets.reading.recognition import Recognizer
+    from tools.drawn_variations import VARIATIONS, make_varied_drawn_digits, variation_of
 
     model = keras.models.load_model(model_path) if model_path else load_pretrained()[0]
     recognizer = Recognizer(model)
@@ -207,8 +207,8 @@ def upload_figures(model, per_class: int = 10) -> dict:
     """Accuracy of the upload (raster) path on the broader set's first ``per_class`` digits of
     each class and variation, rasterized with each of ``UPLOAD_PENS``: the picture's own
     strokes, and strokes normalised to ``THINNED_STROKE_WIDTH`` by morphology."""
-    from digitwidgets.drawn_variations import make_varied_drawn_digits
-    from digitwidgets.preprocessing import THINNED_STROKE_WIDTH, Drawing, preprocess_digit
+    from digitwidgets.reading.preprocessing import THINNED_STROKE_WIDTH, Drawing, preprocess_digit
+    from tools.drawn_variations import make_varied_drawn_digits
 
     digits = make_varied_drawn_digits(per_class=per_class)
     figures = {}
@@ -232,7 +232,7 @@ def external_figures(model, pendigits_path: Path | None) -> dict:
     """optdigits through the upload path, pendigits through the pad's path, where available."""
     from external_digits import optdigits, pendigits
 
-    from digitwidgets.preprocessing import preprocess_digit, preprocess_drawing
+    from digitwidgets.reading.preprocessing import preprocess_digit, preprocess_drawing
 
     figures = {}
     try:

@@ -95,10 +95,10 @@ def main() -> None:
 
     import keras
 
-    from digitwidgets.inside import embed_neighbours, layer_probe, linear_projection
-    from digitwidgets.mnist import load_embedded_sample
-    from digitwidgets.pretrained import load_pretrained
-    from digitwidgets.recognition import Recognition
+    from digitwidgets.learning.mnist import load_embedded_sample
+    from digitwidgets.learning.pretrained import load_pretrained
+    from digitwidgets.reading.inside import embed_neighbours, layer_probe, linear_projection
+    from digitwidgets.reading.recognition import Recognition
     from digitwidgets.widgets.layer_view import LayerView
 
     data = load_embedded_sample()
@@ -168,15 +168,15 @@ def main() -> None:
 
 
 def _prepared(image):
-    from digitwidgets.preprocessing import Preprocessed
+    from digitwidgets.reading.preprocessing import Preprocessed
 
     return Preprocessed(image=image, cropped=image, scaled=image)
 
 
 def _epoch_seconds(data, *, quick: bool) -> float:
     """One epoch of the default LeNet-5 on the sample's 8,500 training digits (the second)."""
-    from digitwidgets.hyperparameters import Hyperparameters
-    from digitwidgets.model import build_lenet5
+    from digitwidgets.learning.hyperparameters import Hyperparameters
+    from digitwidgets.learning.model import build_lenet5
 
     count = 2000 if quick else len(data.x_train)
     x = data.x_train[:count].astype(np.float32) / 255.0

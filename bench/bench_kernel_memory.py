@@ -29,7 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 import dashboard_page as dp  # noqa: E402
 
-from digitwidgets.pagedriver import CHROMIUM, CHROMIUM_FLAGS, VoilaServer, set_epochs  # noqa: E402
+from tools.pagedriver import CHROMIUM, CHROMIUM_FLAGS, VoilaServer, set_epochs  # noqa: E402
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE_EVERY = 0.2

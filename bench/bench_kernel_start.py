@@ -32,7 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 import dashboard_page as dp  # noqa: E402
 
-from digitwidgets.pagedriver import VoilaServer, new_context  # noqa: E402
+from tools.pagedriver import VoilaServer, new_context  # noqa: E402
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 MB = 2**20

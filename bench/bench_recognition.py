@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from digitwidgets.preprocessing import Drawing, preprocess_digit  # noqa: E402
-from digitwidgets.recognition import Recognizer  # noqa: E402
+from digitwidgets.reading.preprocessing import Drawing, preprocess_digit  # noqa: E402
+from digitwidgets.reading.recognition import Recognizer  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "digitwidgets" / "assets" / "mnist_sample.npz"
 TARGET_MEDIAN_MS = 5.0
@@ -104,9 +104,9 @@ def main() -> None:
 
 
 def train_model(x, y, epochs: int):
-    """A LeNet-5 from ``digitwidgets.model`` trained briefly on real digits."""
-    from digitwidgets.hyperparameters import Hyperparameters
-    from digitwidgets.model import build_lenet5
+    """A LeNet-5 from ``digitwidgets.learning.model`` trained briefly on real digits."""
+    from digitwidgets.learning.hyperparameters import Hyperparameters
+    from digitwidgets.learning.model import build_lenet5
 
     model = build_lenet5(Hyperparameters(epochs=epochs))
     model.fit(x.astype("float32") / 255.0, y, epochs=epochs, verbose=0)

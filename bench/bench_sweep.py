@@ -1,6 +1,6 @@
 """Time a sweep: 6 runs of the default settings for 3 epochs on the embedded sample.
 
-The runs go one after the other through ``digitwidgets.sweeps.run_sweep`` (the script API,
+The runs go one after the other through ``digitwidgets.learning.sweeps.run_sweep`` (the script API,
 no widgets), each saved as an ordinary run. Prints the wall time and the best run;
 ``--json PATH`` also writes the figures. Target: under 120 seconds on this machine.
 
@@ -19,10 +19,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import load_embedded_sample  # noqa: E402
-from digitwidgets.runs import RunStore  # noqa: E402
-from digitwidgets.sweeps import run_sweep  # noqa: E402
+from digitwidgets.learning.hyperparameters import Hyperparameters  # noqa: E402
+from digitwidgets.learning.mnist import load_embedded_sample  # noqa: E402
+from digitwidgets.learning.runs import RunStore  # noqa: E402
+from digitwidgets.learning.sweeps import run_sweep  # noqa: E402
 
 TARGET_SECONDS = 120.0
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]

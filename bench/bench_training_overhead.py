@@ -47,9 +47,9 @@ def plain_worker(data_path: str) -> None:
     """Read ``{"epochs", "batch_size"}`` lines on stdin; train plainly; print the seconds."""
     import numpy as np
 
-    from digitwidgets.hyperparameters import Hyperparameters
-    from digitwidgets.mnist import load_mnist
-    from digitwidgets.model import build_lenet5
+    from digitwidgets.learning.hyperparameters import Hyperparameters
+    from digitwidgets.learning.mnist import load_mnist
+    from digitwidgets.learning.model import build_lenet5
 
     data = load_mnist(data_path)
     print(json.dumps({"ready": True}), flush=True)

@@ -24,10 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import dashboard_page as dp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import DataInfo, MnistData, load_embedded_sample  # noqa: E402
-from digitwidgets.runs import RunStore  # noqa: E402
-from digitwidgets.training import Trainer  # noqa: E402
+from digitwidgets.learning.hyperparameters import Hyperparameters  # noqa: E402
+from digitwidgets.learning.mnist import DataInfo, MnistData, load_embedded_sample  # noqa: E402
+from digitwidgets.learning.runs import RunStore  # noqa: E402
+from digitwidgets.learning.training import Trainer  # noqa: E402
 
 
 def repeated_sample(n_train: int) -> MnistData:

@@ -1,7 +1,7 @@
 """What the benchmarks do on top of driving the page: data, runs, processes, the machine.
 
 Serving and opening the page, and what a person does on it, come from
-``digitwidgets.pagedriver``, the home the browser tests use too, so the benchmarks load the page
+``tools.pagedriver``, the home the browser tests use too, so the benchmarks load the page
 exactly as the tests do: the system Chromium, never a downloaded one.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitwidgets import pagedriver
-from digitwidgets.pagedriver import (  # noqa: F401  (the benchmarks use these through dp.)
+from tools import pagedriver
+from tools.pagedriver import (  # noqa: F401  (the benchmarks use these through dp.)
     CHROMIUM,
     NOTEBOOK,
     ROOT,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitwidgets.preprocessing import Drawing
+from digitwidgets.reading.preprocessing import Drawing
 
 PAD_SIZE = 280
 # A pendigit is replayed 200 px high on the 280 px pad with the pad's own pen.

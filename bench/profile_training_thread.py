@@ -13,10 +13,10 @@ import sys
 import tempfile
 import time
 
-from digitwidgets.hyperparameters import Hyperparameters
-from digitwidgets.mnist import load_embedded_sample
-from digitwidgets.runs import RunStore
-from digitwidgets.training import ProgressCallback, Trainer
+from digitwidgets.learning.hyperparameters import Hyperparameters
+from digitwidgets.learning.mnist import load_embedded_sample
+from digitwidgets.learning.runs import RunStore
+from digitwidgets.learning.training import ProgressCallback, Trainer
 from digitwidgets.widgets.dashboard import Dashboard
 
 spent = {"wall": 0.0, "cpu": 0.0, "calls": 0}

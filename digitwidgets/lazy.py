@@ -1,6 +1,6 @@
 """A package's public names imported on first use, so that importing the package stays cheap.
 
-``digitwidgets``, ``digitwidgets.training`` and ``digitwidgets.widgets`` name their public
+``digitwidgets``, ``digitwidgets.learning.training`` and ``digitwidgets.widgets`` name their public
 classes and functions up front, but import a module (and TensorFlow or ipywidgets with it)
 only when one of its names is first used (PEP 562's module ``__getattr__``).
 """

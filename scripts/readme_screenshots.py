@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from digitwidgets.pagedriver import (
+from tools.pagedriver import (
     ROOT,
     VoilaServer,
     draw_stroke,

@@ -26,21 +26,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitwidgets.augmentation import with_augmentation  # noqa: E402
-from digitwidgets.augmented_copies import training_copies  # noqa: E402
-from digitwidgets.drawn_digits import (  # noqa: E402
+from digitwidgets.learning.augmentation import with_augmentation  # noqa: E402
+from digitwidgets.learning.hyperparameters import Hyperparameters  # noqa: E402
+from digitwidgets.learning.mnist import load_embedded_sample, load_mnist  # noqa: E402
+from digitwidgets.learning.model import build_lenet5  # noqa: E402
+from digitwidgets.learning.pretrained import ASSETS  # noqa: E402
+from digitwidgets.reading.preprocessing import preprocess_drawing  # noqa: E402
+from tools.augmented_copies import training_copies  # noqa: E402
+from tools.drawn_digits import (  # noqa: E402
     DEFAULT_PER_CLASS,
     DEFAULT_SEED,
     make_drawn_digits,
     predicted_accuracy,
 )
-from digitwidgets.drawn_ones_and_sevens import drawn_ones_and_sevens  # noqa: E402
-from digitwidgets.drawn_variations import VARIATIONS, make_varied_drawn_digits  # noqa: E402
-from digitwidgets.hyperparameters import Hyperparameters  # noqa: E402
-from digitwidgets.mnist import load_embedded_sample, load_mnist  # noqa: E402
-from digitwidgets.model import build_lenet5  # noqa: E402
-from digitwidgets.preprocessing import preprocess_drawing  # noqa: E402
-from digitwidgets.pretrained import ASSETS  # noqa: E402
+from tools.drawn_ones_and_sevens import drawn_ones_and_sevens  # noqa: E402
+from tools.drawn_variations import VARIATIONS, make_varied_drawn_digits  # noqa: E402
 
 # What ``training_copies`` can change besides elastic distortion and slant.
 CHANGES = ("styles", "proportions", "width")

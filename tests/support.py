@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 from PIL import Image, ImageFilter
 
-from digitwidgets.mnist import DataInfo, MnistData
+from digitwidgets.learning.mnist import DataInfo, MnistData
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
 

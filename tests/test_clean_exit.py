@@ -17,9 +17,9 @@ SCRIPT = textwrap.dedent(
     """
     import sys
 
-    from digitwidgets.hyperparameters import Hyperparameters
-    from digitwidgets.mnist import MnistData, load_embedded_sample
-    from digitwidgets.runs import RunStore
+    from digitwidgets.learning.hyperparameters import Hyperparameters
+    from digitwidgets.learning.mnist import MnistData, load_embedded_sample
+    from digitwidgets.learning.runs import RunStore
     from digitwidgets.widgets.dashboard import Dashboard
 
     sample = load_embedded_sample()

@@ -30,7 +30,7 @@ def test_importing_the_package_loads_neither_tensorflow_nor_ipywidgets():
 def test_every_widget_component_is_exported_from_digitwidgets_widgets():
     import digitwidgets.widgets as components
     from digitwidgets.widgets import HandwritingPanel
-    from digitwidgets.widgets.handwriting import HandwritingPanel as defined
+    from digitwidgets.widgets.handwriting_panel import HandwritingPanel as defined
 
     assert HandwritingPanel is defined is digitwidgets.HandwritingPanel
     missing = [name for name in components.__all__ if getattr(components, name, None) is None]
@@ -55,7 +55,7 @@ def test_importing_one_component_does_not_import_the_others():
 
 
 def test_training_names_resolve_lazily():
-    import digitwidgets.training as training
+    import digitwidgets.learning.training as training
 
     missing = [name for name in training.__all__ if getattr(training, name, None) is None]
     assert missing == []
@@ -77,7 +77,8 @@ def test_loading_the_model_skips_keras_extras_and_leaves_them_importable():
     # Keras would import scikit-learn (its wrappers) and matplotlib (its plots) on the way;
     # digitwidgets imports Keras without them, and both still import normally afterwards.
     code = (
-        "import sys; from digitwidgets.pretrained import load_pretrained; load_pretrained(); "
+        "import sys; from digitwidgets.learning.pretrained import load_pretrained; "
+        "load_pretrained(); "
         "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules)); "
         "import sklearn, matplotlib, openTSNE; print(sklearn.__name__, matplotlib.__name__)"
     )

@@ -77,13 +77,13 @@ PRELOAD_LIGHT = (
 )
 PRELOAD_FULL = (
     "digitwidgets.keras_import",
-    "digitwidgets.training",
-    "digitwidgets.inference",
+    "digitwidgets.learning.training",
+    "digitwidgets.reading.inference",
 )
 # What a light template started before its server imports too (0.3-0.4 processor-seconds
 # more): the server's own start leaves it the time, which a template started with the
 # server does not have (its first kernel would wait for it).
-PRELOAD_EARLY = ("digitwidgets.widgets.dashboard", "digitwidgets.settings_link")
+PRELOAD_EARLY = ("digitwidgets.widgets.dashboard", "digitwidgets.page_query")
 # Set by binder/start to the folder of the template it started before the server.
 EARLY_FOLDER = "DIGITWIDGETS_TEMPLATE_FOLDER"
 SWITCH = "DIGITWIDGETS_FORK_KERNELS"  # "0" in the server's environment: launch kernels anew

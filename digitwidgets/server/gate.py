@@ -8,7 +8,7 @@ one hook Voila calls on every request before its page handler runs, so the check
 
 from __future__ import annotations
 
-from digitwidgets.voila_security import XsrfCookieIdentityProvider
+from digitwidgets.server.security import XsrfCookieIdentityProvider
 
 from .full_page import send_full_page
 from .kernels import CappedKernelManager, is_page_handler

@@ -35,7 +35,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado.web import HTTPError
 from traitlets import Bool, Float, Int, TraitError, validate
 
-from ..settings_link import PREHEAT_VARIABLE  # how Voila marks the kernels of its pool
+from ..page_query import PREHEAT_VARIABLE  # how Voila marks the kernels of its pool
 from .capacity import (
     DASHBOARD_KERNEL_BYTES,
     KERNELS_PER_CPU,

@@ -5,25 +5,25 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets
 
-from digitwidgets.current_model import NO_MODEL, CurrentModel
-from digitwidgets.recognition import Recognizer
-from digitwidgets.settings_link import preheated
-from digitwidgets.widgets.chart import TrainingChart
-from digitwidgets.widgets.controls import HyperparameterControls
+from digitwidgets.learning.current_model import NO_MODEL, CurrentModel
+from digitwidgets.page_query import preheated
+from digitwidgets.reading.recognition import Recognizer
 from digitwidgets.widgets.digit_map import DigitMap
 from digitwidgets.widgets.drawing_pad import DrawingPad
-from digitwidgets.widgets.evaluation import EvaluationPanel
-from digitwidgets.widgets.export import ExportPanel
-from digitwidgets.widgets.handwriting import HandwritingPanel
+from digitwidgets.widgets.evaluation_panel import EvaluationPanel
+from digitwidgets.widgets.export_panel import ExportPanel
+from digitwidgets.widgets.handwriting_panel import HandwritingPanel
+from digitwidgets.widgets.hyperparameter_controls import HyperparameterControls
+from digitwidgets.widgets.image_upload import ImageUpload
 from digitwidgets.widgets.layer_view import LayerView
-from digitwidgets.widgets.lr_finder import LearningRateFinder
-from digitwidgets.widgets.prediction import PredictionView
+from digitwidgets.widgets.learning_rate_finder import LearningRateFinder
+from digitwidgets.widgets.prediction_view import PredictionView
 from digitwidgets.widgets.run_comparison import RunComparison
-from digitwidgets.widgets.share_link import SettingsLink
+from digitwidgets.widgets.settings_link import SettingsLink
 from digitwidgets.widgets.support import send_state_again
-from digitwidgets.widgets.sweep import SweepPanel
+from digitwidgets.widgets.sweep_panel import SweepPanel
+from digitwidgets.widgets.training_chart import TrainingChart
 from digitwidgets.widgets.training_panel import TrainingPanel
-from digitwidgets.widgets.upload import ImageUpload
 
 # Scoped to the components' own classes so the page around the dashboard is untouched.
 _CSS = """
@@ -95,7 +95,7 @@ def _load_data():
     """
     import warnings
 
-    from digitwidgets.mnist import load_mnist
+    from digitwidgets.learning.mnist import load_mnist
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -135,8 +135,8 @@ class Dashboard(widgets.VBox):
         if data is None:
             data = _load_data()
         if trainer is None:
-            from digitwidgets.runs import RunStore
-            from digitwidgets.training import Trainer
+            from digitwidgets.learning.runs import RunStore
+            from digitwidgets.learning.training import Trainer
 
             trainer = Trainer(store if store is not None else RunStore())
         self.data = data
@@ -273,7 +273,7 @@ class Dashboard(widgets.VBox):
         """Take the settings a page's query string asks for ("optimizer=sgd&epochs=5").
 
         What the query asks for that is unknown or out of range is named beside the
-        controls, and the default is kept for it (``digitwidgets.settings_link``).
+        controls, and the default is kept for it (``digitwidgets.learning.settings_query``).
         """
         self.settings_link.open_query(query)
 

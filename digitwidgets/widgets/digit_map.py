@@ -12,8 +12,8 @@ import numpy as np
 import traitlets
 
 from digitwidgets import background
-from digitwidgets.inside.layers import ArchitectureError, layer_probe
-from digitwidgets.inside.projection import (
+from digitwidgets.reading.inside.layers import ArchitectureError, layer_probe
+from digitwidgets.reading.inside.projection import (
     METHODS,
     NEIGHBOURS,
     DigitProjection,
@@ -22,8 +22,8 @@ from digitwidgets.inside.projection import (
     linear_projection,
     nearest_digits,
 )
-from digitwidgets.preprocessing import Preprocessed
-from digitwidgets.recognition import NO_MODEL, Recognition
+from digitwidgets.reading.preprocessing import Preprocessed
+from digitwidgets.reading.recognition import NO_MODEL, Recognition
 from digitwidgets.widgets.support import png_bytes
 
 # Matplotlib's tab10, one colour per true digit.

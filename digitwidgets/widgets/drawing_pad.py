@@ -9,8 +9,8 @@ import ipywidgets as widgets
 import traitlets
 from ipycanvas import Canvas, hold_canvas
 
-from digitwidgets.preprocessing import Drawing
-from digitwidgets.recognition import Recognition, Recognizer
+from digitwidgets.reading.preprocessing import Drawing
+from digitwidgets.reading.recognition import Recognition, Recognizer
 from digitwidgets.widgets.support import message_html
 
 _PAPER = "white"

@@ -9,8 +9,8 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from digitwidgets.inside.layers import ArchitectureError, LayerInfo, layer_probe
-from digitwidgets.recognition import NO_MODEL, Recognition
+from digitwidgets.reading.inside.layers import ArchitectureError, LayerInfo, layer_probe
+from digitwidgets.reading.recognition import NO_MODEL, Recognition
 from digitwidgets.widgets.support import WAITING, png_bytes  # one message for a blank pad
 
 _MAP_SIZE = 84  # screen pixels per small map: 28x28 at 3, 14x14 at 6, ...

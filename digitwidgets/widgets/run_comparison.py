@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from digitwidgets.runs import RunRecord, RunStore, RunStoreError, curve_labels, local_time
+from digitwidgets.learning.runs import RunRecord, RunStore, RunStoreError, curve_labels, local_time
 from digitwidgets.widgets.support import format_duration
 
 _COLUMNS = (

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 import traitlets
 
-from digitwidgets.hyperparameters import Hyperparameters
+from digitwidgets.learning.hyperparameters import Hyperparameters
 from digitwidgets.widgets.support import format_duration, message_html
 
 
@@ -156,7 +156,7 @@ class TrainingPanel(widgets.VBox):
 
     def train(self) -> None:
         """Start a run with the current settings; a refusal is shown in the status line."""
-        from digitwidgets.training import TrainingInProgressError
+        from digitwidgets.learning.training import TrainingInProgressError
 
         if self.locked:
             self.set_trait("status", "Could not start: a sweep is training; stop it first.")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digitwidgets.pagedriver import (  # noqa: F401  (the tests import these from here)
+from tools.pagedriver import (  # noqa: F401  (the tests import these from here)
     CHROMIUM,
     CHROMIUM_FLAGS,
     PAGE_TIMEOUT_MS,

@@ -116,7 +116,7 @@ def interrupted_runs(runs_folder) -> list:
     Not a glob of ``*/run.json``: that also finds a run still being written in its hidden
     temporary folder, before the rename that makes it whole.
     """
-    from digitwidgets.runs import RunStore
+    from digitwidgets.learning.runs import RunStore
 
     return [run for run in RunStore(runs_folder).list() if run.status == "interrupted"]
 
@@ -159,9 +159,9 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
 
 def save_an_interrupted_run(runs_folder) -> None:
     """An interrupted run as the Trainer saves one, so this test needs no other test first."""
-    from digitwidgets.hyperparameters import Hyperparameters
-    from digitwidgets.model import build_lenet5
-    from digitwidgets.runs import RunStore
+    from digitwidgets.learning.hyperparameters import Hyperparameters
+    from digitwidgets.learning.model import build_lenet5
+    from digitwidgets.learning.runs import RunStore
 
     hp = Hyperparameters(epochs=40)
     RunStore(runs_folder).save(

@@ -65,7 +65,7 @@ def test_a_failing_cell_shows_no_source_and_no_traceback(failing_server, browser
     [
         "voila/files/voila.json",
         "voila/files/notebooks/dashboard.ipynb",
-        "voila/files/digitwidgets/runs.py",
+        "voila/files/digitwidgets/learning/runs.py",
         "voila/files/..%2F..%2F..%2Fetc%2Fpasswd",
         "voila/render/notebooks/dashboard.ipynb",
         "api/contents/notebooks/dashboard.ipynb",

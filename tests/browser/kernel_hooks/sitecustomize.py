@@ -47,8 +47,7 @@ def _gate_epoch_ends(progress) -> None:
 def _hold_the_model_until_the_page_asks(current_model) -> None:
     import ipywidgets.widgets.widget as widget_module
 
-    from digitwidgets import pretrained
-
+    from digitwidgets.learning import pretrained
     asked = threading.Event()
     answer_states = widget_module.Widget._handle_control_comm_msg.__func__
 
@@ -93,9 +92,9 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 def _patches() -> dict:
     patches = {}
     if "DIGITWIDGETS_EPOCH_GATE" in os.environ:
-        patches["digitwidgets.training.progress"] = _gate_epoch_ends
+        patches["digitwidgets.learning.training.progress"] = _gate_epoch_ends
     if "DIGITWIDGETS_LATE_MODEL_READY" in os.environ:
-        patches["digitwidgets.current_model"] = _hold_the_model_until_the_page_asks
+        patches["digitwidgets.learning.current_model"] = _hold_the_model_until_the_page_asks
     return patches
 
 

@@ -1,0 +1,245 @@
+"""How far a run is: the Keras callback that fit calls, and the bookkeeping behind it.
+
+``ProgressCallback`` is a thin adapter in the shape of ``keras.callbacks.History``: it hands
+each hook's numbers to a ``RunProgress`` and tells ``fit`` to stop when asked. ``RunProgress``
+counts batches, keeps the history, spots a diverging loss and sends ``TrainingEvent``s to
+whoever the ``Trainer`` chose (its event worker); a model handed over at an epoch's end
+travels as a ``ModelSnapshot``, whose copy is made off the training thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from ...keras_import import keras
+from .. import augmentation
+from .events import EventKind, TrainingEvent
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+# Cross-entropy of one batch above this means logits thousands apart: the weights have blown
+# up. ReLU networks often die with a huge but finite loss instead of reaching NaN.
+EXPLODED_LOSS = 1e3
+
+Send = Callable[[TrainingEvent, "ModelSnapshot | None"], None]
+
+
+class ModelSnapshot:
+    """A training model's weights at one moment; ``model()`` makes an inference copy once.
+
+    Taking the weights is cheap (NumPy copies of 61,706 numbers) and happens on the training
+    thread; building the copy (``clone_model``) happens on whichever thread asks first,
+    normally the event worker. Thread-safe: every caller gets the same copy.
+    """
+
+    def __init__(self, model):
+        """Copy ``model``'s weights now; its layers are read later, to build the copy."""
+        self._template = model
+        self._weights = model.get_weights()
+        self._lock = threading.Lock()
+        self._copy = None
+
+    def model(self):
+        """The inference copy (built on first call, then the same object)."""
+        with self._lock:
+            if self._copy is None:
+                self._copy = inference_copy(self._template, self._weights)
+                self._template = self._weights = None
+            return self._copy
+
+
+def inference_copy(model, weights=None):
+    """A copy of ``model`` with ``weights`` (default: its own), safe to use while it trains.
+
+    Augmentation layers act only in training, so the copy has identities in their place
+    (they hold no weights): the copy, and the run saved from it, load with plain Keras.
+    """
+    copy = keras.models.clone_model(model, clone_function=_inference_layer)
+    copy.set_weights(weights if weights is not None else model.get_weights())
+    return copy
+
+
+def _inference_layer(layer):
+    if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS):
+        return keras.layers.Identity(name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
+
+
+class RunProgress:
+    """Counts one run's batches and epochs, keeps its history, and sends its events.
+
+    ``send(event, snapshot)`` is called on the training thread and must return at once.
+    Batch events are sent at most once per ``batch_interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        epochs: int,
+        batches: int,
+        clock: float,
+        send: Send,
+        *,
+        batch_interval: float = 0.25,
+        learning_rate: float | None = None,
+    ):
+        """A run of ``epochs`` x ``batches`` that started at ``time.monotonic()`` ``clock``.
+
+        ``learning_rate`` is the rate the run starts with (recorded per epoch in the history).
+        """
+        self.run_id = run_id
+        self.epochs = epochs
+        self.batches = batches
+        self.clock = clock
+        self.send = send
+        self.batch_interval = batch_interval
+        self.epoch = 0
+        self.batch = 0
+        self.step = 0
+        self.last_logs: dict[str, float] = {}
+        self.history: dict[str, list[float]] = {}
+        self.divergence = ""
+        self.learning_rate = learning_rate
+        # Where a person steered the rate: {"epoch", "batch" (0-based, the first batch at the
+        # new rate), "learning_rate"}, as RunRecord.lr_changes keeps them.
+        self.lr_changes: list[dict] = []
+        # The snapshot sent at the latest epoch end: Keras ends every epoch, a stopped one
+        # too, after its last batch, so it holds the run's final weights once fit returns.
+        self.last_snapshot: ModelSnapshot | None = None
+        self._last_sent = -math.inf
+        self._epoch_loss = 0.0
+
+    def epoch_begun(self, epoch: int) -> None:
+        """``epoch`` (0-based) starts."""
+        self.epoch = epoch
+        self.batch = 0
+        self._epoch_loss = 0.0
+
+    def batch_ended(self, logs: dict) -> bool:
+        """A batch ended with ``logs`` (the epoch's running means); False if it diverged."""
+        self.batch += 1
+        self.step += 1
+        # Keras already made the logs Python floats: checking every batch costs nothing.
+        loss = logs.get("loss")
+        if loss is not None:
+            # logs hold the epoch's running mean; this batch's own loss is the difference.
+            batch_loss = loss * self.batch - self._epoch_loss * (self.batch - 1)
+            self._epoch_loss = loss
+            if not math.isfinite(loss) or batch_loss > EXPLODED_LOSS:
+                self._diverged(batch_loss)
+                return False
+        now = time.monotonic()
+        if now - self._last_sent >= self.batch_interval:
+            self._last_sent = now
+            self.last_logs = _floats(logs)
+            self.send(self.event(EventKind.BATCH, now, self.last_logs), None)
+        return True
+
+    def epoch_ended(self, logs: dict, model) -> bool:
+        """An epoch ended with ``logs``; hand ``model``'s weights over. False if it diverged."""
+        logs = _floats(logs)
+        if self.divergence:
+            return False
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self._diverged(loss)
+            return False
+        for key in HISTORY_KEYS:
+            if key in logs:
+                self.history.setdefault(key, []).append(logs[key])
+        if self.learning_rate is not None:
+            # The rate at the epoch's end: a steered run's schedule, epoch by epoch.
+            self.history.setdefault("learning_rate", []).append(self.learning_rate)
+        self.last_logs = logs
+        self.last_snapshot = ModelSnapshot(model)
+        self.send(self.event(EventKind.EPOCH, time.monotonic(), logs), self.last_snapshot)
+        return True
+
+    def learning_rate_changed(self, learning_rate: float) -> None:
+        """The rate became ``learning_rate`` before the next batch; record it and say so."""
+        self.learning_rate = learning_rate
+        change = {"epoch": self.epoch, "batch": self.batch, "learning_rate": learning_rate}
+        self.lr_changes.append(change)
+        self.send(self.event(EventKind.LEARNING_RATE, time.monotonic(), self.last_logs), None)
+
+    def event(self, kind: EventKind, now: float, logs: dict, **fields) -> TrainingEvent:
+        """An event of ``kind`` telling where the run is at ``time.monotonic()`` ``now``."""
+        elapsed = now - self.clock
+        total = self.epochs * self.batches
+        remaining = elapsed / self.step * (total - self.step) if self.step else None
+        fields.setdefault("remaining", remaining)
+        fields.setdefault("learning_rate", self.learning_rate)
+        return TrainingEvent(
+            kind,
+            self.run_id,
+            epoch=self.epoch,
+            epochs=self.epochs,
+            batch=self.batch,
+            batches=self.batches,
+            step=self.step,
+            logs=logs,
+            elapsed=elapsed,
+            **fields,
+        )
+
+    def _diverged(self, loss: float) -> None:
+        became = "became NaN" if math.isnan(loss) else f"exploded to {loss:.3g}"
+        self.divergence = (
+            f"Training diverged: the loss {became} at epoch {self.epoch + 1}, "
+            f"batch {self.batch}. Lower the learning rate."
+        )
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Thin Keras callback: hands fit's hooks to a ``RunProgress`` and stops fit when asked.
+
+    ``stop_requested`` is a ``threading.Event`` the Trainer sets; ``between_batches`` is
+    called after each batch (the Trainer's hold: it blocks while training is held);
+    ``requested_learning_rate()`` is asked before each batch and returns a rate to steer
+    to, or None (the Trainer's ``set_learning_rate``).
+    """
+
+    def __init__(
+        self,
+        progress: RunProgress,
+        stop_requested: threading.Event,
+        between_batches: Callable[[], None] | None = None,
+        requested_learning_rate: Callable[[], float | None] | None = None,
+    ):
+        """Report to ``progress``; end fit once ``stop_requested`` is set."""
+        super().__init__()
+        self.progress = progress
+        self.stop_requested = stop_requested
+        self.between_batches = between_batches
+        self.requested_learning_rate = requested_learning_rate
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.progress.epoch_begun(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # The training thread, between two batches: the only safe moment to steer.
+        if self.requested_learning_rate is None:
+            return
+        rate = self.requested_learning_rate()
+        if rate is not None and rate != self.progress.learning_rate:
+            self.model.optimizer.learning_rate.assign(rate)
+            self.progress.learning_rate_changed(rate)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        going_on = self.progress.batch_ended(logs)
+        if going_on and self.between_batches is not None:
+            self.between_batches()
+        if not going_on or self.stop_requested.is_set():
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if not self.progress.epoch_ended(logs, self.model):
+            self.model.stop_training = True
+
+
+def _floats(logs: dict) -> dict[str, float]:
+    return {str(name): float(value) for name, value in logs.items()}

@@ -1,0 +1,276 @@
+"""Every layer's output for a digit in one traced call, and the learned convolution filters.
+
+A ``LayerProbe`` calls a copy of a model's graph with one output per shown layer through a
+``tf.function`` traced once per architecture: all outputs of one drawing cost about a
+millisecond (``bench/bench_inside.py``), instead of a Keras sub-model per layer per drawing.
+Training hands over a new model copy at every epoch end; the copies share one architecture,
+so they share the trace and an epoch end costs a weight copy, not a new trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import inference
+from ..preprocessing import SIZE
+
+KINDS = ("input", "convolution", "pooling", "dense", "output")
+_POOLING = ("MaxPooling2D", "AveragePooling2D")
+
+
+class ArchitectureError(ValueError):
+    """The model is not a LeNet-style network these views can open up; the message says why."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer of the architecture strip."""
+
+    name: str
+    kind: str  # one of KINDS
+    output_shape: tuple[int, ...]  # without the batch dimension, e.g. (28, 28, 6)
+    parameters: int
+    description: str  # e.g. "convolution 5×5, 6 filters, relu"
+
+    @property
+    def shape_text(self) -> str:
+        """The output shape as "28×28×6"."""
+        return "×".join(str(size) for size in self.output_shape)
+
+    @property
+    def has_maps(self) -> bool:
+        """Whether the output is a stack of 2-D maps (convolutions, pooling)."""
+        return len(self.output_shape) == 3
+
+
+class LayerProbe:
+    """All shown layers' outputs for a batch of 28x28 digits, from one traced call.
+
+    Probes of models with the same architecture share one trace (a clone of the graph with
+    one output per shown layer); each call loads its model's weights into the clone first if
+    another model's are there. Thread-safe.
+
+    Raises:
+        ArchitectureError: if the model has no convolution, is not a Keras graph, or does not
+            read 28x28 digits into 10 outputs.
+    """
+
+    def __init__(self, model):
+        """Describe ``model``'s layers, reusing (or tracing) the function giving their outputs."""
+        # A weak reference: probes are cached per model and must not keep models alive.
+        self._model = weakref.ref(model)
+        self._trace = _trace_for(model)
+        self.layers: tuple[LayerInfo, ...] = self._trace.layers
+
+    def outputs(self, image28: np.ndarray) -> dict[str, np.ndarray]:
+        """Each shown layer's output for one (28, 28) image in [0, 1]: ``{name: array}``.
+
+        The input is under "input" as (28, 28, 1); maps are (H, W, C); dense layers (N,).
+
+        Raises:
+            ValueError: if the image does not hold 28 x 28 values.
+        """
+        image = np.asarray(image28, dtype=np.float32)
+        if image.size != SIZE * SIZE:
+            raise ValueError(f"Expected a 28x28 image, got shape {image.shape}.")
+        batch = self.outputs_batch(image.reshape(1, SIZE, SIZE))
+        return {name: values[0] for name, values in batch.items()}
+
+    def outputs_batch(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Each shown layer's outputs for (N, 28, 28) images in [0, 1]: ``{name: (N, ...)}``."""
+        images = np.asarray(images, dtype=np.float32).reshape(-1, SIZE, SIZE)
+        with self._trace.holding(self._alive()):
+            values = self._trace.call(images)
+            values = [np.asarray(array) for array in values]
+        result = {"input": images[..., None]}
+        for layer, array in zip(self.layers[1:], values, strict=True):
+            result[layer.name] = array
+        return result
+
+    def filters(self) -> dict[str, np.ndarray]:
+        """Each convolution's kernels: ``{name: (out, in, height, width)}``: c3 (16, 6, 5, 5)."""
+        model = self._alive()
+        kernels = {
+            layer.name: np.asarray(model.get_layer(layer.name).get_weights()[0])
+            for layer in self.layers
+            if layer.kind == "convolution"
+        }
+        return {name: np.transpose(k, (3, 2, 0, 1)) for name, k in kernels.items()}
+
+    def penultimate(self, images: np.ndarray, batch_size: int = 1000):
+        """``(features, probabilities)`` for (N, 28, 28) images (uint8 0..255 or float [0, 1]).
+
+        ``features`` is the input of the last layer (LeNet-5: f6's 84 values), float32 (N, D).
+        """
+        images = np.asarray(images)
+        scale = 255.0 if images.dtype == np.uint8 else 1.0
+        features, probabilities = [], []
+        model = self._alive()
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size].astype(np.float32) / scale
+            with self._trace.holding(model):
+                values, output = self._trace.penultimate(chunk.reshape(-1, SIZE, SIZE))
+                values, output = np.asarray(values), np.asarray(output)
+            features.append(values.reshape(len(chunk), -1))
+            probabilities.append(output.reshape(len(chunk), -1))
+        if not features:
+            return np.zeros((0, 0), np.float32), np.zeros((0, 10), np.float32)
+        return np.concatenate(features), np.concatenate(probabilities)
+
+    def _alive(self):
+        model = self._model()
+        if model is None:
+            raise RuntimeError("The model of this probe no longer exists.")
+        return model
+
+
+class _Trace:
+    """A clone of one architecture's graph with all shown outputs, traced once."""
+
+    def __init__(self, model, signature: str):
+        import tensorflow as tf
+
+        from ...keras_import import keras
+
+        self.signature = signature
+        self.layers, names = _describe(model)
+        self.lock = threading.Lock()
+        self._holder = lambda: None
+        # The clone's variables are the trace's own: another model's weights are copied in.
+        self._clone = keras.models.clone_model(model)
+        probe = keras.Model(self._clone.input, [self._clone.get_layer(n).output for n in names])
+        features = keras.Model(self._clone.input, self._clone.layers[-1].input)
+        clone = self._clone
+        input_shape = tuple(model.inputs[0].shape[1:])
+        spec = [tf.TensorSpec((None, SIZE, SIZE), tf.float32)]
+
+        @tf.function(input_signature=spec)
+        def call(images):
+            return probe(tf.reshape(images, (-1, *input_shape)), training=False)
+
+        @tf.function(input_signature=spec)
+        def penultimate(images):
+            batch = tf.reshape(images, (-1, *input_shape))
+            return features(batch, training=False), clone(batch, training=False)
+
+        self.call = call
+        self.penultimate = penultimate
+
+    @contextlib.contextmanager
+    def holding(self, model):
+        """Hold the lock with ``model``'s weights in the clone."""
+        with self.lock:
+            if self._holder() is not model:
+                self._clone.set_weights(model.get_weights())
+                self._holder = weakref.ref(model)
+            yield
+
+
+_traces: dict[str, _Trace] = {}
+_MAX_TRACES = 4
+_traces_lock = threading.Lock()
+
+
+def layer_probe(model) -> LayerProbe:
+    """The probe for ``model``, kept in the shared per-model cache (``reading.inference``).
+
+    Probes share one trace per architecture: training hands over a new model copy at each
+    epoch end, and its probe reuses the trace of the previous copy and only copies the
+    weights in.
+
+    Raises:
+        ArchitectureError: see ``LayerProbe``.
+    """
+    return inference.traced(model, "layer probe", LayerProbe)
+
+
+def _trace_for(model) -> _Trace:
+    signature = _signature(model)
+    with _traces_lock:
+        trace = _traces.get(signature)
+    if trace is None:
+        trace = _Trace(model, signature)
+        with _traces_lock:
+            _traces[signature] = trace
+            while len(_traces) > _MAX_TRACES:
+                _traces.pop(next(iter(_traces)))
+    return trace
+
+
+def _signature(model) -> str:
+    try:
+        return json.dumps(model.get_config(), sort_keys=True, default=str)
+    except Exception as error:  # noqa: BLE001 - a model Keras cannot describe is unusable here
+        raise ArchitectureError(
+            f"This model cannot be opened up ({type(error).__name__}): it is not a Keras "
+            "graph of layers."
+        ) from error
+
+
+def _describe(model) -> tuple[tuple[LayerInfo, ...], list[str]]:
+    """The strip's layers and the names of those whose outputs are probed (all but input)."""
+    from ...keras_import import keras
+
+    try:
+        inputs = model.inputs
+        input_shape = tuple(inputs[0].shape[1:])
+        output_shape = tuple(model.outputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError) as error:
+        raise ArchitectureError(
+            "This model has no fixed input and output (a subclassed model?), so its layers "
+            "cannot be shown."
+        ) from error
+    if None in input_shape or int(np.prod(input_shape)) != SIZE * SIZE or output_shape != (10,):
+        raise ArchitectureError(
+            f"This model reads {input_shape} into {output_shape}; the layer views need one "
+            "that reads a 28×28 digit into 10 probabilities."
+        )
+    infos = [LayerInfo("input", "input", (SIZE, SIZE, 1), 0, "the 28×28 digit the model reads")]
+    names = []
+    last = model.layers[-1]
+    for layer in model.layers:
+        kind = _kind(layer, last)
+        if kind is None:
+            continue
+        shape = tuple(int(size) for size in layer.output.shape[1:])
+        infos.append(LayerInfo(layer.name, kind, shape, int(layer.count_params()), _text(layer)))
+        names.append(layer.name)
+    kinds = {info.kind for info in infos}
+    if "convolution" not in kinds or not isinstance(last, keras.layers.Dense):
+        found = ", ".join(type(layer).__name__ for layer in model.layers) or "no layers"
+        raise ArchitectureError(
+            "This model is not a LeNet-style network (it needs convolutions and a final dense "
+            f"layer; it has {found}), so its feature maps cannot be shown."
+        )
+    return tuple(infos), names
+
+
+def _kind(layer, last) -> str | None:
+    name = type(layer).__name__
+    if name == "Conv2D":
+        return "convolution"
+    if name in _POOLING:
+        return "pooling"
+    if name == "Dense":
+        return "output" if layer is last else "dense"
+    return None
+
+
+def _text(layer) -> str:
+    config = layer.get_config()
+    activation = config.get("activation")
+    name = type(layer).__name__
+    if name == "Conv2D":
+        height, width = config["kernel_size"]
+        return f"convolution {height}×{width}, {config['filters']} filters, {activation}"
+    if name in _POOLING:
+        kind = "max" if name.startswith("Max") else "average"
+        height, width = config["pool_size"]
+        return f"{kind} pooling {height}×{width}"
+    return f"dense, {config['units']} units, {activation}"

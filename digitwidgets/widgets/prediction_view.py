@@ -1,0 +1,210 @@
+"""PredictionView: the recognized digit, how sure the model is, and what the model saw."""
+
+from __future__ import annotations
+
+import html
+import threading
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from digitwidgets.reading.recognition import Recognition
+from digitwidgets.widgets.support import WAITING, png_bytes
+
+_BAR_COLOR = "#c6dbef"
+_WINNER_COLOR = "#08519c"
+# Five screen pixels per model pixel, for the 20 px step and the 28x28 input alike.
+_PIXEL = 5
+_INPUT_SIZE = 28 * _PIXEL
+_STEP_SIZE = 20 * _PIXEL
+
+# Inline styles: the view reads the same inside the dashboard, a notebook or another page.
+_DIGIT_STYLE = (
+    "font-size: 80px; line-height: 96px; height: 96px; font-weight: 700; "
+    f"text-align: center; color: {_WINNER_COLOR};"
+)
+_CONFIDENCE_STYLE = "font-size: 15px; line-height: 1.35; text-align: center; color: #333;"
+_CAPTION_STYLE = "font-size: 13px; line-height: 1.3; color: #333;"
+_PIXELATED = "image-rendering: pixelated; border: 1px solid #ccc; background: black;"
+
+
+def square(image: np.ndarray | None) -> np.ndarray | None:
+    """``image`` centred on a black square as wide as its longest side: shown unstretched."""
+    if image is None or np.asarray(image).size == 0:
+        return None
+    values = np.asarray(image)
+    height, width = values.shape[:2]
+    side = max(height, width)
+    padded = np.zeros((side, side, *values.shape[2:]), dtype=values.dtype)
+    top, left = (side - height) // 2, (side - width) // 2
+    padded[top : top + height, left : left + width] = values
+    return padded
+
+
+def _image(size: int, css_class: str) -> widgets.Image:
+    image = widgets.Image(
+        value=b"", format="png", layout=widgets.Layout(width=f"{size}px", height=f"{size}px")
+    )
+    image.add_class(css_class)
+    return image
+
+
+def _step(caption: str, image: widgets.Image) -> widgets.VBox:
+    """One step of the way to the model: a caption (up to three lines) over its picture."""
+    width = f"{int(image.layout.width.removesuffix('px')) + 24}px"
+    text = widgets.HTML(f"<div style='{_CAPTION_STYLE}'>{html.escape(caption)}</div>")
+    text.layout = widgets.Layout(height="54px", width=width)
+    step = widgets.VBox([text, image], layout=widgets.Layout(width=width, margin="0 10px 0 0"))
+    step.add_class("dw-step")
+    return step
+
+
+class PredictionView(widgets.VBox):
+    """Show a Recognition: the digit, its confidence, all ten probabilities and the input.
+
+    Below them, the drawing's way to the model in order (its ink, scaled to 20 px, centred
+    by mass in 28x28) and, when ``model`` is set, which pixels made the model answer as it
+    did (gradient x input, ``digitwidgets.reading.saliency``).
+    """
+
+    value = traitlets.Instance(
+        Recognition, allow_none=True, help="The recognition to show, or None to show nothing."
+    )
+    model = traitlets.Any(
+        None,
+        allow_none=True,
+        help="The Keras model that made the recognition, for the 'why this digit' map; "
+        "None hides the map.",
+    )
+
+    def __init__(self, value: Recognition | None = None, *, model=None, **kwargs):
+        """Build an empty view, then show ``value`` (and its saliency with ``model``)."""
+        super().__init__(**kwargs)
+        self._showing = threading.RLock()
+        self._digit = widgets.HTML("", layout=widgets.Layout(height="96px"))
+        self._digit.add_class("dw-prediction")
+        self._confidence = widgets.HTML("")
+        self._confidence.add_class("dw-confidence")
+
+        x_scale = bqplot.OrdinalScale()
+        y_scale = bqplot.LinearScale(min=0.0, max=1.0)
+        self._bars = bqplot.Bars(
+            x=np.arange(10),
+            y=np.zeros(10),
+            scales={"x": x_scale, "y": y_scale},
+            color_mode="element",
+            colors=[_BAR_COLOR] * 10,
+            padding=0.2,
+        )
+        self._probabilities = bqplot.Figure(
+            marks=[self._bars],
+            axes=[
+                bqplot.Axis(scale=x_scale, label="digit"),
+                bqplot.Axis(scale=y_scale, side="left", label="probability", tick_format=".0%"),
+            ],
+            title="Probabilities",
+            fig_margin={"top": 35, "bottom": 40, "left": 55, "right": 10},
+            layout=widgets.Layout(width="340px", height="220px"),
+        )
+        self._probabilities.add_class("dw-probabilities")
+
+        self._cropped = _image(_STEP_SIZE, "dw-step-cropped")
+        self._scaled = _image(_STEP_SIZE, "dw-step-scaled")
+        self._input = _image(_INPUT_SIZE, "dw-model-input")
+        self._saliency = _image(_INPUT_SIZE, "dw-saliency")
+        self._pixelated = widgets.HTML(
+            f"<style>.dw-prediction-view .dw-step img {{ {_PIXELATED} }}</style>",
+            layout=widgets.Layout(display="none"),
+        )
+        self._steps = widgets.HBox(
+            [
+                _step("1 · your drawing's ink", self._cropped),
+                _step("2 · scaled to 20 px", self._scaled),
+                _step("3 · centred by mass in 28×28 (what the model sees)", self._input),
+            ],
+            layout=widgets.Layout(align_items="flex-start"),
+        )
+        self._steps.add_class("dw-steps")
+        self._why = _step("Why this digit: red pixels pushed the model to it", self._saliency)
+        self._steps.children = [*self._steps.children, self._why]
+
+        verdict = widgets.VBox(
+            [self._digit, self._confidence],
+            layout=widgets.Layout(width="160px", align_items="center"),
+        )
+        self.children = [
+            self._pixelated,
+            widgets.HBox(
+                [verdict, self._probabilities], layout=widgets.Layout(align_items="center")
+            ),
+            self._steps,
+        ]
+        self.add_class("dw-prediction-view")
+        self.model = model
+        self.value = value
+        self._show(value)
+
+    @traitlets.observe("value")
+    def _on_value_change(self, change) -> None:
+        # Values arrive from the kernel's thread (a drawing) and the event worker (a new model)
+        # alike: show whichever is current, one at a time, so the page's widgets end in the
+        # same state as the kernel's (two interleaved updates could leave the older one shown).
+        with self._showing:
+            self._show(self.value)
+
+    @traitlets.observe("model")
+    def _on_model_change(self, change) -> None:
+        if hasattr(self, "_saliency"):
+            with self._showing:
+                self._show_saliency(self.value)
+
+    def _show(self, recognition: Recognition | None) -> None:
+        if not hasattr(self, "_bars"):
+            return
+        ok = recognition is not None and recognition.ok
+        digit = str(recognition.digit) if ok else ""
+        self._digit.value = f"<div style='{_DIGIT_STYLE}'>{digit}</div>" if ok else ""
+        if ok:
+            text = _confidence(recognition.confidence)
+        elif recognition is not None:
+            text = recognition.message
+        else:
+            text = WAITING
+        self._confidence.value = f"<div style='{_CONFIDENCE_STYLE}'>{html.escape(text)}</div>"
+
+        probabilities = (
+            np.asarray(recognition.probabilities, dtype=float) if ok else np.zeros(10, dtype=float)
+        )
+        colors = [_BAR_COLOR] * 10
+        if ok:
+            colors[recognition.digit] = _WINNER_COLOR
+        with self._bars.hold_sync():
+            self._bars.y = probabilities
+            self._bars.colors = colors
+
+        preprocessed = recognition.preprocessed if recognition is not None else None
+        cropped = square(getattr(preprocessed, "cropped", None))
+        scaled = square(getattr(preprocessed, "scaled", None))
+        self._cropped.value = png_bytes(cropped, _STEP_SIZE)
+        self._scaled.value = png_bytes(scaled, _STEP_SIZE)
+        self._input.value = png_bytes(getattr(preprocessed, "image", None), _INPUT_SIZE)
+        self._steps.layout.visibility = "visible" if self._input.value else "hidden"
+        self._show_saliency(recognition)
+
+    def _show_saliency(self, recognition: Recognition | None) -> None:
+        heat = None
+        if self.model is not None and recognition is not None and recognition.ok:
+            from digitwidgets.reading.saliency import overlay, saliency
+
+            heat = overlay(recognition.image, saliency(self.model, recognition.image))
+        self._saliency.value = png_bytes(heat, _INPUT_SIZE)
+        self._why.layout.visibility = "visible" if heat is not None else "hidden"
+
+
+def _confidence(probability: float) -> str:
+    # "100% sure" overstates a softmax that is merely very close to 1.
+    if probability >= 0.995:
+        return "over 99% sure"
+    return f"{probability:.0%} sure"

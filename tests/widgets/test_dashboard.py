@@ -1,0 +1,305 @@
+"""Dashboard: builds on the embedded sample, carries every CSS class, wires its components."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from digitwidgets import background
+from digitwidgets.learning.hyperparameters import Hyperparameters
+from digitwidgets.learning.mnist import load_embedded_sample
+from digitwidgets.learning.training import TrainingEvent
+from digitwidgets.widgets.dashboard import Dashboard
+from digitwidgets.widgets.drawing_pad import MODEL_LOADING
+from tests.support import CSS_HOOKS, css_classes, descendants, find_widget, widgets_with
+
+
+class FakeTrainer:
+    """Listeners and a way to emit events, as the training thread would."""
+
+    def __init__(self, store):
+        self.listeners = []
+        self.model = None
+        self.store = store
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+    def emit(self, event):
+        for listener in self.listeners:
+            listener(event)
+
+
+@pytest.fixture
+def fake_trainer(tmp_path):
+    from digitwidgets.learning.runs import RunStore
+
+    return FakeTrainer(RunStore(tmp_path / "runs"))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_embedded_sample()
+
+
+@pytest.fixture(scope="module")
+def untrained_model():
+    from digitwidgets.learning.model import build_lenet5
+
+    return build_lenet5(Hyperparameters())
+
+
+def test_builds_on_the_embedded_sample_with_every_css_class(sample):
+    dashboard = Dashboard(data=sample)
+    dashboard.wait_until_ready()
+    classes = css_classes(dashboard)
+    assert [name for name in CSS_HOOKS if name not in classes] == []
+    texts = [w.value for w in descendants(dashboard) if isinstance(w, widgets.HTML)]
+    assert any(sample.info.describe() in text for text in texts)
+    assert [t for t in texts if " · " in t and len(t) < 40] == [
+        "1 · Choose settings",
+        "2 · Train and watch",
+        "3 · Draw a digit",
+        "4 · Look deeper",
+    ]
+    # A run still going at exit is saved as interrupted: the trainer ends before the threads.
+    assert dashboard.trainer.shutdown in background.exit_steps()
+
+
+def test_starts_with_the_pretrained_model_so_a_visitor_can_draw_at_once(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    assert dashboard.recognizer.model is not None
+    assert "Pretrained LeNet-5" in dashboard.model_description
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.prediction.value.digit == 1
+
+
+def test_drawing_and_uploads_reach_the_prediction_view(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.prediction.value is dashboard.pad.value is not None
+    dashboard.upload.recognize_file(b"garbage", "x.png")
+    assert dashboard.prediction.value is dashboard.pad.value
+
+
+def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model, fake_trainer):
+    trainer = fake_trainer
+    dashboard = Dashboard(data=sample, trainer=trainer, pretrained=False)
+    assert dashboard.model_description.startswith("No model yet")
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert not dashboard.prediction.value.ok
+    trainer.emit(TrainingEvent("batch", "run", epochs=1, batches=3, batch=1))
+    assert dashboard.recognizer.model is None
+    trainer.emit(TrainingEvent("epoch", "run", epochs=1, batches=3, model=untrained_model))
+    assert dashboard.recognizer.model is untrained_model
+    assert "after epoch 1 of 1" in dashboard.model_description
+    assert dashboard.prediction.value.ok
+    assert dashboard.prediction.children  # the view shows it
+    digit = dashboard.prediction.value.digit
+    (shown,) = widgets_with(dashboard, "dw-prediction")
+    assert f">{digit}<" in shown.value
+
+
+def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_back(
+    sample, fake_trainer, untrained_model
+):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    pretrained = dashboard.recognizer.model
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.handwriting.value is dashboard.pad.value
+    assert dashboard.handwriting.drawing is dashboard.pad.drawing
+    dashboard.handwriting.confirm()
+    assert dashboard.handwriting.handwriting_log.total == 1
+    assert "1 of your 1 drawing" in dashboard.handwriting.score
+
+    fake_trainer.emit(TrainingEvent("finish", "run", epochs=1, batches=3, model=untrained_model))
+    assert dashboard.prediction.model is untrained_model
+    assert "your run run (finished)" in dashboard.model_description
+    (button,) = widgets_with(dashboard, "dw-use-pretrained")
+    button.click()
+    assert dashboard.recognizer.model is not untrained_model
+    assert dashboard.recognizer.model is not pretrained  # a fresh copy, never a tuned one
+    assert "Pretrained LeNet-5" in dashboard.model_description
+
+
+def test_step_four_is_built_when_opened_and_evaluates_the_current_model(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    assert dashboard.evaluation is dashboard.runs is dashboard.export is None
+    assert "dw-confusion" not in css_classes(dashboard)
+    (button,) = widgets_with(dashboard, "dw-open-details")
+    button.click()
+    assert dashboard.evaluation.model is dashboard.recognizer.model
+    assert dashboard.evaluation.wait(60)
+    assert dashboard.evaluation.value.confusion.sum() == len(sample.y_test)
+    classes = css_classes(dashboard)
+    for name in ("dw-tabs", "dw-confusion", "dw-runs", "dw-export"):
+        assert name in classes
+    dashboard.open_details()  # a second call changes nothing
+    assert "dw-open-details" not in css_classes(dashboard)
+
+
+def test_every_view_takes_its_model_from_the_one_owner(sample, fake_trainer, untrained_model):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    dashboard.open_details()
+    assert dashboard.evaluation.wait(60)
+    pretrained_accuracy = dashboard.current.test_accuracy
+    assert pretrained_accuracy > 0.9
+
+    def views():
+        return {
+            "recognizer": dashboard.recognizer.model,
+            "prediction": dashboard.prediction.model,
+            "evaluation": dashboard.evaluation.model,
+        }
+
+    assert set(map(id, views().values())) == {id(dashboard.current.model)}
+    fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=untrained_model))
+    assert views() == dict.fromkeys(views(), untrained_model)
+    assert dashboard.current.source == "epoch" and dashboard.current.test_accuracy is None
+    # Models handed over between epochs are not evaluated: the run's end is.
+    assert dashboard.evaluation.wait(60) and dashboard.evaluation.value.run_id is None
+    fake_trainer.emit(TrainingEvent("finish", "run", epoch=1, epochs=2, model=untrained_model))
+    assert dashboard.evaluation.wait(60)
+    assert dashboard.evaluation.value.run_id == "run"
+    assert dashboard.current.test_accuracy == dashboard.evaluation.value.accuracy
+    assert dashboard.handwriting.test_accuracy == dashboard.current.test_accuracy
+    assert dashboard.model_description == dashboard.current.description
+
+
+def test_a_page_is_built_without_tensorflow_and_reads_a_drawing_once_the_model_loads(tmp_path):
+    """Building the dashboard imports no TensorFlow (seconds the visitor would wait for)."""
+    code = """
+import sys
+from digitwidgets.learning.mnist import load_embedded_sample
+from digitwidgets.learning.runs import RunStore
+from digitwidgets.widgets.dashboard import Dashboard
+dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
+print("tensorflow" in sys.modules, dashboard.current.loading, dashboard.pad.message)
+dashboard.pad._on_mouse_down(140, 40)
+dashboard.pad._on_mouse_up(140, 240)
+print(dashboard.prediction.value.ok)
+assert dashboard.wait_until_ready(240)
+print(dashboard.current.source, dashboard.prediction.value.digit, dashboard.pad.message)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    built, drawn, loaded = result.stdout.strip().splitlines()
+    assert built == f"False True {MODEL_LOADING}"
+    assert drawn == "False"  # drawn while loading: not read yet, and no error either
+    assert loaded == "pretrained 1 Looks like a 1. Undo or Clear to draw again."
+
+
+def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    assert dashboard.layers is None and "dw-layers" not in css_classes(dashboard)
+    (button,) = widgets_with(dashboard, "dw-open-layers")
+    button.click()
+    assert dashboard.layers.model is dashboard.current.model
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.layers.value is dashboard.prediction.value is not None
+
+    dashboard.open_details()
+    tabs = widgets_with(dashboard, "dw-tabs")[0]
+    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export")
+    assert dashboard.digit_map.shown_model == ""  # nothing computed until the tab is opened
+    tabs.selected_index = 1
+    assert dashboard.digit_map.wait(240)
+    assert "Pretrained LeNet-5" in dashboard.digit_map.shown_model
+    assert dashboard.evaluation.wait(60)
+    dashboard.evaluation.select_cell(7, 7)
+    sevens = np.flatnonzero(sample.y_test == 7)
+    assert set(dashboard.digit_map.highlighted) <= set(sevens.tolist())
+    assert len(dashboard.digit_map.highlighted) > 0
+
+
+def test_the_pretrained_model_loads_only_for_a_page_that_shows_the_dashboard(tmp_path):
+    """A kernel whose page no browser displays never pays the ~5 s of processor time."""
+    code = """
+import sys, time
+from digitwidgets.learning.mnist import load_embedded_sample
+from digitwidgets.learning.runs import RunStore
+from digitwidgets.widgets.dashboard import Dashboard
+dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
+time.sleep(1.0)
+print("tensorflow" in sys.modules, dashboard.current.loading, dashboard.current.model is None)
+# What ipycanvas's front end sends once the pad's canvas is on a page.
+dashboard.pad._canvas._handle_custom_msg({"event": "client_ready"}, [])
+assert dashboard.wait_until_ready(240)
+print(dashboard.current.source, dashboard.current.loading)
+"""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("VOILA_PREHEAT", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True", "pretrained", "False"]
+
+
+def test_a_preheated_kernel_loads_the_pretrained_model_before_its_visitor_arrives(tmp_path):
+    code = """
+import sys
+from digitwidgets.learning.mnist import load_embedded_sample
+from digitwidgets.learning.runs import RunStore
+from digitwidgets.widgets.dashboard import Dashboard
+dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
+assert dashboard.current._loader is not None, "not loading"
+assert dashboard.current._loader.wait(240)
+print(dashboard.current.source)
+"""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "VOILA_PREHEAT": "True"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["pretrained"]
+
+
+def test_a_link_sets_the_controls_and_the_share_link_follows_them(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer, pretrained=False)
+    dashboard.open_link("optimizer=sgd&learning_rate=0.1&epochs=500")
+    assert dashboard.controls.value == Hyperparameters(optimizer="sgd", learning_rate=0.1)
+    message = find_widget(dashboard, "dw-link-message").value
+    assert "epochs=500: epochs must be an integer in [1, 100]" in message
+    dashboard.controls.value = Hyperparameters(dropout=0.5)
+    assert "href='?dropout=0.5'" in find_widget(dashboard, "dw-share-link").value
+
+
+def test_a_sweep_locks_train_and_its_end_overlays_its_runs(sample, fake_trainer):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer, pretrained=False)
+    dashboard.open_details()
+    assert find_widget(dashboard, "dw-sweep-chart") is not None
+    dashboard.sweeps.set_trait("running", True)
+    assert dashboard.training_panel.locked and find_widget(dashboard, "dw-train").disabled
+    dashboard.sweeps.set_trait("running", False)
+    assert not find_widget(dashboard, "dw-train").disabled

@@ -1,0 +1,96 @@
+"""ImageUpload: a real digit picture is recognized; unreadable files are explained."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import datetime, timezone
+
+import ipywidgets as widgets
+import pytest
+from PIL import Image
+
+from digitwidgets.learning.hyperparameters import Hyperparameters
+from digitwidgets.reading.recognition import Recognizer
+from digitwidgets.widgets.image_upload import HINT, ImageUpload
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    """A recognizer with an untrained LeNet-5: enough to prove the upload reaches the model."""
+    from digitwidgets.learning.model import build_lenet5
+
+    return Recognizer(build_lenet5(Hyperparameters()))
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    # Dark ink on white, as a photo of paper would be.
+    Image.fromarray(255 - image).resize((140, 140)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _upload(widget, content, name="digit.png"):
+    upload = widget.children[0]
+    upload.value = (
+        {
+            "name": name,
+            "type": "image/png",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": datetime(2024, 1, 1, tzinfo=timezone.utc),
+        },
+    )
+
+
+def test_an_uploaded_digit_is_recognized(recognizer, digit_images):
+    widget = ImageUpload(recognizer)
+    assert widget.message == HINT and widget.value is None
+    _upload(widget, _png(digit_images[4]))
+    assert widget.value is not None and widget.value.ok
+    assert widget.value.probabilities.shape == (10,)
+    assert widget.value.preprocessed.inverted
+    assert widget.message == f"digit.png: looks like a {widget.value.digit}."
+
+
+def test_unreadable_files_are_explained_and_value_is_kept(recognizer, digit_images):
+    widget = ImageUpload(recognizer)
+    _upload(widget, _png(digit_images[2]))
+    before = widget.value
+    _upload(widget, b"not an image at all", name="notes.txt")
+    assert widget.value is before
+    assert widget.message.startswith("notes.txt: This file is not a PNG")
+    # Shown as wrapping HTML, escaped: a file name cannot inject markup.
+    assert html.unescape(re.sub(r"<[^>]*>", "", widget.children[1].value)) == widget.message
+    _upload(widget, _png(digit_images[2])[:60], name="broken.png")
+    assert widget.value is before
+    assert "broken.png" in widget.message
+
+
+def test_without_a_model_it_says_so(digit_images):
+    widget = ImageUpload()
+    _upload(widget, _png(digit_images[5]))
+    assert not widget.value.ok
+    assert "Train a model first" in widget.message
+
+
+def test_the_hint_is_shown_whole_and_wraps():
+    widget = ImageUpload()
+    shown = widget.children[1]
+    assert isinstance(shown, widgets.HTML)  # a Label would cut the line off
+    assert HINT in html.unescape(shown.value)
+    assert shown.layout.width == "280px"
+
+
+def test_a_file_name_with_markup_is_escaped():
+    widget = ImageUpload()
+    _upload(widget, b"no image", name="<b>x</b>.png")
+    assert "<b>" not in widget.children[1].value and "&lt;b&gt;" in widget.children[1].value
+
+
+def test_css_classes():
+    widget = ImageUpload()
+    assert "dw-upload" in widget.children[0]._dom_classes
+    assert widget.children[0].accept == "image/*"
+    assert "dw-upload-message" in widget.children[1]._dom_classes

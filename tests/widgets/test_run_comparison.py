@@ -1,0 +1,239 @@
+"""RunComparison: saved runs in a table, overlaid validation curves, load and confirmed delete."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitwidgets.learning.hyperparameters import Hyperparameters
+from digitwidgets.learning.model import build_lenet5
+from digitwidgets.learning.runs import RunStore, curve_labels
+from digitwidgets.learning.training import TrainingEvent
+from digitwidgets.widgets.run_comparison import RunComparison
+from tests.support import widgets_with
+
+SGD = Hyperparameters(optimizer="sgd", learning_rate=0.1, epochs=3)
+ADAM = Hyperparameters(epochs=2)
+RMSPROP = Hyperparameters(optimizer="rmsprop", learning_rate=0.01, epochs=3)
+
+
+@pytest.fixture(scope="module")
+def model(sample_arrays):
+    """LeNet-5 trained for one epoch on 1,000 real digits."""
+    model = build_lenet5(Hyperparameters(epochs=1, seed=2))
+    x, y = sample_arrays["x_train"][:1000], sample_arrays["y_train"][:1000]
+    model.fit(x.astype("float32") / 255.0, y, batch_size=64, epochs=1, verbose=0)
+    return model
+
+
+def _save(store, model, run_id, hp, val_accuracy, started_at, status="finished"):
+    epochs = len(val_accuracy)
+    return store.save(
+        run_id=run_id,
+        model=model,
+        hyperparameters=hp,
+        history={
+            "loss": list(np.linspace(1.0, 0.3, epochs)),
+            "accuracy": list(np.linspace(0.7, 0.95, epochs)),
+            "val_loss": list(np.linspace(0.8, 0.35, epochs)),
+            "val_accuracy": val_accuracy,
+        },
+        data={"source": "embedded-sample", "n_train": 8500},
+        started_at=started_at,
+        duration=65.0,
+        status=status,
+    )
+
+
+@pytest.fixture
+def store(tmp_path, model):
+    store = RunStore(tmp_path / "runs")
+    _save(store, model, "run-sgd", SGD, [0.80, 0.88, 0.91], "2026-01-01T10:00:00+00:00")
+    _save(store, model, "run-adam", ADAM, [0.90, 0.95], "2026-01-01T11:00:00+00:00", "stopped")
+    _save(store, model, "run-rms", RMSPROP, [0.7, 0.8, 0.85], "2026-01-01T12:00:00+00:00")
+    return store
+
+
+def _row(panel, run_id):
+    index = panel.runs.index(run_id)
+    return widgets_with(panel, "dw-run-row")[index]
+
+
+def _text(row) -> str:
+    return " ".join(
+        child.value for child in row.children if isinstance(getattr(child, "value", None), str)
+    )
+
+
+def test_table_lists_the_saved_runs_newest_first(store):
+    panel = RunComparison(store)
+    assert panel.runs == ["run-rms", "run-adam", "run-sgd"]
+    rows = widgets_with(panel, "dw-run-row")
+    assert len(rows) == 3
+    adam = _text(_row(panel, "run-adam"))
+    assert "stopped" in adam and "95.0%" in adam and "sample, 8,500" in adam and "1:05" in adam
+    assert "sgd, lr 0.1" in _text(_row(panel, "run-sgd"))
+
+
+def test_runs_survive_a_restart(store, model):
+    RunComparison(store)
+    again = RunComparison(RunStore(store.root))
+    assert again.runs == ["run-rms", "run-adam", "run-sgd"]
+
+
+def test_overlay_has_one_line_per_ticked_run_labelled_by_what_differs(store):
+    panel = RunComparison(store)
+    _row(panel, "run-sgd").children[0].value = True
+    _row(panel, "run-adam").children[0].value = True
+    assert panel.selected == ["run-adam", "run-sgd"]
+    lines = panel._lines
+    assert lines.y.shape == (2, 3)
+    np.testing.assert_allclose(lines.y[0, :2], [0.90, 0.95])
+    assert np.isnan(lines.y[0, 2])
+    np.testing.assert_allclose(lines.y[1], [0.80, 0.88, 0.91])
+    assert list(lines.labels) == ["adam, lr 0.001, epochs 2", "sgd, lr 0.1, epochs 3"]
+    assert panel.compared == list(lines.labels)
+
+
+def test_three_runs_get_three_distinct_labels(store):
+    panel = RunComparison(store)
+    panel.selected = ["run-rms", "run-adam", "run-sgd"]
+    assert panel._lines.y.shape[0] == 3
+    assert len(set(panel.compared)) == 3
+    assert panel.compared[0].startswith("rmsprop, lr 0.01")
+    # Setting the trait ticks the boxes, unticking removes the line.
+    assert all(_row(panel, run_id).children[0].value for run_id in panel.runs)
+    _row(panel, "run-rms").children[0].value = False
+    assert panel._lines.y.shape[0] == 2
+
+
+def test_runs_with_the_same_settings_are_told_apart(store, model):
+    _save(store, model, "run-sgd-again", SGD, [0.8, 0.9, 0.92], "2026-01-02T10:00:00+00:00")
+    records = [store.get("run-sgd"), store.get("run-sgd-again")]
+    labels = curve_labels(records)
+    assert labels[0] != labels[1]
+    assert all(label.startswith("sgd, lr 0.1, epochs 3") for label in labels)
+
+
+def test_delete_asks_for_confirmation_first(store):
+    panel = RunComparison(store)
+    deleted = []
+    panel.on_delete(deleted.append)
+    widgets_with(_row(panel, "run-adam"), "dw-delete-run")[0].click()
+    assert "run-adam" in [record.run_id for record in store.list()]
+    (confirm,) = widgets_with(panel, "dw-confirm-delete")
+    assert confirm.description == "Really delete run run-adam?"
+    assert panel._confirmation.layout.display == "flex"
+    widgets_with(panel, "dw-cancel-delete")[0].click()
+    assert panel._confirmation.layout.display == "none"
+    confirm.click()
+    assert "run-adam" in panel.runs and deleted == []
+
+    widgets_with(_row(panel, "run-adam"), "dw-delete-run")[0].click()
+    confirm.click()
+    assert [record.run_id for record in store.list()] == ["run-rms", "run-sgd"]
+    assert panel.runs == ["run-rms", "run-sgd"]
+    assert "Deleted run run-adam" in panel.status
+    assert deleted == ["run-adam"]
+
+
+def test_deleting_a_compared_run_removes_its_line(store):
+    panel = RunComparison(store)
+    panel.selected = ["run-adam", "run-sgd"]
+    panel.ask_delete("run-sgd")
+    panel.confirm_delete()
+    assert (
+        panel.selected == ["run-adam"] and np.atleast_2d(panel._lines.y).shape[0] == 1
+    )  # bqplot squeezes one row
+
+
+def test_load_hands_over_the_runs_model_and_record(store, model, digit_images):
+    panel = RunComparison(store)
+    received = []
+    panel.on_load(lambda loaded, record: received.append((loaded, record)))
+    widgets_with(_row(panel, "run-sgd"), "dw-load-run")[0].click()
+    ((loaded, record),) = received
+    assert record.run_id == "run-sgd" and record.hyperparameters == SGD
+    x = np.stack(list(digit_images.values())).astype("float32") / 255.0
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_a_damaged_run_is_listed_but_cannot_be_loaded_or_compared(store):
+    (store.root / "run-broken").mkdir()
+    panel = RunComparison(store)
+    row = _row(panel, "run-broken")
+    assert "damaged" in _text(row)
+    assert row.children[0].disabled and widgets_with(row, "dw-load-run")[0].disabled
+    received = []
+    panel.on_load(lambda *args: received.append(args))
+    panel.load("run-broken")
+    assert received == [] and "damaged" in panel.status
+
+
+def test_refresh_shows_new_runs_and_keeps_the_ticks(tmp_path, model):
+    store = RunStore(tmp_path / "fresh")
+    panel = RunComparison(store)
+    assert panel.runs == [] and "No saved runs" in panel._table.children[-1].value
+    _save(store, model, "run-1", SGD, [0.8, 0.9, 0.91], "2026-01-01T10:00:00+00:00")
+    panel.refresh()
+    panel.selected = ["run-1"]
+    _save(store, model, "run-2", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
+    panel.refresh()
+    assert panel.runs == ["run-2", "run-1"] and panel.selected == ["run-1"]
+    assert _row(panel, "run-1").children[0].value
+
+
+def test_a_tick_or_a_click_sent_while_the_table_is_rebuilt_is_kept(tmp_path, model):
+    store = RunStore(tmp_path / "ticks")
+    _save(store, model, "run-1", SGD, [0.8, 0.9, 0.91], "2026-01-01T10:00:00+00:00")
+    panel = RunComparison(store)
+    row_seen_by_the_page = _row(panel, "run-1")
+    box_seen_by_the_page = row_seen_by_the_page.children[0]
+    delete_seen_by_the_page = row_seen_by_the_page.children[-1]
+    _save(store, model, "run-2", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
+    panel.refresh()  # a run ended: the table is rebuilt
+    panel.refresh()  # and again, with nothing new
+    # The visitor's tick and click were on their way for what the page showed before.
+    box_seen_by_the_page.value = True
+    assert panel.selected == ["run-1"] and panel.compared
+    assert _row(panel, "run-1") is row_seen_by_the_page
+    delete_seen_by_the_page.click()
+    (confirm,) = widgets_with(panel, "dw-confirm-delete")
+    assert confirm.description == "Really delete run run-1?"
+    assert panel._confirmation.layout.display == "flex"
+    store.delete("run-1")
+    panel.refresh()
+    assert panel.runs == ["run-2"] and panel.selected == []
+    assert box_seen_by_the_page.comm is None, "a deleted run's box is closed"
+
+
+class FakeTrainer:
+    def __init__(self):
+        self.listeners = []
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+
+def test_follow_refreshes_when_a_run_ends(tmp_path, model):
+    store, trainer = RunStore(tmp_path / "followed"), FakeTrainer()
+    panel = RunComparison(store)
+    panel.follow(trainer)
+    _save(store, model, "run-1", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
+    (listener,) = trainer.listeners
+    listener(TrainingEvent("epoch", "run-1"))
+    assert panel.runs == []
+    listener(TrainingEvent("finish", "run-1"))
+    assert panel.runs == ["run-1"]
+
+
+def test_one_epoch_runs_stay_separate_lines(tmp_path, model):
+    store = RunStore(tmp_path / "short")
+    _save(store, model, "run-1", SGD.replace(epochs=1), [0.3], "2026-01-01T10:00:00+00:00")
+    _save(store, model, "run-2", ADAM.replace(epochs=1), [0.6], "2026-01-01T11:00:00+00:00")
+    panel = RunComparison(store)
+    panel.selected = ["run-2", "run-1"]
+    # bqplot would read a (2, 1) array as one line through both runs' points.
+    assert panel._lines.y.shape == (2, 2)
+    np.testing.assert_allclose(panel._lines.y[:, 0], [0.6, 0.3])
+    assert panel.compared == ["adam, lr 0.001", "sgd, lr 0.1"]
