@@ -42,7 +42,7 @@ MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnis
 DOWNLOAD_RETRY_SECONDS = 24 * 3600
 DOWNLOAD_LOCK_SECONDS = 600
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
+SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "mnist_sample.npz"
 FULL_TRAIN_SIZE = 60_000
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")

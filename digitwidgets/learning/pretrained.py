@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MODEL_PATH = ASSETS / "pretrained_lenet5.keras"
 INFO_PATH = ASSETS / "pretrained_lenet5.json"
 
