@@ -3,5 +3,6 @@
 Used by ``scripts/``, ``bench/`` and ``tests/`` from a checkout; never by the installed
 package. ``drawn_digits``, ``drawn_variations`` and ``drawn_ones_and_sevens`` draw digits as
 strokes through the pad's path; ``augmented_copies`` makes distorted copies of MNIST digits;
-``pagedriver`` drives the Voila dashboard in headless Chromium.
+``strokes`` holds the stroke shapes and hand changes they share; ``pagedriver`` drives the
+Voila dashboard in headless Chromium.
 """

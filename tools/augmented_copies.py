@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from digitwidgets.learning.augmentation import distort
 from digitwidgets.reading.preprocessing import preprocess_digit
 
-from .drawn_digits import _quadratic
+from .strokes import quadratic
 
 # Of the 1s in a copy, this share gets a flag, and of those this share a base as well.
 FLAGGED_ONES = 0.6
@@ -171,7 +171,7 @@ def _flag_one(image: np.ndarray, rng: np.random.Generator, base: bool) -> np.nda
     else:  # curved: bowed upwards, as a quick hand draws it
         bow = reach * rng.uniform(0.1, 0.3)
         middle = ((head + end[0]) / 2 + bow * np.sin(angle), (top + end[1]) / 2 - bow)
-        flag = _quadratic((head, top), middle, end)
+        flag = quadratic((head, top), middle, end)
     strokes = [flag]
     if base:
         foot = np.flatnonzero(ink[bottom]).mean()

@@ -20,12 +20,10 @@ import numpy as np
 
 from digitwidgets.reading.preprocessing import Drawing, plain_resize, preprocess_digit
 
-PAD_SIZE = 280
+from .strokes import PAD_SIZE, Stroke, Template, arc, curve, hand_transform, line, wobble
+
 DEFAULT_PER_CLASS = 60
 DEFAULT_SEED = 20240607
-
-_Stroke = list[tuple[float, float]]
-_Template = list[_Stroke]
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,21 +92,19 @@ def make_drawn_digits(per_class: int = DEFAULT_PER_CLASS, seed: int = DEFAULT_SE
     return DrawnDigits(tuple(drawings), np.array(labels, dtype=np.uint8), tuple(styles), seed)
 
 
-def _vary(template: _Template, rng: np.random.Generator) -> Drawing:
+def _vary(template: Template, rng: np.random.Generator) -> Drawing:
     """Place one template on the pad as a person might draw it."""
     strokes = [np.asarray(stroke, dtype=np.float64) for stroke in template]
     points = np.concatenate(strokes)
     centre = (points.min(axis=0) + points.max(axis=0)) / 2
-    width_stretch = rng.uniform(0.8, 1.25)
-    shear = np.tan(np.radians(rng.uniform(-20, 20)))
-    angle = np.radians(rng.uniform(-10, 10))
-    # Upright shear first (a slanted hand), then a small turn of the whole digit.
-    shape = np.array([[width_stretch, -shear], [0.0, 1.0]])
-    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    linear = turn @ shape
+    # Drawn in this order, so that a seed gives the digits it always gave.
+    linear = hand_transform(
+        width=rng.uniform(0.8, 1.25),
+        slant_degrees=rng.uniform(-20, 20),
+        turn_degrees=rng.uniform(-10, 10),
+    )
     moved = [(stroke - centre) @ linear.T for stroke in strokes]
-    # A slow wobble along each stroke: a hand is not a ruler, but it is not noise either.
-    moved = [stroke + _wobble(len(stroke), rng, 0.015) for stroke in moved]
+    moved = [stroke + wobble(len(stroke), rng, 0.015) for stroke in moved]
     all_points = np.concatenate(moved)
     extent = all_points.max(axis=0) - all_points.min(axis=0)
     digit_height = rng.uniform(0.3, 0.9) * PAD_SIZE
@@ -130,73 +126,11 @@ def _vary(template: _Template, rng: np.random.Generator) -> Drawing:
     return Drawing(strokes=placed, width=PAD_SIZE, height=PAD_SIZE, pen_width=pen_width)
 
 
-def _wobble(length: int, rng: np.random.Generator, amplitude: float) -> np.ndarray:
-    """Smooth random offsets (length, 2) of about ``amplitude`` template units."""
-    if length < 2:
-        return rng.normal(0, amplitude, size=(length, 2))
-    steps = np.linspace(0, 1, length)[:, None]
-    offsets = np.zeros((length, 2))
-    for frequency in (1, 2, 3):
-        phase = rng.uniform(0, 2 * np.pi, size=2)
-        weight = rng.normal(0, amplitude / frequency, size=2)
-        offsets += weight * np.sin(2 * np.pi * frequency * steps + phase)
-    return offsets
-
-
 # ---------------------------------------------------------------------------------------------
 # Templates: point lists in a box about 0.7 wide and 1 high, y growing downwards as on a canvas.
 
 
-def _arc(cx, cy, rx, ry, start, end, points_per_turn=72) -> _Stroke:
-    """Points on an ellipse from angle ``start`` to ``end`` (degrees; 90 is straight down)."""
-    count = max(2, int(abs(end - start) / 360 * points_per_turn) + 1)
-    angles = np.radians(np.linspace(start, end, count))
-    return list(
-        zip((cx + rx * np.cos(angles)).tolist(), (cy + ry * np.sin(angles)).tolist(), strict=True)
-    )
-
-
-def _curve(*keys: tuple[float, float], per_segment: int = 8) -> _Stroke:
-    """A smooth Catmull-Rom curve through the key points."""
-    keys_array = np.asarray(keys, dtype=np.float64)
-    padded = np.vstack([keys_array[0], keys_array, keys_array[-1]])
-    points = []
-    for i in range(1, len(padded) - 2):
-        p0, p1, p2, p3 = padded[i - 1 : i + 3]
-        for t in np.linspace(0, 1, per_segment, endpoint=False):
-            points.append(
-                0.5
-                * (
-                    2 * p1
-                    + (-p0 + p2) * t
-                    + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                    + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-                )
-            )
-    points.append(keys_array[-1])
-    return [tuple(point) for point in np.asarray(points).tolist()]
-
-
-def _line(*keys: tuple[float, float]) -> _Stroke:
-    return [tuple(map(float, key)) for key in keys]
-
-
-def _resampled(stroke: np.ndarray, spacing: float) -> np.ndarray:
-    """The stroke's points again, evenly along it about ``spacing`` apart (two at least)."""
-    steps = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    at = np.linspace(0.0, along[-1], max(2, int(along[-1] / spacing) + 1))
-    return np.column_stack([np.interp(at, along, stroke[:, axis]) for axis in (0, 1)])
-
-
-def _quadratic(start, middle, end, points: int = 8) -> np.ndarray:
-    """``points`` points (points, 2) along the quadratic Bezier curve from start to end."""
-    t = np.linspace(0, 1, points)[:, None]
-    start, middle, end = (np.asarray(p, dtype=np.float64) for p in (start, middle, end))
-    return (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end
-
-
-def _figure_eight(top_width: float, bottom_width: float) -> _Stroke:
+def _figure_eight(top_width: float, bottom_width: float) -> Stroke:
     turn = np.linspace(0, 2 * np.pi, 90)
     y = 0.5 - 0.5 * np.cos(turn)
     width = top_width + (bottom_width - top_width) * y
@@ -204,114 +138,114 @@ def _figure_eight(top_width: float, bottom_width: float) -> _Stroke:
     return list(zip(x.tolist(), y.tolist(), strict=True))
 
 
-TEMPLATES: dict[int, dict[str, Callable[[], _Template]]] = {
+TEMPLATES: dict[int, dict[str, Callable[[], Template]]] = {
     0: {
-        "oval": lambda: [_arc(0.35, 0.5, 0.3, 0.5, -100, -100 - 370)],
-        "narrow": lambda: [_arc(0.3, 0.5, 0.2, 0.5, -80, -80 - 365)],
-        "round": lambda: [_arc(0.4, 0.5, 0.4, 0.5, -90, -90 - 360)],
+        "oval": lambda: [arc(0.35, 0.5, 0.3, 0.5, -100, -100 - 370)],
+        "narrow": lambda: [arc(0.3, 0.5, 0.2, 0.5, -80, -80 - 365)],
+        "round": lambda: [arc(0.4, 0.5, 0.4, 0.5, -90, -90 - 360)],
     },
     1: {
-        "stick": lambda: [_line((0.35, 0.0), (0.33, 1.0))],
-        "flag": lambda: [_line((0.12, 0.22), (0.35, 0.0), (0.35, 1.0))],
+        "stick": lambda: [line((0.35, 0.0), (0.33, 1.0))],
+        "flag": lambda: [line((0.12, 0.22), (0.35, 0.0), (0.35, 1.0))],
         "flag_base": lambda: [
-            _line((0.12, 0.2), (0.35, 0.0), (0.35, 1.0)),
-            _line((0.1, 1.0), (0.6, 1.0)),
+            line((0.12, 0.2), (0.35, 0.0), (0.35, 1.0)),
+            line((0.1, 1.0), (0.6, 1.0)),
         ],
     },
     2: {
         "swan": lambda: [
-            _arc(0.35, 0.28, 0.3, 0.27, 200, 385) + _line((0.02, 1.0), (0.7, 1.0)),
+            arc(0.35, 0.28, 0.3, 0.27, 200, 385) + line((0.02, 1.0), (0.7, 1.0)),
         ],
         "curly": lambda: [
-            _arc(0.35, 0.27, 0.3, 0.26, 195, 380)
-            + _curve((0.55, 0.55), (0.2, 0.85), (0.03, 1.0))[1:]
-            + _curve((0.03, 1.0), (0.4, 0.95), (0.72, 0.98))[1:],
+            arc(0.35, 0.27, 0.3, 0.26, 195, 380)
+            + curve((0.55, 0.55), (0.2, 0.85), (0.03, 1.0))[1:]
+            + curve((0.03, 1.0), (0.4, 0.95), (0.72, 0.98))[1:],
         ],
         "z_like": lambda: [
-            _line((0.05, 0.08), (0.6, 0.0), (0.62, 0.15), (0.05, 1.0), (0.7, 1.0)),
+            line((0.05, 0.08), (0.6, 0.0), (0.62, 0.15), (0.05, 1.0), (0.7, 1.0)),
         ],
     },
     3: {
         "round": lambda: [
-            _arc(0.33, 0.26, 0.28, 0.25, 200, 450) + _arc(0.33, 0.75, 0.33, 0.25, 270, 515),
+            arc(0.33, 0.26, 0.28, 0.25, 200, 450) + arc(0.33, 0.75, 0.33, 0.25, 270, 515),
         ],
         "flat_top": lambda: [
-            _line((0.05, 0.0), (0.62, 0.0), (0.28, 0.4)) + _arc(0.33, 0.7, 0.33, 0.3, 250, 515),
+            line((0.05, 0.0), (0.62, 0.0), (0.28, 0.4)) + arc(0.33, 0.7, 0.33, 0.3, 250, 515),
         ],
         "pointed": lambda: [
-            _arc(0.3, 0.25, 0.3, 0.25, 200, 440) + _arc(0.3, 0.74, 0.35, 0.26, 280, 515),
+            arc(0.3, 0.25, 0.3, 0.25, 200, 440) + arc(0.3, 0.74, 0.35, 0.26, 280, 515),
         ],
     },
     4: {
         "open": lambda: [
-            _line((0.12, 0.0), (0.05, 0.62), (0.72, 0.62)),
-            _line((0.56, 0.05), (0.56, 1.0)),
+            line((0.12, 0.0), (0.05, 0.62), (0.72, 0.62)),
+            line((0.56, 0.05), (0.56, 1.0)),
         ],
         "closed": lambda: [
-            _line((0.55, 0.0), (0.0, 0.66), (0.72, 0.66)),
-            _line((0.55, 0.0), (0.55, 1.0)),
+            line((0.55, 0.0), (0.0, 0.66), (0.72, 0.66)),
+            line((0.55, 0.0), (0.55, 1.0)),
         ],
         "one_stroke": lambda: [
-            _line((0.45, 0.0), (0.02, 0.65), (0.72, 0.65)),
-            _line((0.58, 0.25), (0.57, 1.0)),
+            line((0.45, 0.0), (0.02, 0.65), (0.72, 0.65)),
+            line((0.58, 0.25), (0.57, 1.0)),
         ],
     },
     5: {
         "two_strokes": lambda: [
-            _line((0.14, 0.0), (0.1, 0.45)) + _arc(0.33, 0.7, 0.3, 0.28, 225, 510),
-            _line((0.14, 0.0), (0.65, 0.0)),
+            line((0.14, 0.0), (0.1, 0.45)) + arc(0.33, 0.7, 0.3, 0.28, 225, 510),
+            line((0.14, 0.0), (0.65, 0.0)),
         ],
         "one_stroke": lambda: [
-            _line((0.65, 0.0), (0.14, 0.0), (0.1, 0.45)) + _arc(0.33, 0.7, 0.3, 0.28, 225, 505),
+            line((0.65, 0.0), (0.14, 0.0), (0.1, 0.45)) + arc(0.33, 0.7, 0.3, 0.28, 225, 505),
         ],
         "round_belly": lambda: [
-            _line((0.15, 0.0), (0.08, 0.42)) + _arc(0.35, 0.68, 0.33, 0.31, 215, 505),
-            _line((0.15, 0.0), (0.6, 0.02)),
+            line((0.15, 0.0), (0.08, 0.42)) + arc(0.35, 0.68, 0.33, 0.31, 215, 505),
+            line((0.15, 0.0), (0.6, 0.02)),
         ],
     },
     6: {
         "loop": lambda: [
-            _curve((0.58, 0.0), (0.3, 0.15), (0.1, 0.45), (0.05, 0.72))
-            + _arc(0.33, 0.73, 0.28, 0.26, 180, 180 - 340),
+            curve((0.58, 0.0), (0.3, 0.15), (0.1, 0.45), (0.05, 0.72))
+            + arc(0.33, 0.73, 0.28, 0.26, 180, 180 - 340),
         ],
         "straight": lambda: [
-            _line((0.5, 0.0), (0.06, 0.7)) + _arc(0.32, 0.74, 0.27, 0.25, 200, 200 - 345),
+            line((0.5, 0.0), (0.06, 0.7)) + arc(0.32, 0.74, 0.27, 0.25, 200, 200 - 345),
         ],
         "big_loop": lambda: [
-            _curve((0.6, 0.02), (0.25, 0.2), (0.05, 0.6))
-            + _arc(0.36, 0.7, 0.32, 0.3, 185, 185 - 330),
+            curve((0.6, 0.02), (0.25, 0.2), (0.05, 0.6))
+            + arc(0.36, 0.7, 0.32, 0.3, 185, 185 - 330),
         ],
     },
     7: {
-        "plain": lambda: [_line((0.02, 0.02), (0.68, 0.0), (0.25, 1.0))],
+        "plain": lambda: [line((0.02, 0.02), (0.68, 0.0), (0.25, 1.0))],
         "bar": lambda: [
-            _line((0.02, 0.02), (0.68, 0.0), (0.25, 1.0)),
-            _line((0.2, 0.5), (0.62, 0.5)),
+            line((0.02, 0.02), (0.68, 0.0), (0.25, 1.0)),
+            line((0.2, 0.5), (0.62, 0.5)),
         ],
         "curved": lambda: [
-            _line((0.02, 0.05), (0.68, 0.0)) + _curve((0.68, 0.0), (0.45, 0.4), (0.3, 1.0))[1:],
+            line((0.02, 0.05), (0.68, 0.0)) + curve((0.68, 0.0), (0.45, 0.4), (0.3, 1.0))[1:],
         ],
         "hooked": lambda: [
-            _line((0.02, 0.15), (0.05, 0.0), (0.68, 0.0), (0.28, 1.0)),
+            line((0.02, 0.15), (0.05, 0.0), (0.68, 0.0), (0.28, 1.0)),
         ],
     },
     8: {
         "one_stroke": lambda: [_figure_eight(0.42, 0.55)],
         "balanced": lambda: [_figure_eight(0.5, 0.5)],
         "two_loops": lambda: [
-            _arc(0.35, 0.24, 0.22, 0.24, -90, 270),
-            _arc(0.35, 0.73, 0.3, 0.27, -90, 270),
+            arc(0.35, 0.24, 0.22, 0.24, -90, 270),
+            arc(0.35, 0.73, 0.3, 0.27, -90, 270),
         ],
     },
     9: {
         "straight": lambda: [
-            _arc(0.35, 0.26, 0.27, 0.25, 0, -362) + _line((0.61, 0.3), (0.6, 1.0)),
+            arc(0.35, 0.26, 0.27, 0.25, 0, -362) + line((0.61, 0.3), (0.6, 1.0)),
         ],
         "curved": lambda: [
-            _arc(0.35, 0.26, 0.27, 0.25, 0, -362) + _curve((0.62, 0.3), (0.58, 0.75), (0.3, 1.0)),
+            arc(0.35, 0.26, 0.27, 0.25, 0, -362) + curve((0.62, 0.3), (0.58, 0.75), (0.3, 1.0)),
         ],
         "slanted": lambda: [
-            _arc(0.4, 0.25, 0.28, 0.24, 10, -355) + _line((0.66, 0.3), (0.35, 1.0)),
+            arc(0.4, 0.25, 0.28, 0.24, 10, -355) + line((0.66, 0.3), (0.35, 1.0)),
         ],
     },
 }

@@ -24,7 +24,7 @@ import numpy as np
 
 from digitwidgets.reading.preprocessing import Drawing, preprocess_drawing
 
-from .drawn_digits import PAD_SIZE, _quadratic, _resampled, _wobble
+from .strokes import PAD_SIZE, hand_transform, quadratic, resampled, wobble
 
 # Of the 1s, this share has a flag, and this share (of all) a base.
 FLAGGED = 0.85
@@ -73,7 +73,7 @@ def _one(rng: np.random.Generator) -> list[np.ndarray]:
         else:  # bowed upwards, as a quick hand draws it
             bow = length * rng.uniform(0.08, 0.3)
             middle = (end + top) / 2 + bow * np.array([np.sin(angle), -np.cos(angle)])
-            flag = _quadratic(end, middle, top, points=10)
+            flag = quadratic(end, middle, top, points=10)
         # Mostly flag and stem in one stroke; sometimes the flag apart.
         strokes = [np.vstack([flag, bottom])] if rng.random() < 0.8 else [flag, stem]
     if rng.random() < BASED:
@@ -94,7 +94,7 @@ def _seven(rng: np.random.Generator) -> list[np.ndarray]:
         bar = np.vstack([hook, bar])
     if rng.random() < 0.4:
         bend = (corner + foot) / 2 + [rng.uniform(0.03, 0.12), 0.0]
-        stem = _quadratic(corner, bend, foot, points=10)
+        stem = quadratic(corner, bend, foot, points=10)
     else:
         stem = np.array([corner, foot])
     strokes = [np.vstack([bar, stem[1:]])]
@@ -107,14 +107,16 @@ def _seven(rng: np.random.Generator) -> list[np.ndarray]:
 
 def _place(strokes: list[np.ndarray], rng: np.random.Generator) -> Drawing:
     """The strokes slanted, turned, stretched and wobbled, on the middle of the pad."""
-    shear = np.tan(np.radians(rng.uniform(-18, 18)))
-    angle = np.radians(rng.uniform(-10, 10))
-    shape = np.array([[rng.uniform(0.8, 1.2), -shear], [0.0, 1.0]])
-    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    # Drawn in this order, so that a seed gives the digits it always gave.
+    linear = hand_transform(
+        slant_degrees=rng.uniform(-18, 18),
+        turn_degrees=rng.uniform(-10, 10),
+        width=rng.uniform(0.8, 1.2),
+    )
     placed = []
     for stroke in strokes:
-        points = _resampled(stroke, spacing=0.05)
-        points = points @ (turn @ shape).T + _wobble(len(points), rng, 0.012)
+        points = resampled(stroke, spacing=0.05)
+        points = points @ linear.T + wobble(len(points), rng, 0.012)
         placed.append(points * 0.7 * PAD_SIZE + PAD_SIZE / 2)
     return Drawing(
         strokes=tuple(tuple(map(tuple, points.tolist())) for points in placed),

@@ -29,16 +29,8 @@ import numpy as np
 
 from digitwidgets.reading.preprocessing import Drawing
 
-from .drawn_digits import (
-    PAD_SIZE,
-    DrawnDigits,
-    _arc,
-    _curve,
-    _line,
-    _resampled,
-    _Template,
-    _wobble,
-)
+from .drawn_digits import DrawnDigits
+from .strokes import PAD_SIZE, Template, arc, curve, hand_transform, line, resampled, wobble
 
 VARIATIONS = ("normal", "small", "large", "corner", "thin", "thick", "shaky")
 DEFAULT_PER_CLASS = 40
@@ -101,17 +93,19 @@ def variation_of(style: str) -> str:
     return style.split(":", 1)[0]
 
 
-def _draw(template: _Template, variation: str, rng: np.random.Generator) -> Drawing:
+def _draw(template: Template, variation: str, rng: np.random.Generator) -> Drawing:
     """Place one template on the pad in the given variation."""
     strokes = [np.asarray(stroke, dtype=np.float64) for stroke in template]
     points = np.concatenate(strokes)
     centre = (points.min(axis=0) + points.max(axis=0)) / 2
-    shear = np.tan(np.radians(rng.uniform(-15, 15)))
-    angle = np.radians(rng.uniform(-8, 8))
-    shape = np.array([[rng.uniform(0.8, 1.2), -shear], [0.0, 1.0]])
-    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    moved = [(stroke - centre) @ (turn @ shape).T for stroke in strokes]
-    moved = [stroke + _wobble(len(stroke), rng, 0.012) for stroke in moved]
+    # Drawn in this order, so that a seed gives the digits it always gave.
+    linear = hand_transform(
+        slant_degrees=rng.uniform(-15, 15),
+        turn_degrees=rng.uniform(-8, 8),
+        width=rng.uniform(0.8, 1.2),
+    )
+    moved = [(stroke - centre) @ linear.T for stroke in strokes]
+    moved = [stroke + wobble(len(stroke), rng, 0.012) for stroke in moved]
     extent = np.ptp(np.concatenate(moved), axis=0)
     pen_width = float(rng.uniform(*_PENS[variation]))
     margin = min(pen_width / 2, 6.0)
@@ -147,19 +141,19 @@ def _tremble(stroke: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """
     if len(stroke) < 2:
         return stroke
-    resampled = _resampled(stroke, spacing=3.0)
-    jitter = rng.normal(0, rng.uniform(1.0, 3.5), size=(len(resampled) + 2, 2))
+    points = resampled(stroke, spacing=3.0)
+    jitter = rng.normal(0, rng.uniform(1.0, 3.5), size=(len(points) + 2, 2))
     jitter = (jitter[:-2] + jitter[1:-1] + jitter[2:]) / np.sqrt(3)
-    return resampled + jitter
+    return points + jitter
 
 
 # ---------------------------------------------------------------------------------------------
 # Templates, other than drawn_digits.TEMPLATES: a box about 0.7 wide and 1 high, y downwards.
 
-TEMPLATES: dict[int, dict[str, Callable[[], _Template]]] = {
+TEMPLATES: dict[int, dict[str, Callable[[], Template]]] = {
     0: {
         "egg": lambda: [
-            _curve(
+            curve(
                 (0.4, 0.0),
                 (0.1, 0.2),
                 (0.02, 0.6),
@@ -169,9 +163,9 @@ TEMPLATES: dict[int, dict[str, Callable[[], _Template]]] = {
                 (0.35, 0.02),
             )
         ],
-        "clockwise": lambda: [_arc(0.33, 0.5, 0.3, 0.5, -90, 280)],
+        "clockwise": lambda: [arc(0.33, 0.5, 0.3, 0.5, -90, 280)],
         "slanted": lambda: [
-            _curve(
+            curve(
                 (0.55, 0.05),
                 (0.2, 0.15),
                 (0.02, 0.7),
@@ -184,17 +178,17 @@ TEMPLATES: dict[int, dict[str, Callable[[], _Template]]] = {
     },
     1: {
         "serif": lambda: [
-            _line((0.18, 0.15), (0.38, 0.0), (0.38, 1.0)),
-            _line((0.18, 1.0), (0.58, 1.0)),
+            line((0.18, 0.15), (0.38, 0.0), (0.38, 1.0)),
+            line((0.18, 1.0), (0.58, 1.0)),
         ],
         "curved_flag": lambda: [
-            _curve((0.05, 0.3), (0.25, 0.15), (0.4, 0.0))[:-1] + _line((0.4, 0.0), (0.38, 1.0)),
+            curve((0.05, 0.3), (0.25, 0.15), (0.4, 0.0))[:-1] + line((0.4, 0.0), (0.38, 1.0)),
         ],
-        "long_flag": lambda: [_line((0.0, 0.38), (0.42, 0.0), (0.42, 1.0))],
+        "long_flag": lambda: [line((0.0, 0.38), (0.42, 0.0), (0.42, 1.0))],
     },
     2: {
         "looped": lambda: [
-            _curve(
+            curve(
                 (0.05, 0.2),
                 (0.3, 0.0),
                 (0.6, 0.15),
@@ -206,85 +200,85 @@ TEMPLATES: dict[int, dict[str, Callable[[], _Template]]] = {
             )
         ],
         "angular": lambda: [
-            _curve((0.05, 0.2), (0.35, 0.0), (0.62, 0.2))[:-1]
-            + _line((0.62, 0.2), (0.05, 1.0), (0.7, 0.98)),
+            curve((0.05, 0.2), (0.35, 0.0), (0.62, 0.2))[:-1]
+            + line((0.62, 0.2), (0.05, 1.0), (0.7, 0.98)),
         ],
         "wide_base": lambda: [
-            _arc(0.33, 0.3, 0.3, 0.3, 190, 360)
-            + _curve((0.63, 0.3), (0.4, 0.65), (0.0, 1.0))[1:]
-            + _line((0.0, 1.0), (0.75, 1.0))[1:],
+            arc(0.33, 0.3, 0.3, 0.3, 190, 360)
+            + curve((0.63, 0.3), (0.4, 0.65), (0.0, 1.0))[1:]
+            + line((0.0, 1.0), (0.75, 1.0))[1:],
         ],
     },
     3: {
         "two_strokes": lambda: [
-            _arc(0.32, 0.25, 0.28, 0.25, 200, 450),
-            _arc(0.32, 0.74, 0.33, 0.26, 270, 520),
+            arc(0.32, 0.25, 0.28, 0.25, 200, 450),
+            arc(0.32, 0.74, 0.33, 0.26, 270, 520),
         ],
         "cusp": lambda: [
-            _curve((0.05, 0.12), (0.4, 0.0), (0.6, 0.2), (0.25, 0.45))
-            + _curve((0.25, 0.45), (0.65, 0.62), (0.55, 0.95), (0.02, 0.88))[1:],
+            curve((0.05, 0.12), (0.4, 0.0), (0.6, 0.2), (0.25, 0.45))
+            + curve((0.25, 0.45), (0.65, 0.62), (0.55, 0.95), (0.02, 0.88))[1:],
         ],
         "flat_serif": lambda: [
-            _line((0.02, 0.0), (0.6, 0.0))
-            + _curve((0.6, 0.0), (0.3, 0.38))[1:]
-            + _curve((0.3, 0.38), (0.62, 0.55), (0.55, 0.92), (0.2, 1.0), (0.0, 0.85))[1:],
+            line((0.02, 0.0), (0.6, 0.0))
+            + curve((0.6, 0.0), (0.3, 0.38))[1:]
+            + curve((0.3, 0.38), (0.62, 0.55), (0.55, 0.92), (0.2, 1.0), (0.0, 0.85))[1:],
         ],
     },
     4: {
         "open_slanted": lambda: [
-            _line((0.28, 0.0), (0.0, 0.58), (0.72, 0.58)),
-            _line((0.6, 0.02), (0.5, 1.0)),
+            line((0.28, 0.0), (0.0, 0.58), (0.72, 0.58)),
+            line((0.6, 0.02), (0.5, 1.0)),
         ],
         "closed_one_stroke": lambda: [
-            _line((0.72, 0.65), (0.0, 0.65), (0.52, 0.0), (0.52, 1.0)),
+            line((0.72, 0.65), (0.0, 0.65), (0.52, 0.0), (0.52, 1.0)),
         ],
         "crossed": lambda: [
-            _line((0.3, 0.0), (0.05, 0.55), (0.75, 0.55)),
-            _line((0.55, 0.2), (0.55, 1.0)),
+            line((0.3, 0.0), (0.05, 0.55), (0.75, 0.55)),
+            line((0.55, 0.2), (0.55, 1.0)),
         ],
     },
     5: {
         "hooked_top": lambda: [
-            _line((0.65, 0.02), (0.15, 0.0), (0.12, 0.42))
-            + _curve((0.12, 0.42), (0.4, 0.36), (0.64, 0.62), (0.5, 0.94), (0.03, 0.86))[1:],
+            line((0.65, 0.02), (0.15, 0.0), (0.12, 0.42))
+            + curve((0.12, 0.42), (0.4, 0.36), (0.64, 0.62), (0.5, 0.94), (0.03, 0.86))[1:],
         ],
         "angular": lambda: [
-            _line((0.14, 0.0), (0.1, 0.42), (0.5, 0.42), (0.65, 0.68))
-            + _curve((0.65, 0.68), (0.45, 0.97), (0.02, 0.9))[1:],
-            _line((0.14, 0.0), (0.66, 0.0)),
+            line((0.14, 0.0), (0.1, 0.42), (0.5, 0.42), (0.65, 0.68))
+            + curve((0.65, 0.68), (0.45, 0.97), (0.02, 0.9))[1:],
+            line((0.14, 0.0), (0.66, 0.0)),
         ],
         "small_belly": lambda: [
-            _line((0.2, 0.0), (0.14, 0.5)) + _arc(0.36, 0.73, 0.27, 0.25, 220, 500),
-            _line((0.2, 0.0), (0.62, 0.0)),
+            line((0.2, 0.0), (0.14, 0.5)) + arc(0.36, 0.73, 0.27, 0.25, 220, 500),
+            line((0.2, 0.0), (0.62, 0.0)),
         ],
     },
     6: {
         "hooked": lambda: [
-            _curve((0.65, 0.12), (0.5, 0.0), (0.25, 0.1), (0.05, 0.6))
-            + _arc(0.33, 0.72, 0.28, 0.27, 180, 180 - 350),
+            curve((0.65, 0.12), (0.5, 0.0), (0.25, 0.1), (0.05, 0.6))
+            + arc(0.33, 0.72, 0.28, 0.27, 180, 180 - 350),
         ],
         "round": lambda: [
-            _curve((0.55, 0.0), (0.2, 0.25), (0.05, 0.68)),
-            _arc(0.35, 0.7, 0.3, 0.3, 0, 360),
+            curve((0.55, 0.0), (0.2, 0.25), (0.05, 0.68)),
+            arc(0.35, 0.7, 0.3, 0.3, 0, 360),
         ],
         "tall_loop": lambda: [
-            _curve((0.6, 0.0), (0.3, 0.1), (0.05, 0.5)) + _arc(0.33, 0.66, 0.28, 0.34, 180, -170),
+            curve((0.6, 0.0), (0.3, 0.1), (0.05, 0.5)) + arc(0.33, 0.66, 0.28, 0.34, 180, -170),
         ],
     },
     7: {
         "crossed": lambda: [
-            _line((0.0, 0.0), (0.68, 0.0), (0.3, 1.0)),
-            _line((0.2, 0.52), (0.66, 0.5)),
+            line((0.0, 0.0), (0.68, 0.0), (0.3, 1.0)),
+            line((0.2, 0.52), (0.66, 0.5)),
         ],
-        "long_top": lambda: [_line((0.0, 0.02), (0.72, 0.0), (0.45, 1.0))],
+        "long_top": lambda: [line((0.0, 0.02), (0.72, 0.0), (0.45, 1.0))],
         "curved_crossed": lambda: [
-            _line((0.02, 0.04), (0.68, 0.0)) + _curve((0.68, 0.0), (0.42, 0.45), (0.35, 1.0))[1:],
-            _line((0.25, 0.48), (0.65, 0.46)),
+            line((0.02, 0.04), (0.68, 0.0)) + curve((0.68, 0.0), (0.42, 0.45), (0.35, 1.0))[1:],
+            line((0.25, 0.48), (0.65, 0.46)),
         ],
     },
     8: {
         "s_and_back": lambda: [
-            _curve(
+            curve(
                 (0.62, 0.12),
                 (0.35, 0.0),
                 (0.1, 0.15),
@@ -300,25 +294,25 @@ TEMPLATES: dict[int, dict[str, Callable[[], _Template]]] = {
             )
         ],
         "snowman": lambda: [
-            _arc(0.4, 0.22, 0.2, 0.22, -90, 270),
-            _arc(0.35, 0.72, 0.32, 0.28, -90, 270),
+            arc(0.4, 0.22, 0.2, 0.22, -90, 270),
+            arc(0.35, 0.72, 0.32, 0.28, -90, 270),
         ],
         "big_bottom": lambda: [
-            _arc(0.35, 0.2, 0.18, 0.2, 90, 90 + 360),
-            _arc(0.35, 0.7, 0.35, 0.3, -90, 270),
+            arc(0.35, 0.2, 0.18, 0.2, 90, 90 + 360),
+            arc(0.35, 0.7, 0.35, 0.3, -90, 270),
         ],
     },
     9: {
         "hooked": lambda: [
-            _arc(0.33, 0.27, 0.28, 0.26, 0, -362)
-            + _curve((0.61, 0.3), (0.62, 0.8), (0.45, 1.0), (0.15, 0.92))[1:],
+            arc(0.33, 0.27, 0.28, 0.26, 0, -362)
+            + curve((0.61, 0.3), (0.62, 0.8), (0.45, 1.0), (0.15, 0.92))[1:],
         ],
         "round": lambda: [
-            _arc(0.33, 0.3, 0.3, 0.3, 0, -360),
-            _line((0.63, 0.1), (0.58, 1.0)),
+            arc(0.33, 0.3, 0.3, 0.3, 0, -360),
+            line((0.63, 0.1), (0.58, 1.0)),
         ],
         "small_loop": lambda: [
-            _arc(0.38, 0.2, 0.22, 0.2, 10, -355) + _curve((0.6, 0.22), (0.5, 0.65), (0.35, 1.0)),
+            arc(0.38, 0.2, 0.22, 0.2, 10, -355) + curve((0.6, 0.22), (0.5, 0.65), (0.35, 1.0)),
         ],
     },
 }

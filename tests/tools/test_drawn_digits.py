@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from digitwidgets.reading.preprocessing import Drawing
-from tools.drawn_digits import PAD_SIZE, TEMPLATES, make_drawn_digits
+from tools.drawn_digits import TEMPLATES, make_drawn_digits
+from tools.strokes import PAD_SIZE
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools import drawn_digits
 from digitwidgets.learning.pretrained import load_pretrained
 from digitwidgets.reading.preprocessing import Drawing
 from digitwidgets.reading.recognition import Recognizer
+from tools import drawn_digits
 from tools.drawn_variations import (
     TEMPLATES,
     VARIATIONS,
     make_varied_drawn_digits,
     variation_of,
 )
+from tools.strokes import PAD_SIZE
 
 # Measured with the shipped model through Recognizer given a Drawing (docs/handwriting.md):
 # 99.8% on the whole broader set, 100% on the old drawn set. The floors sit a few points
@@ -55,7 +56,7 @@ def _boxes(digits, name):
 
 
 def test_variations_draw_as_they_say(digits):
-    size = drawn_digits.PAD_SIZE
+    size = PAD_SIZE
     for low, high, _ in _boxes(digits, "small:"):
         assert 0.18 * size <= high[1] - low[1] <= 0.35 * size
     for low, high, _ in _boxes(digits, "large:"):
