@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ipywidgets as widgets
 import traitlets
 
@@ -25,46 +27,10 @@ from digitwidgets.widgets.sweep_panel import SweepPanel
 from digitwidgets.widgets.training_chart import TrainingChart
 from digitwidgets.widgets.training_panel import TrainingPanel
 
-# Scoped to the components' own classes so the page around the dashboard is untouched.
-_CSS = """
-<style>
-.dw-dashboard { max-width: 1240px; font-size: 14px; }
-.dw-dashboard .dw-title h2 { margin: 4px 0; }
-.dw-dashboard .dw-section { margin: 14px 0 4px 0; font-size: 18px; font-weight: 600; }
-.dw-dashboard .dw-intro { color: #555; }
-.dw-dashboard .dw-data-info { color: #333; font-style: italic; }
-.dw-dashboard .dw-model-label { color: #333; }
-.dw-dashboard .dw-column { padding-right: 12px; max-width: 100%; box-sizing: border-box; }
-.dw-dashboard .widget-dropdown, .dw-dashboard .widget-text { box-sizing: border-box; }
-.dw-dashboard .dw-controls input, .dw-dashboard .dw-controls select {
-  min-width: 0; flex: 1 1 auto; box-sizing: border-box; }
-.dw-dashboard .dw-controls .widget-inline-hbox { overflow: visible; padding-right: 3px; }
-.dw-dashboard :focus-visible,
-.dw-dashboard.dw-dashboard .jupyter-widgets input:focus {
-  outline: 2px solid #1a5fb4 !important; outline-offset: 1px; }
-.dw-dashboard .dw-chart-summary { color: #333; }
-/* The theme's grey tab labels fail the contrast check (axe-core). */
-.dw-dashboard .lm-TabBar-tab, .dw-dashboard .lm-TabBar-tabLabel { color: #222 !important;
-                                                                   opacity: 1 !important; }
-.dw-dashboard .widget-html, .dw-dashboard .widget-html-content { max-width: 100%; }
-.dw-dashboard .widget-html-content { white-space: normal; }
-/* A phone: the steps stack, every column takes the whole width. */
-@media (max-width: 720px) {
-  .dw-dashboard .dw-column { width: 100% !important; min-width: 0 !important;
-                             padding-right: 0; }
-  .dw-dashboard .widget-button { max-width: 100%; }
-  .dw-dashboard .dw-chart-legend > div { padding-left: 0 !important; }
-  /* The drawing's steps keep their width (a squeezed caption ran over its picture) and
-     wrap, two to a row. */
-  .dw-dashboard .dw-steps { flex-wrap: wrap; }
-  .dw-dashboard .dw-step { flex-shrink: 0; }
-}
-.dw-model-input, .dw-step-cropped, .dw-step-scaled { image-rendering: pixelated;
-                 border: 1px solid #ccc; background: black; }
-.dw-pad { cursor: crosshair; touch-action: none; }
-.dw-status { font-weight: 600; }
-</style>
-"""
+# Scoped to the components' own classes so the page around the dashboard is untouched; the
+# file ships inside the package (hatchling puts every file of the package in the wheel).
+_CSS_FILE = Path(__file__).with_name("dashboard.css")
+_CSS = f"<style>\n{_CSS_FILE.read_text(encoding='utf-8')}</style>"
 
 
 def _html(text: str, css_class: str) -> widgets.HTML:

@@ -24,7 +24,7 @@ from digitwidgets.reading.inside.projection import (
 )
 from digitwidgets.reading.preprocessing import Preprocessed
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
-from digitwidgets.widgets.support import png_bytes
+from digitwidgets.widgets.support import png_bytes, test_digits
 
 # Matplotlib's tab10, one colour per true digit.
 DIGIT_COLORS = (
@@ -34,16 +34,6 @@ DIGIT_COLORS = (
 _THUMBNAIL = 56
 _TEXT = "font-size: 13px; line-height: 1.35; color: #333;"
 _LABELS = {"linear": "Linear (PCA)", "t-SNE": "t-SNE (neighbours kept)"}
-
-
-def _test_arrays(data) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        _, (x_test, y_test) = data
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            "data must be an MnistData, (x_train, y_train), (x_test, y_test)."
-        ) from error
-    return np.asarray(x_test), np.asarray(y_test).astype(np.int64)
 
 
 class DigitMap(widgets.VBox):
@@ -90,7 +80,7 @@ class DigitMap(widgets.VBox):
     def __init__(self, data, model=None, *, model_description: str = "", **kwargs):
         """Map ``data``'s test digits for ``model`` (at once, in the background) if given."""
         super().__init__(**kwargs)
-        self._images, self._labels = _test_arrays(data)
+        self._images, self._labels = test_digits(data)
         self._lock = threading.Lock()
         self._generation = 0
         self._task = background.BackgroundTask("digitwidgets-digit-map")

@@ -13,22 +13,11 @@ import traitlets
 
 from digitwidgets.background import BackgroundTask
 from digitwidgets.learning.evaluation import Evaluation, evaluate
-from digitwidgets.widgets.support import percent, png_bytes
+from digitwidgets.widgets.support import percent, png_bytes, test_digits
 
 _CELL_COLORS = ["#f7fbff", "#6baed6"]
 _SELECTED_STYLE = {"stroke": "#d62728", "stroke-width": 3}
 _THUMBNAIL_SIZE = 56
-
-
-def _test_arrays(data) -> tuple[np.ndarray, np.ndarray]:
-    """(x_test, y_test) from an ``MnistData`` or ``(train, (x_test, y_test))``."""
-    try:
-        _, (x_test, y_test) = data
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            "data must be an MnistData, (x_train, y_train), (x_test, y_test)."
-        ) from exc
-    return np.asarray(x_test), np.asarray(y_test)
 
 
 def _class_accuracy_html(evaluation: Evaluation | None) -> str:
@@ -95,7 +84,7 @@ class EvaluationPanel(widgets.VBox):
     def __init__(self, data, model=None, *, gallery_size: int = 48, **kwargs):
         """Show the confusion matrix of ``model`` (later ones too) on ``data``'s test digits."""
         super().__init__(**kwargs)
-        self._x_test, self._y_test = _test_arrays(data)
+        self._x_test, self._y_test = test_digits(data)
         self._gallery_size = gallery_size
         self._lock = threading.Lock()
         self._task = BackgroundTask("digitwidgets-evaluation")

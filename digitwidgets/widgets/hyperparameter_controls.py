@@ -6,6 +6,7 @@ import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.learning.hyperparameters import FIELDS, Hyperparameters
+from digitwidgets.widgets.support import error_html
 
 _DESCRIPTION_STYLE = {"description_width": "100px"}
 # Each control fills its grid cell; the grid decides the width.
@@ -124,8 +125,4 @@ class HyperparameterControls(widgets.VBox):
 
 
 def _message_html(message: str) -> str:
-    if not message:
-        return ""
-    # Escaped by hand: the message quotes the user's input.
-    text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<span style='color:#b00020'>{text} The last valid settings are kept.</span>"
+    return error_html(f"{message} The last valid settings are kept.") if message else ""

@@ -9,6 +9,7 @@ import traitlets
 
 from digitwidgets.learning.hyperparameters import Hyperparameters
 from digitwidgets.learning.settings_query import parse_settings_query, settings_query
+from digitwidgets.widgets.support import error_html
 
 
 class SettingsLink(widgets.VBox):
@@ -36,7 +37,7 @@ class SettingsLink(widgets.VBox):
         self._message = widgets.HTML("")
         self._message.add_class("dw-link-message")
         traitlets.dlink((self, "query"), (self._link, "value"), _link_html)
-        traitlets.dlink((self, "message"), (self._message, "value"), _message_html)
+        traitlets.dlink((self, "message"), (self._message, "value"), error_html)
         self.value = value if value is not None else Hyperparameters()
         self.set_trait("query", settings_query(self.value))
         self.children = [self._link, self._message]
@@ -69,7 +70,3 @@ def _link_html(query: str) -> str:
         f"style='word-break: break-all'>{html.escape(query.replace('&', ' & '))}</a> "
         "<span style='color:#555'>(copy it with the right mouse button, or open it)</span>"
     )
-
-
-def _message_html(message: str) -> str:
-    return f"<span style='color:#b00020'>{html.escape(message)}</span>" if message else ""

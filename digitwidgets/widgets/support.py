@@ -1,5 +1,5 @@
-"""Helpers the components share: images as PNG, messages and numbers as text or HTML, and
-sending a page the state it may have missed."""
+"""Helpers the components share: images as PNG, messages and numbers as text or HTML, the
+test digits of a data set, and sending a page the state it may have missed."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def message_html(message: str) -> str:
     return f"<div style='line-height: 1.4; padding: 4px 0'>{html.escape(message)}</div>"
 
 
+def error_html(message: str) -> str:
+    """A message about bad input, escaped, in red; "" for no message."""
+    return f"<span style='color:#b00020'>{html.escape(message)}</span>" if message else ""
+
+
 def paragraph_html(text: str) -> str:
     """``text`` as an escaped paragraph, or "" for no text."""
     return f"<div style='line-height: 1.4'>{html.escape(text)}</div>" if text else ""
@@ -73,3 +78,17 @@ def format_duration(seconds: float | None) -> str:
 def percent(value: float | None) -> str:
     """A fraction as "97.5%"; "–" for NaN or None."""
     return "–" if value is None or value != value else f"{value:.1%}"
+
+
+def test_digits(data) -> tuple[np.ndarray, np.ndarray]:
+    """(x_test, y_test) of an ``MnistData`` or ``((x_train, y_train), (x_test, y_test))``.
+
+    The labels come back as int64, whatever the data stores.
+    """
+    try:
+        _, (x_test, y_test) = data
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            "data must be an MnistData, (x_train, y_train), (x_test, y_test)."
+        ) from error
+    return np.asarray(x_test), np.asarray(y_test).astype(np.int64)

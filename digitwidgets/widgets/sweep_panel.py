@@ -21,7 +21,7 @@ from digitwidgets.learning.sweeps import (
     parse_values,
     suggested_values,
 )
-from digitwidgets.widgets.support import message_html, percent
+from digitwidgets.widgets.support import error_html, message_html, percent
 
 _NONE = "none"
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -129,7 +129,7 @@ class SweepPanel(widgets.VBox):
         self._figure = self._build_chart()
 
         traitlets.dlink((self, "progress"), (self._progress, "value"), html.escape)
-        traitlets.dlink((self, "message"), (self._message, "value"), _error_html)
+        traitlets.dlink((self, "message"), (self._message, "value"), error_html)
         traitlets.dlink((self, "best"), (self._best, "value"), _best_html)
         traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
         for control in (self._setting, self._values, self._setting_2, self._values_2):
@@ -384,10 +384,6 @@ class SweepPanel(widgets.VBox):
         if self.running or event.run_id in self._sweep_runs:
             return
         self.set_trait("training", not event.ended)
-
-
-def _error_html(message: str) -> str:
-    return f"<span style='color:#b00020'>{html.escape(message)}</span>" if message else ""
 
 
 def _best_html(text: str) -> str:
