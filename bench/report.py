@@ -1,4 +1,8 @@
-"""Turn the benchmarks' collected JSON into ``docs/benchmarks.md`` and its plot."""
+"""Turn the benchmarks' collected JSON into ``docs/benchmarks.md``, its plot and the README's table.
+
+The page and the README's table of current figures are generated, never edited by hand; the
+record of what was tried and why lives in ``docs/notes/benchmarks.md``, which the page links.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from pathlib import Path
 import psutil
 
 REPRODUCE = "python3 tasks.py bench"
+# The record behind the figures, relative to docs/: written by hand, never regenerated.
+NOTES = "notes/benchmarks.md"
 
 
 def machine_description() -> dict:
@@ -376,12 +382,12 @@ TITLES = {
     "kernel_memory": "4. Memory of one dashboard kernel",
     "kernel_start": "4b. What a kernel costs to start: forked against launched",
     "training_scaling": "5. How training cost grows",
-    "default_training": "Default hyperparameters (issue 2)",
-    "sweep": "10. A sweep of six runs (issue 13)",
-    "handwriting": "Accuracy on drawn digits (issue 6)",
-    "capacity": "7. How many people one machine holds (issue 14)",
-    "crowd": "8. A burst of page loads against the kernel cap (issue 16)",
-    "inside": "9. Inside the network: layer outputs, maps of digits (issue 12)",
+    "default_training": "Default hyperparameters",
+    "sweep": "10. A sweep of six runs",
+    "handwriting": "Accuracy on drawn digits",
+    "capacity": "7. How many people one machine holds",
+    "crowd": "8. A burst of page loads against the kernel cap",
+    "inside": "9. Inside the network: layer outputs, maps of digits",
 }
 
 
@@ -433,10 +439,214 @@ def markdown(collected: dict) -> str:
             table = [("(figures in an unexpected shape)", "", repr(error), "")]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
         lines.append("")
-    notes = Path(__file__).with_name("NOTES.md")
-    if notes.exists():
-        lines += [notes.read_text().strip(), ""]
+    lines += [
+        "## Notes",
+        "",
+        f"What each miss means, what limits a figure and what was tried to move it, with "
+        f"dates: [{NOTES}]({NOTES}). Regenerating this page leaves the notes as they are.",
+        "",
+    ]
     return "\n".join(lines)
+
+
+# The README's table of current figures sits between these two lines; ``write_readme``
+# rewrites what is between them and nothing else.
+README_START = (
+    "<!-- figures: written by bench/report.py from docs/benchmarks.json; "
+    "regenerate with python3 tasks.py bench -->"
+)
+README_END = "<!-- end of figures -->"
+
+
+def _all_passed(flags) -> bool | None:
+    flags = [flag for flag in flags if flag is not None]
+    return all(flags) if flags else None
+
+
+def _readme_row(name: str, figures: dict) -> tuple[str, str, str, str] | None:
+    """The README's one line for a benchmark: (what, target, measured, verdict)."""
+    if name == "default_training":
+        return (
+            "Train the default settings on the embedded sample: test accuracy, time",
+            f"≥ {figures.get('target_accuracy', 0.97):.0%} in "
+            f"≤ {figures.get('target_seconds', 120):.0f} s",
+            f"{figures['test_accuracy']:.1%} in {figures['wall_seconds']:.0f} s",
+            _verdict(figures.get("passed")),
+        )
+    if name == "recognition":
+        return (
+            "Read one drawing (preprocessing and model), median",
+            f"< {figures['target_median_ms']:.0f} ms",
+            f"{figures['recognize_median_ms']:.1f} ms (`model.predict`: "
+            f"{figures['predict_median_ms']:.0f} ms)",
+            _verdict(figures["passed"]),
+        )
+    if name == "browser_recognition":
+        pages = figures["pages"]
+        most = max(pages, key=int)
+        return (
+            f"Mouse up to digit shown in the browser, median: 1 page, {most} pages drawing",
+            f"< {figures['target_median_ms']:.0f} ms",
+            f"{pages['1']['median_ms']:.0f} ms, {pages[most]['median_ms']:.0f} ms",
+            _verdict(figures["passed"]),
+        )
+    if name == "training_overhead":
+        sizes = figures["batch_sizes"]
+        passed = {size: row["passed"] for size, row in sizes.items()}
+        verdict = _verdict(_all_passed(passed.values()))
+        if len(set(passed.values())) > 1:  # one batch size meets the target, another not
+            verdict = ", ".join(
+                f"{_verdict(flag)} at {size}" for size, flag in passed.items() if flag is not None
+            )
+        return (
+            "Training through the dashboard / plain `model.fit`, batch "
+            + " and ".join(sizes)
+            + " (median of paired rounds)",
+            f"≤ {figures['target_ratio']}",
+            ", ".join(f"{row['ratio']:.3f}" for row in sizes.values()),
+            verdict,
+        )
+    if name == "time_to_interactive":
+        warm, target = figures["preheated"], figures["target_preheated_s"]
+        floor = figures.get("voila_floor")
+        rows = [
+            (
+                "Page request to Train clickable, preheated kernel, median",
+                f"< {target} s",
+                f"{warm['median_s']:.2f} s"
+                + (f" (Voila's own one-button page: {floor['median_s']:.2f} s)" if floor else ""),
+                _verdict(warm["median_s"] < target),
+            )
+        ]
+        extension = figures.get("server_extension")
+        first = figures.get("server_extension_first_visits")
+        if extension:
+            target = figures["target_server_extension_s"]
+            worst = max(extension["max_s"], first["max_s"] if first else 0)
+            rows.append(
+                (
+                    "The same through the server extension (Binder, JupyterHub): median"
+                    + ("; a new server's first visit" if first else ""),
+                    f"< {target} s",
+                    f"{extension['median_s']:.2f} s"
+                    + (f"; {first['median_s']:.2f} s" if first else ""),
+                    _verdict(worst < target),
+                )
+            )
+        return rows
+    if name == "kernel_memory":
+        name, largest = max(figures["runs"].items(), key=lambda item: item[1]["peak_kernel_mb"])
+        return (
+            f"Peak memory of one dashboard kernel through training, {name.replace('_', ' ')}",
+            "< 1024 MB",
+            f"{largest['peak_kernel_mb']} MB (idle {largest['idle_kernel_mb']} MB)",
+            _verdict(largest["peak_kernel_mb"] < 1024),
+        )
+    if name == "kernel_start":
+        share = figures.get("kernel_cpu_saved_share")
+        if share is None:
+            return None
+        modes = figures["modes"]
+        return (
+            "Processor time a kernel forked from the template saves against one launched anew",
+            "> 0",
+            f"{share:.0%} ({modes['forked']['kernel_cpu_median_s']} s against "
+            f"{modes['launched']['kernel_cpu_median_s']} s)",
+            _verdict(figures["passed"]),
+        )
+    if name == "sweep":
+        return (
+            f"A sweep of {figures['runs']} runs × {figures['epochs']} epochs on the embedded "
+            "sample",
+            f"< {figures.get('target_seconds', 120):.0f} s",
+            f"{figures['wall_seconds']:.0f} s",
+            _verdict(figures.get("passed")),
+        )
+    if name == "handwriting":
+        shipped = figures.get("models", {}).get("shipped")
+        if not shipped:
+            return None
+        return (
+            "The shipped model: the 600 drawn digits; the sample's 1,500 MNIST test digits",
+            "",
+            f"{shipped[0]['drawn_mnist']:.1%}; {shipped[0]['mnist_test']:.1%}",
+            "",
+        )
+    if name == "capacity":
+        return (
+            "People drawing at once while one page trains, the digit shown within "
+            f"{figures['target_p95_ms']:.0f} ms (p95)",
+            "",
+            str(figures["largest_n_drawing"]),
+            "",
+        )
+    if name == "crowd":
+        return (
+            f"A burst of {figures['loads']} page loads against the kernel cap: peak kernels, "
+            "memory, the drawer's p95",
+            "",
+            f"{figures['peak_kernels']}, {figures['peak_kernel_mb']:,} MB, "
+            f"{figures['drawer_p95_ms']:.0f} ms",
+            _verdict(figures.get("passed")),
+        )
+    return None
+
+
+# The order of the README's rows: what a visitor meets first, then what a host needs.
+README_ORDER = (
+    "default_training",
+    "recognition",
+    "browser_recognition",
+    "training_overhead",
+    "time_to_interactive",
+    "handwriting",
+    "sweep",
+    "kernel_memory",
+    "kernel_start",
+    "capacity",
+    "crowd",
+)
+
+
+def readme_figures(collected: dict) -> str:
+    """The README's table of current figures, its two marker lines included."""
+    machine = collected["machine"]
+    benchmarks = collected["benchmarks"]
+    lines = [
+        README_START,
+        "",
+        f"From the run of {collected['date'][:10]} on {machine['cpu_count']} shared CPU cores "
+        f"without a GPU ({machine['memory_gb']} GB memory);",
+        "every figure, its samples and how to reproduce it: "
+        "[docs/benchmarks.md](docs/benchmarks.md).",
+        "",
+        "| What | Target | Measured | |",
+        "|---|---|---|---|",
+    ]
+    for name in README_ORDER:
+        run = benchmarks.get(name)
+        if not run or run["figures"] is None:
+            continue
+        try:
+            row = _readme_row(name, run["figures"])
+        except (KeyError, TypeError, ValueError):
+            continue  # figures of an older shape: the full page shows what it can of them
+        for what, target, measured, verdict in [row] if isinstance(row, tuple) else row or []:
+            lines.append(f"| {what} | {target} | {measured} | {verdict} |")
+    lines += ["", README_END]
+    return "\n".join(lines)
+
+
+def write_readme(collected: dict, readme: Path) -> bool:
+    """Put the table of current figures between the README's markers; False if it has none."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    new = text[:start] + readme_figures(collected) + text[end + len(README_END) :]
+    if new != text:
+        readme.write_text(new)
+    return True
 
 
 def plot(collected: dict, path: Path) -> None:

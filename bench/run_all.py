@@ -1,10 +1,13 @@
-"""Run every benchmark in ``bench/`` and write ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
+"""Run every benchmark in ``bench/``; write ``docs/benchmarks.md``, its plot, the README's table.
 
 Each benchmark is a plain script that takes ``--quick`` (tiny sizes) and ``--json PATH``; this
-runs them one after another in this Python, collects their JSON, and writes a table per
-benchmark (target, measured figure, pass or fail), the machine, the date and how to
-reproduce, plus a plot of how the costs grow. ``--quick`` writes to ``build/benchmarks-quick/``
-so that a check that the scripts run does not overwrite the published figures.
+runs them one after another in this Python, collects their JSON into ``benchmarks.json``, and
+writes a table per benchmark (target, measured figure, pass or fail), the machine, the date
+and how to reproduce, plus a plot of how the costs grow. A full run into ``docs/`` also
+rewrites the README's table of current figures (between its two marker lines). ``--quick``
+writes to ``build/benchmarks-quick/`` and leaves the README alone, so that a check that the
+scripts run does not overwrite the published figures. ``--report-only`` runs no benchmark:
+it writes the page, the plot and the README's table again from ``benchmarks.json``.
 
     python3 tasks.py bench            # or: .venv/bin/python bench/run_all.py [--quick]
 """
@@ -23,6 +26,7 @@ import report
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+README = ROOT / "README.md"
 
 # name: (script, extra arguments for the full run). Cheap and independent ones first.
 BENCHMARKS = {
@@ -77,10 +81,15 @@ def run_benchmark(name: str, quick: bool, results: Path) -> dict:
 
 
 def write_report(collected: dict, output: Path) -> None:
-    """Write benchmarks.md and benchmarks.png into ``output``."""
+    """Write benchmarks.md and benchmarks.png into ``output``; the README's table for docs/."""
     report.plot(collected, output / "benchmarks.png")
     (output / "benchmarks.md").write_text(report.markdown(collected))
     print(f"[bench] wrote {output / 'benchmarks.md'} and its plot", flush=True)
+    if output.resolve() == (ROOT / "docs").resolve() and not collected["quick"]:
+        if report.write_readme(collected, README):
+            print(f"[bench] wrote the table of current figures in {README}", flush=True)
+        else:
+            print(f"[bench] {README} has no figures markers: table not written", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
