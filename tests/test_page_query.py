@@ -36,18 +36,23 @@ def test_a_preheated_kernel_reads_its_query_from_voilas_websocket(monkeypatch):
     served = {}
 
     async def serve(ready):
+        answered = asyncio.Event()
+
         async def handler(connection):
             served["path"] = connection.request.path
             await connection.send(json.dumps({"QUERY_STRING": "optimizer=sgd&epochs=2"}))
-            await asyncio.sleep(0.5)
+            # The kernel hangs up once it has read the query; then the server may go.
+            await connection.wait_closed()
+            answered.set()
 
         async with websockets.serve(handler, "127.0.0.1", 0) as server:
             served["port"] = server.sockets[0].getsockname()[1]
             ready.set()
-            await asyncio.sleep(20)
+            await asyncio.wait_for(answered.wait(), 20)
 
     ready = threading.Event()
-    threading.Thread(target=lambda: asyncio.run(serve(ready)), daemon=True).start()
+    server = threading.Thread(target=lambda: asyncio.run(serve(ready)), daemon=True)
+    server.start()
     assert ready.wait(10)
     monkeypatch.setenv("VOILA_PREHEAT", "True")
     monkeypatch.setenv("VOILA_KERNEL_ID", "abc-123")
@@ -63,6 +68,8 @@ def test_a_preheated_kernel_reads_its_query_from_voilas_websocket(monkeypatch):
     assert received.wait(15)
     assert seen == [("optimizer=sgd&epochs=2", True)]
     assert served["path"] == "/voila/query/abc-123"
+    server.join(15)
+    assert not server.is_alive(), "the kernel never hung up"
 
 
 def test_the_websocket_url_follows_voilas_environment(monkeypatch):

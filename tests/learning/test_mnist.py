@@ -10,7 +10,6 @@ import pickle
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -334,14 +333,16 @@ def test_not_waiting_returns_at_once_and_the_next_load_finds_the_download(
         return cache
 
     monkeypatch.setattr(mnist, "_fetch_mnist", slow_fetch)
+    before = set(threading.enumerate())
     assert_is_embedded_sample(load_mnist(wait=False))  # returned while the fetch still waits
+    (download,) = set(threading.enumerate()) - before
+    assert download.name == "digitwidgets-mnist-download"
+    assert download.is_alive()
     release.set()
+    download.join(30)
+    assert not download.is_alive()
     cache = Path(os.environ["KERAS_HOME"], "datasets", "mnist.npz")
-    lock = cache.with_name("mnist.npz.downloading")
-    deadline = time.monotonic() + 30
-    while lock.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not lock.exists()
+    assert not cache.with_name("mnist.npz.downloading").exists()
     assert load_mnist().info.source == "keras-cache"
 
 

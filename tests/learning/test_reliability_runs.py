@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -184,23 +183,49 @@ def _is_tick_or_load(widget) -> bool:
     return isinstance(widget, widgets.Button) and widget.description == "Load"
 
 
-SAVE_FOREVER = textwrap.dedent(
+SAVE_THEN_STOP_INSIDE_A_SAVE = textwrap.dedent(
     """
-    import itertools, sys
+    import sys
+    import keras
+    from digitwidgets.learning import runs
     from digitwidgets.learning.hyperparameters import Hyperparameters
     from digitwidgets.learning.model import build_lenet5
-    from digitwidgets.learning.runs import RunStore
 
-    store = RunStore(sys.argv[1])
+    root, stage = sys.argv[1:]
+    store = runs.RunStore(root)
     hp = Hyperparameters(epochs=1, seed=3)
     model = build_lenet5(hp)
-    for i in itertools.count():
-        store.save(run_id=f"{sys.argv[2]}-{i:05d}", model=model, hyperparameters=hp,
-                   history={"loss": [1.0]}, data={}, started_at="2026-01-03T00:00:00+00:00",
-                   duration=1.0, status="finished", message="Finished.")
-        print(i, flush=True)
+
+    def save(run_id):
+        store.save(run_id=run_id, model=model, hyperparameters=hp, history={"loss": [1.0]},
+                   data={}, started_at="2026-01-03T00:00:00+00:00", duration=1.0,
+                   status="finished", message="Finished.")
+
+    def stop(step, after):
+        def stopped(*args, **kwargs):
+            if after:
+                step(*args, **kwargs)
+            print("inside", flush=True)
+            sys.stdin.readline()  # never answered: the test kills this process here
+        return stopped
+
+    save(f"{stage}-whole")
+    print("saved", flush=True)
+    if stage == "before-model":  # the temporary folder made, nothing in it yet
+        keras.Model.save = stop(keras.Model.save, after=False)
+    elif stage == "after-model":  # the model written, its record not yet
+        runs._fsync_file = stop(runs._fsync_file, after=True)
+    else:  # the model and its record written, the folder not yet renamed into place
+        runs._fsync_dir = stop(runs._fsync_dir, after=True)
+    save(f"{stage}-killed")
     """
 )
+# Where each killed save stops, and what its temporary folder then holds.
+KILL_STAGES = {
+    "before-model": [],
+    "after-model": ["model.keras"],
+    "before-rename": ["model.keras", "run.json"],
+}
 
 
 @pytest.mark.slow
@@ -209,31 +234,36 @@ def test_killing_the_kernel_mid_save_leaves_earlier_runs_intact(tmp_path, model,
     save(store, "earlier-1", model)
     save(store, "earlier-2", model, started_at="2026-01-02T10:00:00+00:00")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    for delay in (0.05, 0.13, 0.31):
+    for stage in KILL_STAGES:
         saver = subprocess.Popen(
-            [sys.executable, "-c", SAVE_FOREVER, str(store.root), f"killed-{delay}"],
+            [sys.executable, "-c", SAVE_THEN_STOP_INSIDE_A_SAVE, str(store.root), stage],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            assert saver.stdout.readline(), f"it did not save once: {saver.stderr.read()}"
-            time.sleep(delay)  # somewhere inside a later save
+            for said in ("saved", "inside"):
+                line = saver.stdout.readline().strip()
+                assert line == said, f"{stage}: {line!r} {saver.stderr.read()}"
         finally:
             saver.send_signal(signal.SIGKILL)
             saver.wait(30)
+        # The kill left a half-written save behind (the next save clears it away).
+        (half_written,) = store.root.glob(f".tmp-{stage}-killed-*")
+        assert sorted(path.name for path in half_written.iterdir()) == KILL_STAGES[stage]
     records = store.list()
     assert all(record.status == "finished" for record in records), [
         (r.run_id, r.message) for r in records if r.status != "finished"
     ]
     ids = {record.run_id for record in records}
-    assert {"earlier-1", "earlier-2"} <= ids and len(ids) >= 5
+    assert ids == {"earlier-1", "earlier-2"} | {f"{stage}-whole" for stage in KILL_STAGES}
     batch = np.stack([digit_images[d] for d in range(10)]).astype("float32") / 255
     for run_id in ("earlier-1", "earlier-2"):
         assert np.allclose(store.load_model(run_id)(batch), model(batch), atol=1e-5)
-    # Every run the killed process did finish is whole: its model loads.
-    for run_id in sorted(ids - {"earlier-1", "earlier-2"})[-2:]:
+    # Every run a killed process did finish is whole: its model loads.
+    for run_id in sorted(ids - {"earlier-1", "earlier-2"}):
         assert store.load_model(run_id)(batch).shape == (10, 10)
     # The next save clears what a kill left half-written.
     save(store, "after", model, started_at="2026-01-04T10:00:00+00:00")

@@ -237,12 +237,13 @@ def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fak
 def test_the_pretrained_model_loads_only_for_a_page_that_shows_the_dashboard(tmp_path):
     """A kernel whose page no browser displays never pays the ~5 s of processor time."""
     code = """
-import sys, time
+import sys
 from digitwidgets.learning.mnist import load_embedded_sample
 from digitwidgets.learning.runs import RunStore
 from digitwidgets.widgets.dashboard import Dashboard
 dashboard = Dashboard(data=load_embedded_sample(), store=RunStore(sys.argv[1]))
-time.sleep(1.0)
+# Until a browser shows the pad, no loader has started (nothing to wait for).
+assert getattr(dashboard.current, "_loader", None) is None, "loading already"
 print("tensorflow" in sys.modules, dashboard.current.loading, dashboard.current.model is None)
 # What ipycanvas's front end sends once the pad's canvas is on a page.
 dashboard.pad._canvas._handle_custom_msg({"event": "client_ready"}, [])
