@@ -1,6 +1,7 @@
 """Server-side settings that make Voila's own safeguards work for the dashboard.
 
-Named from ``voila.json``; imported by the Voila server, never by the package or a kernel.
+``voila.json`` names its subclass, :class:`digitwidgets.server.gate.CrowdGateIdentityProvider`,
+which adds the kernel cap's "full" answer; imported by the Voila server, never by a kernel.
 """
 
 from __future__ import annotations
