@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The project's commands, each doing its own set-up: ``python3 tasks.py app|test|bench``.
 
-``app``   serves the dashboard with Voila on localhost and prints its address.
+``app``   serves the dashboard on localhost with the package's ``digitwidgets`` command.
 ``test``  runs ruff and the whole test suite, browser tests included.
 ``bench`` runs the benchmarks in ``bench/`` and rewrites ``docs/benchmarks.md``.
 
@@ -94,21 +94,20 @@ def ensure_chromium() -> None:
 
 
 def command_app(args: argparse.Namespace) -> None:
-    """Serve the dashboard with Voila and print where to open it."""
+    """Serve the dashboard with the package's own ``digitwidgets`` command, as a user would."""
     ensure_environment()
     env = {**os.environ, **QUIET_ENV}
-    say(f"starting the dashboard: open http://localhost:{args.port}/ (Ctrl+C stops it)")
-    command = [
-        BIN / "voila",
-        ROOT / "notebooks" / "dashboard.ipynb",
-        f"--port={args.port}",
-        "--no-browser",
-        "--Voila.ip=127.0.0.1",
-    ]
-    try:
-        subprocess.run([str(part) for part in command], cwd=ROOT, env=env)
-    except KeyboardInterrupt:
-        say("dashboard stopped")
+    command = [BIN / "digitwidgets", f"--port={args.port}"]
+    if args.runs:
+        command += ["--runs", args.runs]
+    if args.no_browser:
+        command.append("--no-browser")
+    with subprocess.Popen([str(part) for part in command], env=env) as server:
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.wait()  # Ctrl+C reached the command too: it stops the dashboard and says so
+    sys.exit(server.returncode)
 
 
 def command_test(args: argparse.Namespace) -> None:
@@ -159,8 +158,10 @@ def main() -> None:
         sys.exit(f"digitwidgets needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    app = commands.add_parser("app", help="serve the dashboard with Voila on localhost")
-    app.add_argument("--port", type=int, default=8866)
+    app = commands.add_parser("app", help="serve the dashboard on localhost (digitwidgets)")
+    app.add_argument("--port", default="8866", help="the port to serve on (default: 8866)")
+    app.add_argument("--runs", metavar="DIR", help="the folder where saved runs go")
+    app.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     app.set_defaults(handler=command_app)
     test = commands.add_parser("test", help="run ruff and the test suite", allow_abbrev=False)
     test.add_argument("--no-browser", action="store_true", help="leave the browser tests out")

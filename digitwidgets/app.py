@@ -37,13 +37,20 @@ DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
 PACKAGED_FILES = Path(__file__).resolve().with_name("app_files")
 CHECKOUT_ROOT = Path(__file__).resolve().parents[1]
-# What Voila and its kernels print about their plumbing, never about the page: Voila warns
-# that any notebook not opened in Jupyter is "not trusted", each kernel that its loopback
-# ports are not encrypted (only this server connects to them, with the connection file's
-# key), and TensorFlow announces its CPU kernels before its log level applies.
+# What Voila, Tornado, the kernels and TensorFlow print about their plumbing, never about the
+# page, each line left out where it contains one of these:
 PLUMBING_NOTICES = (
+    # Voila: any notebook never opened in Jupyter is "not trusted".
     "is not trusted",
+    # A kernel: its loopback ports are not encrypted (only this server connects to them, with
+    # the key in the connection file).
     "running over TCP without encryption",
+    # A kernel: the interrupt that the server sends before it shuts the kernel down.
+    "KeyboardInterrupt caught in kernel",
+    # Tornado: Jupyter's websocket ping timeout is longer than its interval, so it uses the
+    # interval (two lines, both naming the setting).
+    "websocket_ping_timeout",
+    # TensorFlow: its CPU kernels, announced before its log level applies.
     "before absl::InitializeLog() is called",
     "oneDNN custom operations are on",
 )
@@ -135,27 +142,30 @@ def voila_command(files: AppFiles, port: int, *, open_browser: bool) -> list[str
     ]
 
 
-def port_is_free(port: int) -> bool:
-    """Whether nothing listens on ``HOST:port`` now (a server's leftover TIME_WAIT is free)."""
+def port_problem(port: int) -> str | None:
+    """Why the dashboard cannot listen on ``HOST:port`` now, or None when it can."""
     with socket.socket() as probe:
-        if os.name != "nt":  # as the server binds: SO_REUSEADDR means something else on Windows
+        if os.name != "nt":  # bind as the server does (SO_REUSEADDR means more on Windows)
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
+        except PermissionError:
+            return f"port {port} needs administrator rights: choose one above 1023"
         except OSError:
-            return False
-    return True
+            other = port + 1 if port < 65535 else DEFAULT_PORT
+            return (
+                f"port {port} is in use (another dashboard?): choose another, e.g. --port {other}"
+            )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve the dashboard until Ctrl+C (or the end of Voila); the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not port_is_free(args.port):
-        parser.error(
-            f"argument --port: port {args.port} is in use (another dashboard?): "
-            f"choose another, e.g. --port {args.port + 1 if args.port < 65535 else 8867}"
-        )
+    problem = port_problem(args.port)
+    if problem:
+        parser.error(f"argument --port: {problem}")
     try:
         files = AppFiles.find()
     except FileNotFoundError as error:
