@@ -11,6 +11,7 @@ the new environment's ``share/jupyter`` beside the template the wheel installed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -21,6 +22,7 @@ import venv
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from digitwidgets.app import main
@@ -125,11 +127,27 @@ class InstalledApp(_Server):
 
     log_name = "digitwidgets.log"
 
+    def __init__(self, home: Path):
+        super().__init__(home)
+        self.left_running: list[str] = []  # what the command started and left behind
+
     def start(self, prefix: Path, runs: Path, cwd: Path, env: dict) -> InstalledApp:
         """Start the command and wait until its port accepts connections."""
         command = [prefix / "bin" / "digitwidgets", "--no-browser", f"--port={self.port}"]
         self._launch([*map(str, command), "--runs", str(runs)], env, 60.0, cwd)
         return self
+
+    def stop(self) -> None:
+        """Stop the command; end what it started (Voila, kernels) if any of it outlives it."""
+        started = []
+        if self.process and self.process.poll() is None:
+            started = psutil.Process(self.process.pid).children(recursive=True)
+        super().stop()
+        _, alive = psutil.wait_procs(started, timeout=20)
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.left_running.append(" ".join(process.cmdline()))
+                process.kill()
 
 
 @pytest.mark.browser
@@ -158,6 +176,7 @@ def test_the_installed_command_serves_a_page_that_reads_a_drawing(
             page.context.close()
         app.stop()
         assert app.process.returncode == 0
+        assert app.left_running == []
     printed = app.log()
     assert f"saved runs go to {runs}" in printed and runs.is_dir()
     assert f"The dashboard is ready: open {url} in a web browser." in printed
