@@ -202,8 +202,10 @@ def serve(command: list[str], env: dict, port: int) -> int:
     relay.start()
     # A stop asked of this command (a service manager's SIGTERM) stops Voila and its kernels.
     previous = signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    listening = stopped = False
     try:
-        if _wait_until_listening(server, port):
+        listening = _wait_until_listening(server, port)
+        if listening:
             print(
                 f"The dashboard is ready: open http://{HOST}:{port}/ in a web browser. "
                 "Ctrl+C stops it.",
@@ -213,16 +215,25 @@ def serve(command: list[str], env: dict, port: int) -> int:
     except KeyboardInterrupt:
         # The terminal's Ctrl+C reached Voila too; a second signal only makes sure it stops.
         server.terminate()
+        stopped = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-        try:
-            server.wait(timeout=STOP_WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _wait_for_end(server)
         relay.join(timeout=5)
-    print("The dashboard has stopped.", flush=True)
-    return 0 if server.returncode in (0, -signal.SIGTERM, -signal.SIGINT) else server.returncode
+    if listening or stopped:
+        print("The dashboard has stopped.", flush=True)
+        return 0 if server.returncode in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+    print("The dashboard could not start: the messages above say why.", file=sys.stderr)
+    return server.returncode or 1
+
+
+def _wait_for_end(server: subprocess.Popen) -> None:
+    """Wait while Voila stops its kernels and ends; a second Ctrl+C (or a minute) ends it now."""
+    try:
+        server.wait(timeout=STOP_WAIT_SECONDS)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        server.kill()
+        server.wait()
 
 
 def _wait_until_listening(server: subprocess.Popen, port: int) -> bool:

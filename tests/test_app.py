@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from digitwidgets.app import main
+from digitwidgets.app import PLUMBING_NOTICES, main, serve
 from tests.browser.conftest import browser, chromium_path  # noqa: F401  (fixtures)
 from tools.pagedriver import ROOT, _Server, draw_stroke, free_port, open_dashboard
 
@@ -224,3 +224,15 @@ def test_runs_that_name_a_file_is_an_argument_error(tmp_path, capsys):
     assert exit_.value.code == 2
     assert "argument --runs: cannot use" in capsys.readouterr().err
     assert not_a_folder.read_text() == "mine"
+
+
+def test_a_server_that_cannot_start_says_so_with_its_messages_less_plumbing(capsys):
+    lines = ["Voila: the template 'nope' was not found", *PLUMBING_NOTICES]
+    failing = [sys.executable, "-c", f"print(*{lines!r}, sep='\\n'); raise SystemExit(3)"]
+    assert serve(failing, dict(os.environ), free_port()) == 3
+    printed = capsys.readouterr()
+    assert printed.err.splitlines() == [
+        "Voila: the template 'nope' was not found",
+        "The dashboard could not start: the messages above say why.",
+    ]
+    assert "ready" not in printed.out
