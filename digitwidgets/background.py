@@ -1,4 +1,5 @@
-"""Background threads that the package starts, and their orderly end before the interpreter's.
+"""Background threads that the package starts, how their events reach listeners, and their
+orderly end before the interpreter's.
 
 Two shapes cover every background job in digitwidgets:
 
@@ -6,6 +7,12 @@ Two shapes cover every background job in digitwidgets:
   (an evaluation, a fine-tuning). ``run`` returns at once; ``wait`` joins.
 - ``SerialWorker``: one long-lived thread that runs submitted calls in order (the Trainer
   hands its events to one, so listeners never run on the training thread).
+
+Two helpers carry events from them: ``Announcer``, the listeners of one source of events
+(a training, a sweep, a learning-rate range test), and ``Throttle``, which thins frequent
+events (a training's batches, a range test's points) on the thread that makes them, before
+they cross to the worker: the hand-over, and every message a listener sends to the page
+for it, is the cost, so the thinning happens once, there, and nowhere downstream.
 
 A thread still running TensorFlow when Python finalizes kills the process with SIGABRT
 ("terminate called without an active exception"), so every one of them is stopped and
@@ -19,12 +26,17 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
+import math
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+Event = TypeVar("Event")
 
 # What must end first (trainers), then every worker and task: both in registration order.
 _first: dict[int, weakref.ref] = {}
@@ -245,3 +257,54 @@ class SerialWorker:
                 with self._lock:
                     self._done += 1
                     self._lock.notify_all()
+
+
+class Announcer(Generic[Event]):
+    """A source of events and its listeners: ``add_listener``, ``remove_listener``, ``_announce``.
+
+    Listeners are called in the order they were added, on the thread that announces. One
+    that raises is logged and the next is still called: a broken display must not end a
+    training, a sweep or a range test that is going well.
+    """
+
+    def __init__(self):
+        """Start with no listener."""
+        self._listeners: list[Callable[[Event], object]] = []
+
+    def add_listener(self, listener: Callable[[Event], object]) -> None:
+        """Call ``listener(event)`` for every event from now on."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Event], object]) -> None:
+        """Stop calling ``listener``; unknown listeners are ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _announce(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                kind = getattr(event, "kind", type(event).__name__)
+                log.exception("%s listener %r failed on %s", type(self).__name__, listener, kind)
+
+
+class Throttle:
+    """Lets an event through at most once per ``interval`` seconds (0: every one).
+
+    Used on the thread that makes frequent events, before they are handed to a worker
+    (see the module's docstring): nothing downstream thins them again.
+    """
+
+    def __init__(self, interval: float):
+        """Let the first event through, then one per ``interval`` seconds."""
+        self.interval = interval
+        self._last = -math.inf
+
+    def due(self, now: float | None = None) -> bool:
+        """Whether an event at ``time.monotonic()`` ``now`` goes through (and counts as sent)."""
+        now = time.monotonic() if now is None else now
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return True

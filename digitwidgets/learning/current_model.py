@@ -12,6 +12,8 @@ import threading
 
 import traitlets
 
+from .training.events import EventKind
+
 NO_MODEL = "No model yet: train one in step 2, or load a saved run in step 4."
 LOADING = "Loading the pretrained LeNet-5 (a few seconds) ..."
 
@@ -140,7 +142,7 @@ class CurrentModel(traitlets.HasTraits):
         # The Trainer's event worker, never the training thread.
         if not event.kind.carries_model or event.model is None:
             return
-        if event.kind == "epoch":
+        if event.kind is EventKind.EPOCH:
             self.set(
                 event.model,
                 source="epoch",
@@ -151,7 +153,7 @@ class CurrentModel(traitlets.HasTraits):
                 ),
             )
         else:
-            ended = "finished" if event.kind == "finish" else "stopped"
+            ended = "finished" if event.kind is EventKind.FINISH else "stopped"
             self.set(
                 event.model,
                 source="run",

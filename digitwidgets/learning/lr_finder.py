@@ -295,14 +295,12 @@ class _Recorder:
         )
 
 
-Listener = Callable[[LearningRateRange], None]
-
-
-class LearningRateRangeTest:
+class LearningRateRangeTest(background.Announcer[LearningRateRange]):
     """Runs ``find_learning_rate`` on a thread of its own, one test at a time.
 
-    Listeners get ``LearningRateRange`` snapshots on a worker thread (never the test's):
-    at most one every ``interval`` seconds while it runs, and always the final one. With a
+    Listeners (``add_listener``) get ``LearningRateRange`` snapshots on a worker thread
+    (never the test's): at most one every ``interval`` seconds while it runs (thinned on the
+    test's thread, before the hand-over), and always the final one. With a
     ``trainer``, the test refuses to start while a run trains (``TrainingInProgressError``)
     and no run starts while the test runs (the trainer is reserved: Train says why).
     """
@@ -311,15 +309,15 @@ class LearningRateRangeTest:
 
     def __init__(self, trainer=None, *, interval: float = 0.2):
         """Keep clear of ``trainer``'s runs (a ``Trainer`` or None)."""
+        super().__init__()
         self.trainer = trainer
         self.interval = interval
-        self._listeners: list[Listener] = []
         self._task = background.BackgroundTask("digitwidgets-lr-finder")
         self._events = background.SerialWorker("digitwidgets-lr-finder-events")
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._running = False
-        self._last_sent = -math.inf
+        self._throttle = background.Throttle(interval)
         self.result: LearningRateRange | None = None
         background.at_exit(self.stop)
 
@@ -327,15 +325,6 @@ class LearningRateRangeTest:
     def running(self) -> bool:
         """Whether a test is under way (False from its final snapshot on)."""
         return self._running
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener(range_so_far)`` on the worker as the test goes."""
-        self._listeners.append(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        """Stop calling ``listener``; unknown listeners are ignored."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
 
     def start(self, hp: Hyperparameters, data, *, batches: int = DEFAULT_BATCHES) -> None:
         """Start a test of ``hp`` on ``data`` in the background.
@@ -352,7 +341,7 @@ class LearningRateRangeTest:
                 self.trainer.reserve(self.NAME)
             self._running = True
             self._stop.clear()
-            self._last_sent = -math.inf
+            self._throttle = background.Throttle(self.interval)
         if self._task.run(self._find, hp, data, batches) is None:  # the interpreter is ending
             self._ended()
 
@@ -393,16 +382,9 @@ class LearningRateRangeTest:
 
     def _progress(self, so_far: LearningRateRange) -> None:
         # The test's thread: hand over at most one snapshot per interval, and return.
-        now = time.monotonic()
-        if now - self._last_sent >= self.interval:
-            self._last_sent = now
+        if self._throttle.due():
             self._events.submit(self._deliver, so_far)
 
     def _deliver(self, result: LearningRateRange | None) -> None:
-        if result is None:
-            return
-        for listener in list(self._listeners):
-            try:
-                listener(result)
-            except Exception:
-                log.exception("Learning-rate finder listener %r failed", listener)
+        if result is not None:
+            self._announce(result)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import logging
 import math
 import threading
 import uuid
@@ -30,11 +29,10 @@ from .. import background
 from .hyperparameters import FIELDS, Hyperparameters
 from .runs import RunRecord, RunStore
 from .settings_query import format_value, parse_value
+from .training.events import EventKind
 
 MAX_RUNS = 12  # one after the other on two cores: a dozen default runs already take minutes
 MAX_SETTINGS = 2
-
-log = logging.getLogger(__name__)
 
 
 class SweepError(ValueError):
@@ -173,13 +171,13 @@ class SweepResult:
 SweepListener = Callable[[SweepEvent], None]
 
 
-class Sweep:
+class Sweep(background.Announcer[SweepEvent]):
     """Train ``base`` once per combination of ``values``, one run after the other.
 
     ``start()`` returns at once (``SweepError`` for a bad plan, ``TrainingInProgressError``
-    when the trainer is busy). Listeners get ``SweepEvent``s: the first "run-started" on the
-    thread that called ``start()``, the rest on the Trainer's event worker, after the
-    Trainer's own listeners have had the run's events.
+    when the trainer is busy). Listeners (``add_listener``) get ``SweepEvent``s: the first
+    "run-started" on the thread that called ``start()``, the rest on the Trainer's event
+    worker, after the Trainer's own listeners have had the run's events.
     """
 
     def __init__(
@@ -193,6 +191,7 @@ class Sweep:
     ):
         """Plan the runs now (``SweepError`` names a bad value); ``trainer`` defaults to a new
         ``Trainer(store)``."""
+        super().__init__()
         self.plan = plan_sweep(base, values)
         self.settings = list(values)
         if trainer is None:
@@ -211,7 +210,6 @@ class Sweep:
             for index, hp in enumerate(self.plan, start=1)
         ]
         self.message = ""
-        self._listeners: list[SweepListener] = []
         self._lock = threading.RLock()
         self._done = threading.Event()
         self._started = False
@@ -248,15 +246,6 @@ class Sweep:
             "index": index,
             "count": self.count,
         }
-
-    def add_listener(self, listener: SweepListener) -> None:
-        """Call ``listener(event)`` for every ``SweepEvent``."""
-        self._listeners.append(listener)
-
-    def remove_listener(self, listener: SweepListener) -> None:
-        """Stop calling ``listener``; unknown listeners are ignored."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
 
     def start(self) -> None:
         """Start the first run in the background; the others follow by themselves."""
@@ -312,7 +301,7 @@ class Sweep:
                 self._end(SweepEventKind.FINISHED, self._summary(f"All {self.count} runs done"))
             elif self._stopping:
                 self._end(SweepEventKind.STOPPED, self._summary(f"Stopped after run {index}"))
-            elif event.kind == "stopped" or background.closing():
+            elif event.kind is EventKind.STOPPED or background.closing():
                 self._end(
                     SweepEventKind.STOPPED,
                     self._summary(f"Run {index} was stopped, so the sweep ended"),
@@ -341,12 +330,7 @@ class Sweep:
 
     def _emit(self, kind: SweepEventKind, index: int, message: str, **fields: Any) -> None:
         self.message = message
-        event = SweepEvent(kind, self.id, index, self.count, message, **fields)
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("Sweep listener %r failed on a %s event", listener, kind)
+        self._announce(SweepEvent(kind, self.id, index, self.count, message, **fields))
 
 
 def run_sweep(

@@ -18,6 +18,7 @@ from digitwidgets.learning.lr_finder import (
     LearningRateRangeTest,
     format_rate,
 )
+from digitwidgets.learning.training.events import EventKind
 
 _LOSS_COLOR = "#9ecae1"
 _SMOOTHED_COLOR = "#1f77b4"
@@ -247,7 +248,7 @@ class LearningRateFinder(widgets.VBox):
 
     def _on_training_event(self, event) -> None:
         # The Trainer's event worker: no test while a model trains (the core refuses too).
-        if event.kind == "start":
+        if event.kind is EventKind.START:
             self._find.disabled = True
             self._find.tooltip = "A model is training: find a learning rate before or after."
         elif event.ended:

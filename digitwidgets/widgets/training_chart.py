@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 
 import bqplot
 import ipywidgets as widgets
 import numpy as np
 import traitlets
+
+from digitwidgets.learning.training.events import EventKind
 
 _TRAIN_COLOR = "#1f77b4"
 _VALIDATION_COLOR = "#ff7f0e"
@@ -183,8 +184,9 @@ class TrainingChart(widgets.VBox):
     shows one run at a time, and comparing runs is the job of a run comparison view.
 
     Attach it with ``follow(trainer)`` or feed it with ``handle_event(event)``. Events
-    come from the Trainer's event worker; batch updates are coalesced so the marks change
-    at most once every ``min_interval`` seconds, and epoch and end events always show.
+    come from the Trainer's event worker and each one shows: the Trainer already sends
+    batch events only a few times a second (``batch_interval``), thinned on the training
+    thread before they cross to the worker.
     """
 
     history = traitlets.Dict(
@@ -197,16 +199,12 @@ class TrainingChart(widgets.VBox):
     summary = traitlets.Unicode(
         NO_EPOCHS, read_only=True, help="The latest epoch's figures in words (the charts' text)."
     )
-    min_interval = traitlets.Float(
-        0.25, help="Seconds between two chart updates driven by batch events."
-    )
 
     def __init__(self, **kwargs):
         """Build both figures, empty."""
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._history = _empty_history()
-        self._last_shown = 0.0
         self._loss = _MetricFigure("Loss", "cross-entropy", None)
         self._accuracy = _MetricFigure("Accuracy", "accuracy", (0.0, 1.0))
         self.set_trait("history", _empty_history())
@@ -242,32 +240,29 @@ class TrainingChart(widgets.VBox):
         """Add a TrainingEvent's numbers to the chart."""
         logs = event.logs or {}
         with self._lock:
-            if event.kind == "start" or event.run_id != self.run_id:
+            if event.kind is EventKind.START or event.run_id != self.run_id:
                 self._history = _empty_history()
                 self.set_trait("run_id", event.run_id)
             history = self._history
-            if event.kind == "batch":
+            if event.kind is EventKind.BATCH:
                 if event.batches:
                     history["batch_epoch"].append(event.epoch + event.batch / event.batches)
                     history["batch_loss"].append(float(logs.get("loss", np.nan)))
                     history["batch_accuracy"].append(float(logs.get("accuracy", np.nan)))
-            elif event.kind == "learning_rate" and event.learning_rate is not None:
+            elif event.kind is EventKind.LEARNING_RATE and event.learning_rate is not None:
                 at = event.epoch + (event.batch / event.batches if event.batches else 0.0)
                 history["change_epoch"].append(at)
                 history["change_learning_rate"].append(float(event.learning_rate))
-            elif event.kind == "epoch":
+            elif event.kind is EventKind.EPOCH:
                 history["epoch"].append(float(event.epoch + 1))
                 for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
                     if key in logs:
                         history[key].append(float(logs[key]))
-            due = event.kind != "batch" or time.monotonic() - self._last_shown >= self.min_interval
-        if due:
-            self._show()
+        self._show()
 
     def _show(self) -> None:
         with self._lock:
             snapshot = {key: list(values) for key, values in self._history.items()}
-            self._last_shown = time.monotonic()
         self._loss.show(snapshot, "loss")
         self._accuracy.show(snapshot, "accuracy")
         self.set_trait("history", snapshot)

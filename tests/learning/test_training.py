@@ -457,3 +457,18 @@ def test_releasing_memory_hands_freed_heap_pages_back_to_the_system():
     assert before - after > 50 * 2**20, f"only {(before - after) / 2**20:.0f} MB handed back"
     release_memory()
     assert len(kept) == 401
+
+
+def test_the_one_throttle_lets_one_event_through_per_interval():
+    from digitwidgets.background import Throttle
+
+    throttle = Throttle(0.25)
+    assert [throttle.due(now) for now in (10.0, 10.1, 10.24, 10.25, 10.3, 10.6)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert all(Throttle(0).due(10.0) for _ in range(3))  # 0: every event

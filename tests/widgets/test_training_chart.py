@@ -35,7 +35,7 @@ def _marks(chart):
 
 
 def test_marks_hold_the_numbers_sent():
-    chart = TrainingChart(min_interval=0.0)
+    chart = TrainingChart()
     for event in _events():
         chart.handle_event(event)
     loss_marks, accuracy_marks = _marks(chart)["Loss"], _marks(chart)["Accuracy"]
@@ -53,22 +53,20 @@ def test_marks_hold_the_numbers_sent():
     assert chart.run_id == "run-a"
 
 
-def test_batch_updates_are_coalesced_but_epochs_always_show():
-    chart = TrainingChart(min_interval=3600.0)
+def test_every_event_shows_at_once():
+    # The Trainer thins batch events before they reach the chart: none waits here.
+    chart = TrainingChart()
     events = list(_events())
-    chart.handle_event(events[0])
-    chart.handle_event(events[1])
-    chart.handle_event(events[2])
-    # The start event showed (empty); the batches wait for the next due update.
-    assert chart.history["batch_loss"] == []
-    chart.handle_event(events[3])
+    for count, event in enumerate(events[1:4], start=1):
+        chart.handle_event(event)
+        assert len(chart.history["batch_loss"]) == count
+        assert len(_marks(chart)["Loss"][0].y) == count
     chart.handle_event(events[4])  # epoch end
-    assert len(chart.history["batch_loss"]) == 3
-    assert len(_marks(chart)["Loss"][0].y) == 3
+    assert chart.history["epoch"] == [1.0] and len(_marks(chart)["Loss"][1].y) == 1
 
 
 def test_a_new_run_clears_the_chart():
-    chart = TrainingChart(min_interval=0.0)
+    chart = TrainingChart()
     for event in _events("run-a"):
         chart.handle_event(event)
     chart.handle_event(TrainingEvent("start", "run-b", epochs=1, batches=3))

@@ -10,7 +10,11 @@ from ..runs import RunRecord
 
 
 class EventKind(str, enum.Enum):
-    """The kinds of ``TrainingEvent``; a ``str`` so that ``kind == "finish"`` still reads well."""
+    """The kinds of ``TrainingEvent``, with the predicates readers need.
+
+    Readers compare members (``kind is EventKind.EPOCH``) or ask a predicate, never a
+    string; it is a ``str`` only so that an event can be built from, or saved as, its name.
+    """
 
     START = "start"
     BATCH = "batch"
@@ -29,6 +33,12 @@ class EventKind(str, enum.Enum):
     def carries_model(self) -> bool:
         """Whether events of this kind hand over a model (epoch, finish, stopped)."""
         return self in (EventKind.EPOCH, EventKind.FINISH, EventKind.STOPPED)
+
+    @property
+    def sets_learning_rate(self) -> bool:
+        """Whether events of this kind tell the learning rate a run trains at from now on
+        (start, learning_rate)."""
+        return self in (EventKind.START, EventKind.LEARNING_RATE)
 
     def __str__(self) -> str:
         return self.value

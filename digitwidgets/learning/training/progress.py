@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ...background import Throttle
 from ...keras_import import keras
 from .. import augmentation
 from .events import EventKind, TrainingEvent
@@ -71,7 +72,8 @@ class RunProgress:
     """Counts one run's batches and epochs, keeps its history, and sends its events.
 
     ``send(event, snapshot)`` is called on the training thread and must return at once.
-    Batch events are sent at most once per ``batch_interval`` seconds.
+    Batch events are sent at most once per ``batch_interval`` seconds (0: every batch): the
+    one place they are thinned, before they cross to the listeners' thread.
     """
 
     def __init__(
@@ -94,7 +96,7 @@ class RunProgress:
         self.batches = batches
         self.clock = clock
         self.send = send
-        self.batch_interval = batch_interval
+        self._batch_throttle = Throttle(batch_interval)
         self.epoch = 0
         self.batch = 0
         self.step = 0
@@ -108,7 +110,6 @@ class RunProgress:
         # The snapshot sent at the latest epoch end: Keras ends every epoch, a stopped one
         # too, after its last batch, so it holds the run's final weights once fit returns.
         self.last_snapshot: ModelSnapshot | None = None
-        self._last_sent = -math.inf
         self._epoch_loss = 0.0
 
     def epoch_begun(self, epoch: int) -> None:
@@ -131,8 +132,7 @@ class RunProgress:
                 self._diverged(batch_loss)
                 return False
         now = time.monotonic()
-        if now - self._last_sent >= self.batch_interval:
-            self._last_sent = now
+        if self._batch_throttle.due(now):
             self.last_logs = _floats(logs)
             self.send(self.event(EventKind.BATCH, now, self.last_logs), None)
         return True

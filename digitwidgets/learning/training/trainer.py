@@ -2,10 +2,14 @@
 
 ``Trainer.start`` returns at once. The training thread runs ``fit``, saves the run and hands
 each ``TrainingEvent`` to the Trainer's event worker (``background.SerialWorker``), which
-calls the listeners in order: one "start", "batch" events at most once per
-``batch_interval`` seconds, one "epoch" per epoch and exactly one terminal event ("finish",
-"stopped" or "failed"). Whatever a listener does (redraw, recognize, rebuild a table) costs
-the training nothing but the hand-over.
+calls the listeners in order: one ``START``, ``BATCH`` events at most once per
+``batch_interval`` seconds, one ``EPOCH`` per epoch and exactly one terminal event
+(``FINISH``, ``STOPPED`` or ``FAILED``). Whatever a listener does (redraw, recognize, rebuild
+a table) costs the training nothing but the hand-over.
+
+Batch events are thinned in one place: on the training thread, before the hand-over
+(``RunProgress``, with a ``background.Throttle``). Every one handed over is delivered, and
+listeners (the chart among them) show every event they get.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -35,19 +38,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[TrainingEvent], None]
-
 
 class TrainingInProgressError(RuntimeError):
     """A training is already running on this trainer."""
 
 
-class Trainer:
+class Trainer(background.Announcer[TrainingEvent]):
     """Runs one training at a time in the background and saves each run in a ``RunStore``.
 
-    Listeners are called on the Trainer's event worker, one event after the other, never on
-    the training thread. ``hold()`` pauses the training between two batches until
-    ``release()`` (tests and demos use it to act on a run that is surely under way).
+    Listeners (``add_listener``) are called on the Trainer's event worker, one event after
+    the other, never on the training thread. ``hold()`` pauses the training between two
+    batches until ``release()`` (tests and demos use it to act on a run that is surely
+    under way).
     ``set_learning_rate`` steers the run in progress from its next batch on. While another
     job that trains holds the trainer (``reserve``: the learning-rate finder) no run starts.
     At interpreter exit a running training is stopped and saved as "interrupted".
@@ -55,9 +57,9 @@ class Trainer:
 
     def __init__(self, store: RunStore | None = None, *, batch_interval: float = 0.25):
         """Save runs in ``store`` (default ``RunStore()``); ``batch_interval``: see the module."""
+        super().__init__()
         self.store = store if store is not None else RunStore()
         self.batch_interval = batch_interval
-        self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._events = background.SerialWorker("digitwidgets-events")
@@ -73,15 +75,6 @@ class Trainer:
         self._requested_learning_rate: float | None = None
         self._reserved_by = ""
         background.at_exit(self.shutdown)
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener(event)`` for every event, on the event worker."""
-        self._listeners.append(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        """Stop calling ``listener``; unknown listeners are ignored."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
 
     @property
     def running(self) -> bool:
@@ -224,16 +217,9 @@ class Trainer:
         self._events.submit(self._deliver, event, snapshot)
 
     def _deliver(self, event: TrainingEvent, snapshot: ModelSnapshot | None) -> None:
-        if event.kind is EventKind.BATCH and self.batch_interval and self._events.pending() > 1:
-            return  # a newer event is queued: this one would only be drawn over (interval 0: all)
         if snapshot is not None:
             event = replace(event, model=snapshot.model())
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                # A broken display must not end a training that is going well.
-                log.exception("Training listener %r failed on a %s event", listener, event.kind)
+        self._announce(event)
 
     def _between_batches(self) -> None:
         with self._hold:
