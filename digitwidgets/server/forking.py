@@ -11,8 +11,9 @@ and shares the imported code's memory with the template until a kernel changes i
 entry point, named by ``KernelProvisionerFactory.default_provisioner_name`` in ``voila.json``
 and ``binder/jupyter-config``). It launches a kernel by asking the template for a fork when
 the kernel's command is this Python's ``-m ipykernel_launcher``, and the usual way otherwise:
-another interpreter, another kernel, no ``fork`` (not Linux or macOS), the template failing
-to start, or ``DIGITWIDGETS_FORK_KERNELS=0`` in the server's environment. The template starts
+another interpreter, another kernel, not Linux (the only system where forking is tested),
+the template failing to start or refusing to fork (below), or ``DIGITWIDGETS_FORK_KERNELS=0``
+in the server's environment. The template starts
 with the server (``CappedKernelManager.start_kernel_template``, set in ``voila.json`` and
 ``binder/jupyter-config``) or with its first kernel, in two processes. The **light template**
 imports what the page needs (ipykernel, the widgets: a fraction of a second) and serves
@@ -38,9 +39,25 @@ interleaved; docs/benchmarks.md).
 The forked kernel is what a launched one would be: its own session and process group, the
 kernel's environment and working directory, a command line naming ``ipykernel_launcher`` and
 its connection file (so ``ps`` and tools that look for kernels find it), fresh random seeds.
-Its life is tied to the server twice: the template kills a kernel whose server connection
-closes, and ipykernel's parent poller ends a kernel whose template has gone. The full template
-ends with the light one.
+
+What keeps forking safe, checked rather than assumed:
+
+- **One thread.** ``fork()`` copies only the thread that calls it; a lock another thread held
+  (in the allocator, in TensorFlow) stays held forever in the child, which then hangs now and
+  then. So a template forks only while it runs exactly one thread, Python's and the system's
+  (``/proc/self/task``), and no TensorFlow operation has run in it (:func:`fork_hazard`; the
+  idle thread pools of OpenBLAS are ended first, as OpenBLAS's own fork handler does). A
+  template that cannot fork says why, and the server logs it and launches the kernel anew.
+- **Kernels answer to the server, not to a template.** A forked kernel watches the server's
+  pipe (it ends when the server does, as ipykernel's parent poller ends a launched kernel)
+  and the server watches, signals and kills it by a pidfd, so a template's end (killed,
+  replaced, chosen by the OOM killer) leaves its kernels running. Only the server's end, or
+  its closing of a kernel's connection, makes a template kill its kernels.
+- **A dead template is replaced.** The server notices (the process has ended, its socket
+  refuses connections) and starts a new pair while that kernel launches anew, at most
+  ``MAX_REPLACEMENTS`` times per server. A template that never got ready is not started
+  again: kernels launch anew until the server restarts.
+- The full template ends within a second of the light one, leaving its kernels be.
 """
 
 from __future__ import annotations
@@ -54,6 +71,7 @@ import importlib
 import json
 import logging
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -96,6 +114,8 @@ LOW_PRIORITY_S = 10.0  # how long the full template imports at the lowest priori
 # In the template's folder: where each template takes requests, and the full one's pid.
 LIGHT_SOCKET, FULL_SOCKET, FULL_PID = "light.sock", "fork.sock", "full.pid"
 LIGHT_PID = "light.pid"  # an early template's, written by binder/start, which started it
+FULL_REFUSED = "full.refused"  # why the light template did not fork the full one
+MAX_REPLACEMENTS = 5  # dead templates replaced per server; then kernels launch anew
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for when the parent process ends
 LOW_PRIORITY = 19  # the nice value of the template's session while only leftovers are its
 
@@ -136,7 +156,10 @@ def _serve(folder: str, full_nice: int, preload: tuple[str, ...]) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal: the server
     _import(preload)  # decides what happens to its kernels
-    if os.fork() == 0:
+    hazard = fork_hazard()
+    if hazard is not None:  # light kernels only, each refused as long as the hazard lasts
+        _write_file(os.path.join(folder, FULL_REFUSED), hazard)
+    elif os.fork() == 0:
         parent = os.getppid()
         # While it imports it has no kernels to see to: it is killed with the light template,
         # rather than import TensorFlow for a server that is gone.
@@ -148,7 +171,7 @@ def _serve(folder: str, full_nice: int, preload: tuple[str, ...]) -> None:
         _write_file(os.path.join(folder, FULL_PID), str(os.getpid()))
         _import(PRELOAD_FULL)
         set_session_priority("self", 0)  # forking a kernel must not wait behind the visitors
-        _die_with_parent(0)  # from now on it kills its kernels first (_fork_kernels)
+        _die_with_parent(0)  # from now on it leaves by itself, its kernels left be
         _fork_kernels(os.path.join(folder, FULL_SOCKET), parent=parent)
         return
     _fork_kernels(os.path.join(folder, LIGHT_SOCKET))
@@ -159,6 +182,49 @@ def _die_with_parent(signum: int) -> None:
     nothing (the full template's loop notices a new parent within a second)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
+
+
+def fork_hazard() -> str | None:
+    """Why forking this process now could hang the child, or None when it is safe.
+
+    Safe: exactly one thread runs (Python's count and the system's, ``/proc/self/task`` on
+    Linux: libraries start native threads Python does not see), and TensorFlow has run no
+    operation (its first one starts the runtime's thread pools and takes its locks). OpenBLAS's
+    idle worker pools (numpy's, OpenCV's) are ended first, as OpenBLAS's own fork handler would
+    end them; a process that calls BLAS again starts them again.
+    """
+    _end_blas_pools()
+    if threading.active_count() != 1:
+        others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        return f"{threading.active_count()} Python threads run in it ({', '.join(others)})"
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc: Python's own count is all there is
+        threads = 1
+    if threads != 1:
+        return f"{threads} threads run in it (native threads of a library it imported)"
+    if _tensorflow_has_run():
+        return "TensorFlow has run an operation in it"
+    return None
+
+
+def _end_blas_pools() -> None:
+    """End the worker threads of each OpenBLAS this process has loaded, while they are idle."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line}
+    except OSError:
+        return
+    for path in sorted(paths):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(path, mode=os.RTLD_NOLOAD).blas_thread_shutdown_()
+
+
+def _tensorflow_has_run() -> bool:
+    """Whether TensorFlow's eager runtime has started (its first operation starts it)."""
+    context = sys.modules.get("tensorflow.python.eager.context")
+    eager = getattr(context, "_context", None)
+    return getattr(eager, "_context_handle", None) is not None
 
 
 def _import(names) -> None:
@@ -218,9 +284,8 @@ def _fork_kernels(socket_path: str, parent: int | None = None) -> None:
 
     while True:
         events = selector.select(timeout=None if parent is None else 1.0)
-        if parent is not None and os.getppid() != parent:  # the light template was killed
-            kill_kernels()
-            return
+        if parent is not None and os.getppid() != parent:  # the light template has gone:
+            return  # the server starts a new pair; these kernels are the server's, not ours
         for key, _ in events:
             if key.data == "listener":
                 connection, _ = listener.accept()
@@ -245,6 +310,13 @@ def _fork_kernels(socket_path: str, parent: int | None = None) -> None:
                 if not waiting[connection].endswith(b"\n"):
                     continue
                 request = json.loads(waiting.pop(connection))
+                hazard = fork_hazard()
+                if hazard is not None:  # the server launches this kernel anew
+                    with contextlib.suppress(OSError):
+                        connection.sendall(f"refused {hazard}".replace("\n", " ").encode() + b"\n")
+                    selector.unregister(connection)
+                    connection.close()
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     connection.close()
@@ -289,8 +361,9 @@ def _become_kernel(request: dict) -> None:
     """
     _name_the_process(request["argv"])
     os.setsid()
+    server = os.dup(0)  # the template's pipe from the server, which only the server's end closes
     null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)  # not the template's pipe from the server
+    os.dup2(null, 0)
     os.close(null)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -298,18 +371,38 @@ def _become_kernel(request: dict) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
-    # ipykernel read JPY_PARENT_PID when the template imported it; its parent poller ends
-    # the kernel if the template (its parent) goes, as it would for a server's kernel.
-    parent = f"--IPKernelApp.parent_handle={os.getppid()}"
+    # ipykernel's parent poller would end the kernel with its parent, the template: 1 turns it
+    # off (init never ends), and keeps the connection banner off the server's terminal. The
+    # kernel watches its server instead.
+    parent = "--IPKernelApp.parent_handle=1"
     # ipywidgets registers its comm targets when it is imported in a kernel; the template
     # imported it before there was one, so the kernel loads it as an extension, which does.
     widgets = "--IPKernelApp.extensions=ipywidgets"
     sys.argv = ["ipykernel_launcher", *request["argv"][3:], parent, widgets]
     _reseed()
+    _end_with_server(server)
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
     sys.exit(0)
+
+
+def _end_with_server(pipe: int) -> None:
+    """End this kernel when its server ends: the pipe's other end is the server's alone.
+
+    Leaves Python at once, with status 1, as ipykernel's parent poller ends a launched kernel
+    whose server has gone.
+    """
+
+    def watch() -> None:
+        try:
+            while os.read(pipe, 4096):
+                pass
+        except OSError:  # the kernel's own code closed it: nothing left to watch
+            return
+        os._exit(1)
+
+    threading.Thread(target=watch, name="digitwidgets-server-watch", daemon=True).start()
 
 
 def _name_the_process(argv: list[str]) -> None:
@@ -337,7 +430,9 @@ class ForkedProcess:
     """The parts of ``subprocess.Popen`` a provisioner uses, for a kernel the template forked.
 
     The kernel is the template's child, not the server's: its end is read from the template's
-    ``exit <status>`` line on the kernel's connection.
+    ``exit <status>`` line on the kernel's connection while the template lives, and from the
+    kernel's pidfd after (its status is then unknown, and reported as 0). Signals go through
+    the pidfd, which names this process and no later one with its pid.
     """
 
     stdin = stdout = stderr = None
@@ -345,28 +440,31 @@ class ForkedProcess:
     def __init__(self, pid: int, connection: socket.socket):
         self.pid = pid
         self.returncode: int | None = None
-        self._connection = connection
+        self._connection: socket.socket | None = connection  # None once the template has gone
+        self._pidfd = os.pidfd_open(pid)
         self._received = b""
 
     def poll(self) -> int | None:
         """The exit status once the kernel has ended, else ``None``."""
         if self.returncode is None:
-            self._read(blocking=False)
+            self._watch(0.0)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait until the kernel ends and return its exit status."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
-            self._read(blocking=True, timeout=0.1)
+            self._watch(left)
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        """Signal the kernel unless it has ended (its pid may then belong to another)."""
+        """Signal the kernel unless it has ended."""
         if self.poll() is None:
-            os.kill(self.pid, signum)
+            with contextlib.suppress(ProcessLookupError):  # it ended just now
+                signal.pidfd_send_signal(self._pidfd, signum)
 
     def kill(self) -> None:
         """Kill the kernel."""
@@ -376,22 +474,35 @@ class ForkedProcess:
         """Ask the kernel to end."""
         self.send_signal(signal.SIGTERM)
 
-    def _read(self, *, blocking: bool, timeout: float = 0.0) -> None:
-        self._connection.settimeout(timeout if blocking else 0.0)
+    def _watch(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds for the template's word, or for the kernel's end."""
+        watched = self._pidfd if self._connection is None else self._connection
+        ready, _, _ = select.select([watched], [], [], timeout)
+        if not ready:
+            return
+        if self._connection is None:
+            self._ended(0)
+            return
         try:
             chunk = self._connection.recv(4096)
-        except (BlockingIOError, TimeoutError):
-            return
         except OSError:
             chunk = b""
+        if not chunk:  # the template has gone; the kernel need not have
+            self._connection.close()
+            self._connection = None
+            self._watch(0.0)
+            return
         self._received += chunk
         line = self._received.decode(errors="replace")
         if line.startswith("exit ") and line.endswith("\n"):
-            self.returncode = int(line.split()[1])
-        elif not chunk:  # the template ended without a word: the kernel ended with it
-            self.returncode = -signal.SIGKILL
-        if self.returncode is not None:
+            self._ended(int(line.split()[1]))
+
+    def _ended(self, status: int) -> None:
+        self.returncode = status
+        if self._connection is not None:
             self._connection.close()
+            self._connection = None
+        os.close(self._pidfd)
 
 
 class Template:
@@ -405,6 +516,10 @@ class Template:
     in the background, as a launched kernel does). The full template imports at the lowest
     priority for its first ``LOW_PRIORITY_S`` seconds, then at the usual one, so that a busy
     server cannot starve it while every kernel imports TensorFlow on its own.
+
+    A template that has served and then ends (killed, or its socket refusing connections) is
+    replaced: the kernel that found it dead launches anew (:class:`TemplateReplaced`) while a
+    new pair starts. One that ends before it was ever ready is not started again.
     """
 
     _shared: Template | None = None
@@ -425,6 +540,12 @@ class Template:
         self._start_lock = threading.Lock()
         self._failure: str | None = None  # why it could not start: kernels launch anew then
         self._low_priority = False  # the full template's, for its first LOW_PRIORITY_S
+        self._served = False  # whether the running template got ready: its end is then a death
+        self.replacements = 0
+        self._refusal_told = False
+        # Ended templates, kept for their pipes from this server: a kernel forked from one
+        # watches its pipe, and ends when the pipe closes (when this server ends).
+        self._retired: list[subprocess.Popen | EarlyTemplate] = []
         if adopted:
             self._process = EarlyTemplate(self.folder)
             self._started = time.monotonic()
@@ -440,8 +561,8 @@ class Template:
 
     @staticmethod
     def can_fork(cmd: list[str]) -> bool:
-        """Whether ``cmd`` is a kernel the template can fork: this Python's ipykernel."""
-        if not forking_enabled():
+        """Whether ``cmd`` is a kernel the template can fork: this Python's ipykernel, on Linux."""
+        if not forking_enabled() or not _pidfds_work():
             return False
         if len(cmd) < 3 or cmd[1:3] != ["-m", "ipykernel_launcher"]:
             return False
@@ -456,59 +577,129 @@ class Template:
         """Start the templates now if they are not running; do not wait for them."""
         self._start(wait=False)
 
-    def fork(self, cmd: list[str], env: dict, cwd: str, *, wait: bool = False) -> ForkedProcess:
+    def fork(
+        self, cmd: list[str], env: dict, cwd: str, *, wait: bool = False, log=log
+    ) -> ForkedProcess:
         """A new kernel running ``cmd``'s ipykernel, forked from a template (blocking).
 
         Starts the templates if they are not running. From the full template if it is
         ready, else from the light one, or :class:`TemplateNotReady` if that is not ready
         within ``LIGHT_WAIT_S`` of their start. With ``wait=True``, from the full template,
         waiting for it (up to ``START_TIMEOUT_S``; it imports at the usual priority then).
+        :class:`ForkRefused` when the template may not fork (:func:`fork_hazard`),
+        :class:`TemplateReplaced` when it has died, another ``OSError`` when it failed.
+        ``log`` hears once that the full template refused to start (light kernels go on).
         """
-        path = self._ready_socket(wait=wait)
+        process, path = self._ready_socket(wait=wait)
+        if path == self.light_socket_path and not self._refusal_told:
+            refusal = self.full_refusal
+            if refusal is not None:
+                self._refusal_told = True
+                log.warning("digitwidgets: no full kernel template: it would be forked %s", refusal)
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(30)
-        connection.connect(path)
-        request = {"argv": [str(part) for part in cmd], "env": dict(env), "cwd": str(cwd)}
-        connection.sendall(json.dumps(request).encode() + b"\n")
-        answer = b""
-        while not answer.endswith(b"\n"):
-            chunk = connection.recv(64)
-            if not chunk:
-                raise OSError("the kernel template closed the connection without a kernel")
-            answer += chunk
-        return ForkedProcess(int(answer), connection)
+        try:
+            connection.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError) as error:
+            connection.close()
+            which = "full" if path == self.socket_path else "light"
+            self._replace(process, f"the {which} kernel template has ended ({error.strerror})")
+        try:
+            request = {"argv": [str(part) for part in cmd], "env": dict(env), "cwd": str(cwd)}
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = connection.recv(4096)
+                if not chunk:
+                    raise OSError("the kernel template closed the connection without a kernel")
+                answer += chunk
+            if answer.startswith(b"refused "):
+                reason = answer.decode(errors="replace").removeprefix("refused ").strip()
+                raise ForkRefused(f"the kernel template may not fork: {reason}")
+            return ForkedProcess(int(answer), connection)
+        except BaseException:
+            connection.close()
+            raise
+
+    @property
+    def full_refusal(self) -> str | None:
+        """Why the light template did not fork the full one (:func:`fork_hazard`), or None."""
+        try:
+            with open(os.path.join(self.folder, FULL_REFUSED)) as file:
+                return file.read()
+        except OSError:
+            return None
 
     def _start(self, *, wait: bool) -> subprocess.Popen | EarlyTemplate:
         if self._failure:  # not tried again for every kernel, each waiting for it to fail
             raise OSError(self._failure)
         with self._start_lock:
             if self._process is None or self._process.poll() is not None:
-                os.makedirs(self.folder, exist_ok=True)  # an ended template removes it
-                for name in (LIGHT_SOCKET, FULL_SOCKET, FULL_PID, LIGHT_PID):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(self.folder, name))
-                self._low_priority = not wait
-                full_nice = f"--full-nice={LOW_PRIORITY if self._low_priority else 0}"
-                room = "--room=" + "." * TITLE_ROOM
-                command = [sys.executable, "-m", "digitwidgets.server.forking", self.folder]
-                self._process = subprocess.Popen(
-                    [*command, full_nice, room],
-                    stdin=subprocess.PIPE,  # closes when this server ends, and the template too
-                    env={**os.environ, "SPT_NOENV": "1"},
-                    start_new_session=True,  # its own share of the processors
-                )
-                self._started = time.monotonic()
+                self._launch(low_priority=not wait)
             return self._process
 
-    def _ready_socket(self, *, wait: bool) -> str:
+    def _launch(self, *, low_priority: bool) -> None:
+        """Start a new light template (which forks the full one); the lock is held."""
+        if self._process is not None:
+            self._retired.append(self._process)
+        os.makedirs(self.folder, exist_ok=True)  # an ended template removes it
+        for name in (LIGHT_SOCKET, FULL_SOCKET, FULL_PID, LIGHT_PID, FULL_REFUSED):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.folder, name))
+        self._low_priority = low_priority
+        self._served = False
+        full_nice = f"--full-nice={LOW_PRIORITY if low_priority else 0}"
+        room = "--room=" + "." * TITLE_ROOM
+        command = [sys.executable, "-m", "digitwidgets.server.forking", self.folder]
+        self._process = subprocess.Popen(
+            [*command, full_nice, room],
+            stdin=subprocess.PIPE,  # closes when this server ends, and the template too
+            env={**os.environ, "SPT_NOENV": "1"},
+            start_new_session=True,  # its own share of the processors
+        )
+        self._started = time.monotonic()
+
+    def _replace(self, process, reason: str):
+        """End what is left of the templates ``process`` led and start a new pair, unless
+        another kernel already did; raise :class:`TemplateReplaced` (this kernel launches anew).
+
+        Their kernels go on: they answer to the server. After ``MAX_REPLACEMENTS``, no more
+        templates: kernels launch anew until the server restarts.
+        """
+        with self._start_lock:
+            if self._process is process and self._failure is None:
+                full = self.full_pid
+                process.kill()  # its kernels are left be: they answer to this server
+                process.wait()
+                if full is not None and _alive(full):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(full, signal.SIGKILL)
+                self.replacements += 1
+                if self.replacements > MAX_REPLACEMENTS:
+                    self._retired.append(process)
+                    self._process = None
+                    self._failure = f"{reason}, {self.replacements} times since the server started"
+                    raise OSError(self._failure)
+                self._launch(low_priority=True)
+        raise TemplateReplaced(f"{reason}; a new one is starting")
+
+    def _ready_socket(self, *, wait: bool) -> tuple[subprocess.Popen | EarlyTemplate, str]:
+        """The running template and the socket to ask it on, once it is ready (see fork)."""
+        process = self._process
+        if self._served and process is not None and process.poll() is not None:
+            self._replace(process, f"the kernel template has ended ({process.returncode})")
         process = self._start(wait=wait)
         deadline = self._started + START_TIMEOUT_S
         while not os.path.exists(self.socket_path):
             if process.poll() is not None:
+                if self._served:
+                    self._replace(process, f"the kernel template has ended ({process.returncode})")
                 self._failure = f"the kernel template ended ({process.returncode})"
                 raise OSError(self._failure)
             full = self.full_pid
             if full is not None and not _alive(full):
+                if self._served:
+                    self._replace(process, "the full kernel template ended while it imported")
                 process.kill()
                 self._failure = "the full kernel template ended while it imported"
                 raise OSError(self._failure)
@@ -516,6 +707,9 @@ class Template:
                 process.kill()
                 self._failure = f"the kernel template was not ready in {START_TIMEOUT_S:.0f} s"
                 raise OSError(self._failure)
+            refusal = self.full_refusal
+            if refusal is not None and wait:
+                raise ForkRefused(f"the kernel template may not fork: {refusal}")
             now = time.monotonic()
             needed = wait or now > self._started + LOW_PRIORITY_S
             if self._low_priority and full is not None and needed:
@@ -523,11 +717,16 @@ class Template:
                 self._low_priority = False
             if not wait:
                 if os.path.exists(self.light_socket_path):
-                    return self.light_socket_path
+                    self._served = True
+                    return process, self.light_socket_path
                 if now > self._started + LIGHT_WAIT_S:
                     raise TemplateNotReady("the kernel template is still importing")
             time.sleep(0.02)
-        return self.socket_path
+        self._served = True
+        full = self.full_pid
+        if full is not None and not _alive(full):
+            self._replace(process, "the full kernel template has ended")
+        return process, self.socket_path
 
 
 class EarlyTemplate:
@@ -565,15 +764,39 @@ class EarlyTemplate:
         return self.returncode
 
     def kill(self) -> None:
-        """End the template at once (its kernels end with it)."""
+        """End the template at once (its kernels go on)."""
         if self.poll() is None and self.pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
 
+    def wait(self) -> int:
+        """Wait until the template has ended (after :meth:`kill`) and return how."""
+        if self.returncode is None and self.pid is not None:
+            with contextlib.suppress(ChildProcessError):  # not this process's child
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.poll()
+
 
 def forking_enabled() -> bool:
-    """Whether this server forks its kernels (``DIGITWIDGETS_FORK_KERNELS`` is not "0")."""
-    return os.environ.get(SWITCH, "1") != "0" and hasattr(os, "fork")
+    """Whether this server forks its kernels: on Linux, unless ``DIGITWIDGETS_FORK_KERNELS=0``."""
+    return os.environ.get(SWITCH, "1") != "0" and sys.platform == "linux"
+
+
+def _pidfds_work() -> bool:
+    """Whether this Linux has pidfds (5.3 and later), by which the server watches a kernel."""
+    global _PIDFDS
+    if _PIDFDS is None:
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except (AttributeError, OSError):
+            _PIDFDS = False
+        else:
+            _PIDFDS = True
+    return _PIDFDS
+
+
+_PIDFDS: bool | None = None
 
 
 def _alive(pid: int) -> bool:
@@ -601,6 +824,14 @@ class TemplateNotReady(OSError):
     """The template is importing what kernels need; launch this kernel the usual way."""
 
 
+class ForkRefused(OSError):
+    """The template may not fork now (:func:`fork_hazard` says why); launch this kernel anew."""
+
+
+class TemplateReplaced(OSError):
+    """The template had died and a new one is starting; launch this kernel the usual way."""
+
+
 def _same_file(one: str, other: str) -> bool:
     try:
         return os.path.samefile(one, other)
@@ -618,12 +849,16 @@ class ForkingProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         env = kwargs.get("env") or dict(os.environ)
         cwd = kwargs.get("cwd") or os.getcwd()
+        template = Template.shared()
         try:
-            process = await asyncio.to_thread(Template.shared().fork, cmd, env, cwd)
+            process = await asyncio.to_thread(template.fork, cmd, env, cwd, log=self.log)
         except TemplateNotReady:  # no template ready in time: anew
             return await super().launch_kernel(cmd, **kwargs)
+        except (ForkRefused, TemplateReplaced) as why:
+            self.log.warning("digitwidgets: kernel launched anew: %s", why)
+            return await super().launch_kernel(cmd, **kwargs)
         except OSError as error:
-            log.warning("Starting the kernel anew: the kernel template failed (%s)", error)
+            self.log.warning("digitwidgets: kernel launched anew: the template failed (%s)", error)
             return await super().launch_kernel(cmd, **kwargs)
         self.process = process
         self.pid = self.pgid = process.pid  # the kernel leads its own process group
