@@ -111,7 +111,11 @@ def command_app(args: argparse.Namespace) -> None:
 
 
 def command_test(args: argparse.Namespace) -> None:
-    """Lint, then run the whole test suite; extra arguments go to pytest."""
+    """Lint, then run the whole test suite; extra arguments go to pytest.
+
+    ``-m "not bench"`` leaves out the benchmarks' quick runs (``tests/test_bench_smoke.py``),
+    as a developer may locally; CI runs everything.
+    """
     ensure_environment()
     env = {**os.environ, **QUIET_ENV}
     if args.no_browser:
@@ -163,7 +167,13 @@ def main() -> None:
     app.add_argument("--runs", metavar="DIR", help="the folder where saved runs go")
     app.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     app.set_defaults(handler=command_app)
-    test = commands.add_parser("test", help="run ruff and the test suite", allow_abbrev=False)
+    test = commands.add_parser(
+        "test",
+        help="run ruff and the test suite; other arguments go to pytest "
+        '(-m "not bench" leaves out the benchmarks\' quick runs)',
+        description=command_test.__doc__,
+        allow_abbrev=False,
+    )
     test.add_argument("--no-browser", action="store_true", help="leave the browser tests out")
     test.set_defaults(handler=command_test)
     bench = commands.add_parser("bench", help="run the benchmarks, rewrite docs/benchmarks.md")

@@ -109,7 +109,12 @@ def main() -> None:
         figures["mnist_test"] = predicted_accuracy(model, x_test, data.y_test)
         return figures
 
-    results = {"hyperparameters": hp.to_dict(), "seeds": seeds, "drawn_digits": len(drawn)}
+    results = {
+        "quick": options.quick,
+        "hyperparameters": hp.to_dict(),
+        "seeds": seeds,
+        "drawn_digits": len(drawn),
+    }
     rows = {}
     for augmented in (False, True):
         runs = []
