@@ -18,6 +18,12 @@ DASHBOARD_KERNEL_BYTES = 900 * 1000**2
 #: Kept out of the kernels' budget: the operating system and the server itself (about 0.1 GB).
 SYSTEM_RESERVE_BYTES = 1024**3
 
+#: Resident memory of the kernel templates (``digitwidgets.server.forking``), once per server
+#: that forks its kernels: the full template's 657 MB resident plus the light template's own
+#: 20 MB, measured once the full one was ready (``docs/deploy.md``). Kept out of the kernels'
+#: budget as the reserve is.
+TEMPLATES_BYTES = 700 * 1000**2
+
 #: Share of what remains that kernels may plan on; the rest is headroom for page caches,
 #: a kernel that grows past the measured size and whatever else runs on the machine.
 KERNEL_SHARE = 0.8
@@ -145,9 +151,11 @@ def default_max_kernels(
     *,
     cpus: int | None = None,
     kernels_per_cpu: int = KERNELS_PER_CPU,
+    templates_bytes: int = 0,
 ) -> int:
-    """How many kernels fit: ``share`` of (memory minus the reserve), divided by one kernel,
-    and, given ``cpus``, no more than ``kernels_per_cpu`` per processor (0: no such bound).
+    """How many kernels fit: ``share`` of (memory minus the reserve and the kernel templates'
+    ``templates_bytes``), divided by one kernel, and, given ``cpus``, no more than
+    ``kernels_per_cpu`` per processor (0: no such bound).
 
     Never less than 1, so that even a 2 GB Binder session serves its one visitor.
     Bad input (no memory, a kernel of no size, a share outside (0, 1]) raises ``ValueError``.
@@ -158,13 +166,15 @@ def default_max_kernels(
         raise ValueError(f"a kernel's size must be positive, got {kernel_bytes} bytes")
     if reserve_bytes < 0:
         raise ValueError(f"the reserve cannot be negative, got {reserve_bytes} bytes")
+    if templates_bytes < 0:
+        raise ValueError(f"the templates' memory cannot be negative, got {templates_bytes} bytes")
     if not 0 < share <= 1:
         raise ValueError(f"the kernels' share of memory must be in (0, 1], got {share}")
     if cpus is not None and cpus <= 0:
         raise ValueError(f"processors must be positive, got {cpus}")
     if kernels_per_cpu < 0:
         raise ValueError(f"kernels per processor cannot be negative, got {kernels_per_cpu}")
-    budget = (memory_bytes - reserve_bytes) * share
+    budget = (memory_bytes - reserve_bytes - templates_bytes) * share
     cap = int(budget // kernel_bytes)
     if cpus is not None and kernels_per_cpu:
         cap = min(cap, cpus * kernels_per_cpu)

@@ -5,8 +5,9 @@ browser ever opens its websocket. :class:`CappedKernelManager` is named from the
 configuration and keeps that bounded:
 
 - **A cap on live kernels** (``max_kernels``; by default what the machine's memory holds,
-  see :mod:`digitwidgets.server.capacity`). A page load beyond it gets the small "full"
-  page (HTTP 503, ``Retry-After``) instead of a kernel; kernels already running are never
+  less the kernel templates' where kernels are forked, see
+  :mod:`digitwidgets.server.capacity`). A page load beyond it gets the small "full" page
+  (HTTP 503, ``Retry-After``) instead of a kernel; kernels already running are never
   touched. Voila's preheated kernels count too: refilling the pool waits for room.
 - **One start at a time** (``starts_at_once``; by default half the processors, at least
   one): a new kernel waits until the one before it has run its page's notebook, so a burst
@@ -40,12 +41,15 @@ from .capacity import (
     DASHBOARD_KERNEL_BYTES,
     KERNELS_PER_CPU,
     SYSTEM_RESERVE_BYTES,
+    TEMPLATES_BYTES,
     available_cpus,
     available_memory_bytes,
     default_max_kernels,
 )
 from .forking import Template, forking_enabled
 from .full_page import FULL_STATUS, full_message, send_full_page
+
+FORKING_PROVISIONER = "digitwidgets-forking"  # the entry point of forking.ForkingProvisioner
 
 
 class DashboardFull(HTTPError):
@@ -88,6 +92,15 @@ class CappedKernelManager(AsyncMappingKernelManager):
         config=True,
         help="Bytes kept for the system and the server when max_kernels is derived.",
     )
+    template_memory = Int(
+        TEMPLATES_BYTES,
+        config=True,
+        help=(
+            "Bytes the kernel templates hold, once per server, where kernels are forked from "
+            "them (the digitwidgets-forking provisioner): kept out of the kernels' memory "
+            "when max_kernels is derived."
+        ),
+    )
     kernels_per_cpu = Int(
         KERNELS_PER_CPU,
         config=True,
@@ -129,7 +142,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
         ),
     )
 
-    @validate("max_kernels", "retry_after", "kernels_per_cpu", "starts_at_once")
+    @validate("max_kernels", "retry_after", "kernels_per_cpu", "starts_at_once", "template_memory")
     def _not_negative(self, proposal):
         if proposal.value < 0:
             raise TraitError(f"{proposal.trait.name} cannot be negative, got {proposal.value}")
@@ -158,9 +171,12 @@ class CappedKernelManager(AsyncMappingKernelManager):
         self._release_task: asyncio.Task | None = None
         self._turns: asyncio.Semaphore | None = None
         self._first_runs: set[asyncio.Task] = set()
+        self._waiting_for_room = self._waiting_for_turn = 0
         self.log.info(
-            "digitwidgets: kernel cap %d; unconnected kernels released after %g s",
+            "digitwidgets: kernel cap %d (kernel templates' %.2f GB kept out of its memory); "
+            "unconnected kernels released after %g s",
             self.kernel_cap,
+            self.templates_bytes / 1e9,
             self.release_unconnected_after,
         )
         if self.start_kernel_template and forking_enabled():
@@ -179,7 +195,29 @@ class CappedKernelManager(AsyncMappingKernelManager):
             self.memory_reserve,
             cpus=available_cpus(),
             kernels_per_cpu=self.kernels_per_cpu,
+            templates_bytes=self.templates_bytes,
         )
+
+    @property
+    def templates_bytes(self) -> int:
+        """The kernel templates' memory: ``template_memory`` where this server forks its
+        kernels (the forking provisioner configured, or the template started with the
+        server), else 0."""
+        if not forking_enabled():
+            return 0
+        factory = self.config.get("KernelProvisionerFactory") or {}
+        forking = factory.get("default_provisioner_name") == FORKING_PROVISIONER
+        return self.template_memory if forking or self.start_kernel_template else 0
+
+    @property
+    def waiting_for_room(self) -> int:
+        """Preheating starts that wait for a kernel to end (the cap is reached)."""
+        return self._waiting_for_room
+
+    @property
+    def waiting_for_turn(self) -> int:
+        """Starts that wait for the kernel before them to run its notebook (``starts_at_once``)."""
+        return self._waiting_for_turn
 
     def occupied(self) -> int:
         """Kernels alive or starting, preheated ones included."""
@@ -265,7 +303,11 @@ class CappedKernelManager(AsyncMappingKernelManager):
     async def _take_turn(self):
         if self._turns is None:  # created on the server's event loop, at its first start
             self._turns = asyncio.Semaphore(self.start_turns)
-        await self._turns.acquire()
+        self._waiting_for_turn += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self._waiting_for_turn -= 1
 
     def _pass_turn_after_first_run(self, kernel_id: str):
         task = asyncio.ensure_future(self._first_run_done(kernel_id))
@@ -309,6 +351,13 @@ class CappedKernelManager(AsyncMappingKernelManager):
         raise DashboardFull(visitors, self.retry_after)
 
     async def _wait_for_room(self):
+        self._waiting_for_room += 1
+        try:
+            await self._wait_for_room_once_told()
+        finally:
+            self._waiting_for_room -= 1
+
+    async def _wait_for_room_once_told(self):
         async with self._room:
             while not self.has_room():
                 if self._closing:

@@ -6,6 +6,7 @@ import pytest
 
 from digitwidgets.server.capacity import (
     DASHBOARD_KERNEL_BYTES,
+    TEMPLATES_BYTES,
     available_cpus,
     available_memory_bytes,
     cgroup_cpu_limit,
@@ -43,6 +44,27 @@ def test_default_cap_follows_the_kernel_size_reserve_and_share():
 
 
 @pytest.mark.parametrize(
+    ("memory", "expected"),
+    [
+        # (memory - 1 GiB reserve - 0.7 GB of templates) * 0.8 / 0.9 GB per kernel: one
+        # kernel fewer than without templates (14 and 10)
+        (16 * GIB, 13),
+        (12 * GIB, 9),
+        (2 * GB, 1),  # a Binder session: its one visitor still
+    ],
+)
+def test_the_kernel_templates_memory_is_kept_out_of_the_kernels_budget(memory, expected):
+    assert default_max_kernels(memory, templates_bytes=TEMPLATES_BYTES) == expected
+    kernels = default_max_kernels(10 * GB, kernel_bytes=GB, reserve_bytes=0, share=1.0)
+    assert (
+        default_max_kernels(
+            10 * GB, kernel_bytes=GB, reserve_bytes=0, share=1.0, templates_bytes=3 * GB
+        )
+        == kernels - 3
+    )
+
+
+@pytest.mark.parametrize(
     ("cpus", "expected"),
     [
         (2, 8),  # this 2-processor machine: 4 per processor, fewer than 24 GiB's 21
@@ -65,6 +87,7 @@ def test_default_cap_holds_a_few_kernels_per_processor(cpus, expected):
         {"memory_bytes": -1},
         {"memory_bytes": GB, "kernel_bytes": 0},
         {"memory_bytes": GB, "reserve_bytes": -1},
+        {"memory_bytes": GB, "templates_bytes": -1},
         {"memory_bytes": GB, "share": 0},
         {"memory_bytes": GB, "share": 1.5},
     ],

@@ -8,37 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 
 import pytest
 from traitlets import TraitError
+from traitlets.config import Config
 
+from digitwidgets.server.capacity import TEMPLATES_BYTES
+from digitwidgets.server.forking import SWITCH
 from digitwidgets.server.kernels import CappedKernelManager, DashboardFull
+from tests.server.waiting import run, until
 
 START_TIMEOUT = 120
-
-
-def run(coroutine):
-    """Run one test's coroutine on a fresh event loop in a thread of its own, bounded in time.
-
-    A thread of its own: the browser tests' session-wide Playwright keeps an event loop
-    running in the main thread, where ``asyncio.run`` refuses to start another.
-    """
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = asyncio.run(asyncio.wait_for(coroutine, 4 * START_TIMEOUT))
-        except BaseException as error:  # noqa: BLE001 - raised again in the test's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, name="kernel-cap-test")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,11 +76,10 @@ def test_a_preheat_start_waits_for_room_instead_of_failing():
         try:
             visitor = await start(km)
             refill = asyncio.ensure_future(start(km, preheat=True))
-            for _ in range(20):
-                await asyncio.sleep(0.05)
-            # Still waiting: it has not begun starting a kernel beyond the cap.
+            await until(lambda: km.waiting_for_room == 1, "the refill waits for room")
+            # It has not begun starting a kernel beyond the cap.
             assert not refill.done()
-            assert km.occupied() == 1
+            assert km.occupied() == 1 and km.list_kernel_ids() == [visitor]
             await km.shutdown_kernel(visitor)
             pooled = await asyncio.wait_for(refill, timeout=START_TIMEOUT)
             assert km.list_kernel_ids() == [pooled]
@@ -114,7 +94,7 @@ def test_shutting_the_server_down_ends_a_start_that_waits_for_room():
         km = manager(max_kernels=1)
         await start(km)
         refill = asyncio.ensure_future(start(km, preheat=True))
-        await asyncio.sleep(0.2)
+        await until(lambda: km.waiting_for_room == 1, "the refill waits for room")
         await km.shutdown_all()
         with pytest.raises(RuntimeError, match="shutting down"):
             await asyncio.wait_for(refill, timeout=30)
@@ -145,26 +125,34 @@ def test_only_kernels_nobody_connected_to_are_released_after_the_release_time():
     run(scenario())
 
 
-def test_a_start_waits_until_the_kernel_before_it_has_run_its_notebook():
+def test_a_start_waits_until_the_kernel_before_it_has_run_its_notebook(tmp_path):
+    done = tmp_path / "notebook-done"
+
     async def scenario():
         km = manager(max_kernels=4, starts_at_once=1)
         client = None
         try:
             first = await start(km)
-            # The first kernel runs "its notebook": busy for a while, as Voila makes it.
+            # The first kernel runs "its notebook", as Voila makes it: busy until told to end.
             client = km.get_kernel(first).client()
             client.start_channels()
             await client.wait_for_ready(timeout=START_TIMEOUT)
-            message_id = client.execute("import time; time.sleep(8)")
+            message_id = client.execute(
+                f"import os, time\nwhile not os.path.exists({str(done)!r}):\n    time.sleep(0.02)"
+            )
             second = asyncio.ensure_future(start(km))
-            await asyncio.sleep(5)
-            assert not second.done(), "the second kernel started while the first was busy"
+            started_while_busy = []
+            second.add_done_callback(lambda _: started_while_busy.append(not done.exists()))
+            await until(lambda: km.waiting_for_turn == 1, "the second start waits its turn")
+            assert km.list_kernel_ids() == [first], "the second kernel started beside the first"
             assert km.planned() == 2, "a start waiting its turn still holds its place"
-            while True:  # the first kernel's "notebook" ends
+            done.touch()  # the first kernel's "notebook" ends
+            while True:
                 reply = await client.get_shell_msg(timeout=START_TIMEOUT)
                 if reply["parent_header"].get("msg_id") == message_id:
                     break
             await asyncio.wait_for(second, START_TIMEOUT)
+            assert started_while_busy == [False], "the second start did not wait for the first"
             assert len(km.list_kernel_ids()) == 2
         finally:
             if client is not None:
@@ -186,6 +174,35 @@ def test_a_zero_cap_means_the_cap_is_derived_from_memory():
     assert manager(max_kernels=5).kernel_cap == 5
 
 
+FORKING = Config({"KernelProvisionerFactory": {"default_provisioner_name": "digitwidgets-forking"}})
+
+
+@pytest.mark.parametrize(
+    ("config", "switch", "counted"),
+    [
+        ({"config": FORKING}, "1", TEMPLATES_BYTES),
+        ({"start_kernel_template": True}, "1", TEMPLATES_BYTES),
+        ({"config": FORKING, "template_memory": 123}, "1", 123),
+        ({}, "1", 0),  # kernels launched anew: no templates
+        ({"config": FORKING}, "0", 0),  # DIGITWIDGETS_FORK_KERNELS=0: no templates
+    ],
+)
+def test_the_templates_memory_counts_where_kernels_are_forked(monkeypatch, config, switch, counted):
+    monkeypatch.setenv(SWITCH, switch)
+    monkeypatch.setattr("digitwidgets.server.kernels.Template.start", lambda self: None)
+    assert manager(**config).templates_bytes == counted
+
+
+def test_the_templates_memory_lowers_the_derived_cap(monkeypatch):
+    gb = 1000**3
+    monkeypatch.setattr("digitwidgets.server.kernels.available_memory_bytes", lambda: 8 * gb)
+    monkeypatch.setattr("digitwidgets.server.kernels.available_cpus", lambda: 16)
+    launched = manager(kernel_memory=gb, memory_reserve=0, template_memory=2 * gb)
+    forked = manager(config=FORKING, kernel_memory=gb, memory_reserve=0, template_memory=2 * gb)
+    assert launched.kernel_cap == 6  # 0.8 * 8 GB / 1 GB
+    assert forked.kernel_cap == 4  # 0.8 * (8 - 2) GB / 1 GB
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -194,6 +211,7 @@ def test_a_zero_cap_means_the_cap_is_derived_from_memory():
         {"kernel_memory": 0},
         {"release_unconnected_after": -1.0},
         {"starts_at_once": -1},
+        {"template_memory": -1},
     ],
 )
 def test_bad_settings_are_refused(config):
