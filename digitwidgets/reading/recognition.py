@@ -8,10 +8,10 @@ for LeNet-5 on a CPU (see ``bench/bench_recognition.py``).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
+import traitlets
 
 from . import inference
 from .preprocessing import Drawing, Preprocessed, preprocess_digit, preprocess_drawing
@@ -46,27 +46,46 @@ class Recognition:
         return None if self.preprocessed is None else self.preprocessed.image
 
 
-class Recognizer:
-    """Preprocess a drawing or picture and classify it with the current model.
+def read(model, preprocessed: Preprocessed) -> Recognition:
+    """``model``'s reading of a digit already preprocessed (None: no model yet).
 
-    The model can be swapped from any thread (for example when training hands over a new
-    copy); a recognition in progress finishes with the model it started with.
+    A new model reads the same input again this way: the reading keeps ``preprocessed``.
+    """
+    if model is None:
+        return Recognition(None, None, preprocessed, NO_MODEL)
+    if preprocessed.empty:
+        return Recognition(None, None, preprocessed, preprocessed.message)
+    output = inference.probabilities(model)(preprocessed.image[None])
+    probabilities = _as_probabilities(output[0])
+    return Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
+
+
+def preprocess(image_or_drawing: np.ndarray | Drawing) -> Preprocessed:
+    """A grey/RGB/RGBA array or a ``Drawing`` as the model reads it (28x28, MNIST's form).
+
+    Raises:
+        ValueError: if an array has a shape that is not an image.
+    """
+    if isinstance(image_or_drawing, Drawing):
+        # The strokes are drawn again at MNIST's scale, whatever the pad's size and pen.
+        return preprocess_drawing(image_or_drawing)
+    return preprocess_digit(np.asarray(image_or_drawing))
+
+
+class Recognizer(traitlets.HasTraits):
+    """Preprocess a drawing or picture and classify it with ``model``.
+
+    ``model`` is a trait: link it to the one owner of the current model
+    (``traitlets.dlink((current, "model"), (recognizer, "model"))``). It can change from any
+    thread (training hands over a new copy each epoch); a recognition in progress finishes
+    with the model it started with.
     """
 
-    def __init__(self, model=None):
-        self._lock = threading.Lock()
-        self._model = model
+    model = traitlets.Any(None, allow_none=True, help="The Keras model that reads digits, or None.")
 
-    @property
-    def model(self):
-        """The Keras model used to recognize digits, or None."""
-        with self._lock:
-            return self._model
-
-    @model.setter
-    def model(self, model) -> None:
-        with self._lock:
-            self._model = model
+    def __init__(self, model=None, **kwargs):
+        """Read with ``model`` (None: every reading says to train a model first)."""
+        super().__init__(model=model, **kwargs)
 
     def recognize(self, image_or_drawing: np.ndarray | Drawing) -> Recognition:
         """Recognize the digit in a grey/RGB/RGBA array or a `Drawing`.
@@ -74,19 +93,7 @@ class Recognizer:
         Raises:
             ValueError: if an array has a shape that is not an image.
         """
-        if isinstance(image_or_drawing, Drawing):
-            # The strokes are drawn again at MNIST's scale, whatever the pad's size and pen.
-            preprocessed = preprocess_drawing(image_or_drawing)
-        else:
-            preprocessed = preprocess_digit(np.asarray(image_or_drawing))
-        model = self.model
-        if model is None:
-            return Recognition(None, None, preprocessed, NO_MODEL)
-        if preprocessed.empty:
-            return Recognition(None, None, preprocessed, preprocessed.message)
-        output = inference.probabilities(model)(preprocessed.image[None])
-        probabilities = _as_probabilities(output[0])
-        return Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
+        return read(self.model, preprocess(image_or_drawing))
 
 
 def _as_probabilities(output: np.ndarray) -> np.ndarray:

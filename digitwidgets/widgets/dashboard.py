@@ -22,7 +22,7 @@ from digitwidgets.widgets.learning_rate_finder import LearningRateFinder
 from digitwidgets.widgets.prediction_view import PredictionView
 from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.settings_link import SettingsLink
-from digitwidgets.widgets.support import send_state_again
+from digitwidgets.widgets.support import send_state_again, show_new_inputs
 from digitwidgets.widgets.sweep_panel import SweepPanel
 from digitwidgets.widgets.training_chart import TrainingChart
 from digitwidgets.widgets.training_panel import TrainingPanel
@@ -84,9 +84,10 @@ class Dashboard(widgets.VBox):
 
     ``current`` (a ``CurrentModel``) owns the model in use: training (after every epoch and
     at the end), a saved run loaded from the comparison table, fine-tuning and "Use the
-    pretrained model" set it, and every view links to it; when it changes, the drawing or
-    upload on show is recognized again. Step 4 (evaluation, run comparison, export) is built
-    when the visitor opens it, or by ``open_details()``.
+    pretrained model" set it, and every view links to it (``recognizer`` too); when it
+    changes, each view reads its own input again (the pad its drawing, the upload its
+    picture, the prediction view whatever it shows). Step 4 (evaluation, run comparison,
+    export) is built when the visitor opens it, or by ``open_details()``.
     """
 
     model_description = traitlets.Unicode(
@@ -109,6 +110,10 @@ class Dashboard(widgets.VBox):
         self.trainer = trainer
         self.recognizer = recognizer if recognizer is not None else Recognizer()
         self.current = CurrentModel()
+        if self.recognizer.model is not None:
+            self.current.set(
+                self.recognizer.model, source="given", description="the model you passed in"
+            )
         self.current.follow(trainer)
 
         self.controls = HyperparameterControls()
@@ -121,12 +126,14 @@ class Dashboard(widgets.VBox):
         self.training_panel = TrainingPanel(trainer, self.controls, data)
         self.chart = TrainingChart()
         self.chart.follow(trainer)
-        self.pad = DrawingPad(self.recognizer)
+        self.pad = DrawingPad()
         self.pad.focus_previous = self.training_panel  # Shift+Tab leaves the pad backwards
-        self.upload = ImageUpload(self.recognizer)
+        self.upload = ImageUpload()
         self.prediction = PredictionView()
-        widgets.dlink((self.pad, "value"), (self.prediction, "value"))
-        widgets.dlink((self.upload, "value"), (self.prediction, "value"))
+        # A new drawing or upload shows; a new model's reading of them does not switch the
+        # view to them: the view reads again what it shows itself.
+        show_new_inputs(self.pad, self.prediction)
+        show_new_inputs(self.upload, self.prediction)
         self.handwriting = HandwritingPanel(self.current, data)
         # The drawing first: the panel files each answer with the drawing it was given.
         widgets.dlink((self.pad, "drawing"), (self.handwriting, "drawing"))
@@ -142,12 +149,14 @@ class Dashboard(widgets.VBox):
         self._inside = widgets.VBox([self._open_layers_button()])
         self._inside.add_class("dw-inside")
         trainer.add_listener(self._on_training_event)
-        # Every view of the current model: one line each.
+        # Every view of the current model: one line each. Each reads its own input again
+        # when the model changes.
+        traitlets.dlink((self.current, "model"), (self.recognizer, "model"))
+        traitlets.dlink((self.current, "model"), (self.pad, "model"))
+        traitlets.dlink((self.current, "model"), (self.upload, "model"))
         traitlets.dlink((self.current, "model"), (self.prediction, "model"))
-        self.current.observe(
-            lambda change: self.set_trait("model_description", change["new"]), "description"
-        )
-        self.current.observe(self._on_model_change, "model")
+        self.current.observe(self._on_description_change, "description")
+        self.set_trait("model_description", self.current.description)
 
         # The page's template clicks this hidden button once it has shown the dashboard, that
         # is once every widget in it exists on the page: what other threads changed while the
@@ -155,11 +164,7 @@ class Dashboard(widgets.VBox):
         self._page_built = widgets.Button(layout=widgets.Layout(display="none"))
         self._page_built.add_class("dw-page-built")
         self._page_built.on_click(lambda _: self._on_page_built())
-        if self.recognizer.model is not None:
-            self.current.set(
-                self.recognizer.model, source="given", description="the model you passed in"
-            )
-        elif pretrained:
+        if self.current.model is None and pretrained:
             # In the background: importing TensorFlow takes seconds, and the settings, Train
             # and the pad are usable meanwhile (a drawing is read once the model is there).
             traitlets.dlink((self.current, "loading"), (self.pad, "model_loading"))
@@ -338,14 +343,8 @@ class Dashboard(widgets.VBox):
             return info.describe()
         return f"{len(self.data[0][0]):,} training digits"
 
-    def _on_model_change(self, change) -> None:
-        # Whichever thread set the model (the Trainer's event worker during training):
-        # recognize what is on show again with it; this only sets traits.
-        self.recognizer.model = change["new"]
-        if self.upload.value is not None and self.prediction.value is self.upload.value:
-            self.upload.recognize()
-        else:
-            self.pad.recognize()
+    def _on_description_change(self, change) -> None:
+        self.set_trait("model_description", change["new"])
 
     def _show_recognition(self, recognition) -> None:
         self.prediction.value = recognition

@@ -9,8 +9,8 @@ import ipywidgets as widgets
 import traitlets
 from ipycanvas import Canvas, hold_canvas
 
-from digitwidgets.reading.preprocessing import Drawing
-from digitwidgets.reading.recognition import Recognition, Recognizer
+from digitwidgets.reading.preprocessing import Drawing, preprocess_drawing
+from digitwidgets.reading.recognition import Recognition, Recognizer, read
 from digitwidgets.widgets.support import message_html
 
 _PAPER = "white"
@@ -29,7 +29,8 @@ class DrawingPad(widgets.VBox):
 
     The strokes are kept in Python (``strokes``) and rasterized for the model from there;
     the canvas only shows them. Dark ink on white paper reads as a pen on paper;
-    preprocessing turns it into MNIST's light-on-dark form either way.
+    preprocessing turns it into MNIST's light-on-dark form either way. When ``model``
+    changes (link it to the owner of the current model), the drawing is read again.
     """
 
     value = traitlets.Instance(
@@ -41,8 +42,8 @@ class DrawingPad(widgets.VBox):
     strokes = traitlets.List(
         help="Finished strokes, each a list of [x, y] canvas points; setting it redraws.",
     )
-    recognizer = traitlets.Instance(
-        Recognizer, help="Recognizes the drawing; swap its model to use another one."
+    model = traitlets.Any(
+        None, allow_none=True, help="The Keras model that reads the drawing, or None."
     )
     drawing = traitlets.Instance(
         Drawing,
@@ -61,7 +62,10 @@ class DrawingPad(widgets.VBox):
     )
 
     def __init__(self, recognizer: Recognizer | None = None, *, size=280, pen_width=18.0, **kwargs):
-        """Build a ``size`` x ``size`` pad drawing with a ``pen_width`` pixels pen."""
+        """Build a ``size`` x ``size`` pad drawing with a ``pen_width`` pixels pen.
+
+        Given a ``recognizer``, the pad reads with its model, following it (a dlink).
+        """
         super().__init__(**kwargs)
         # A drawing is recognized on the kernel's thread, and again on the event worker when
         # a model arrives: one at a time, each with the strokes and model current then.
@@ -69,8 +73,6 @@ class DrawingPad(widgets.VBox):
         self._shown = widgets.CallbackDispatcher()
         self.size = int(size)
         self.pen_width = float(pen_width)
-        if recognizer is not None:
-            self.recognizer = recognizer
         self._current: list[list[float]] | None = None
         self._canvas = Canvas(
             width=self.size,
@@ -120,6 +122,8 @@ class DrawingPad(widgets.VBox):
 
         self._redraw()
         self._show_idle_message()
+        if recognizer is not None:
+            traitlets.dlink((recognizer, "model"), (self, "model"))
         self.children = [
             self._name,
             frame,
@@ -127,10 +131,6 @@ class DrawingPad(widgets.VBox):
             self._message,
         ]
         self.add_class("dw-drawing-pad")
-
-    @traitlets.default("recognizer")
-    def _default_recognizer(self) -> Recognizer:
-        return Recognizer()
 
     def undo(self) -> None:
         """Remove the last stroke."""
@@ -141,7 +141,7 @@ class DrawingPad(widgets.VBox):
         self.strokes = []
 
     def recognize(self) -> None:
-        """Recognize the current strokes again (e.g. after the recognizer got a new model)."""
+        """Read the current strokes again."""
         with self._recognizing:
             self._recognize()
 
@@ -157,20 +157,22 @@ class DrawingPad(widgets.VBox):
             height=self.size,
             pen_width=self.pen_width,
         )
-        recognition = self.recognizer.recognize(drawing)
         # The drawing first: whoever follows ``value`` finds the drawing it came from.
         self.set_trait("drawing", drawing)
+        self._show(read(self.model, preprocess_drawing(drawing)))
+
+    def _show(self, recognition: Recognition) -> None:
         self.set_trait("value", recognition)
         if recognition.ok:
             message = f"Looks like a {recognition.digit}. Undo or Clear to draw again."
-        elif self.recognizer.model is None and self.model_loading:
+        elif self.model is None and self.model_loading:
             message = MODEL_LOADING
         else:
             message = recognition.message
         self.set_trait("message", message)
 
     def _show_idle_message(self) -> None:
-        if self.recognizer.model is not None:
+        if self.model is not None:
             message = DRAW_A_DIGIT
         else:
             message = MODEL_LOADING if self.model_loading else NO_MODEL_YET
@@ -186,9 +188,15 @@ class DrawingPad(widgets.VBox):
         self._redraw()
         self.recognize()
 
-    @traitlets.observe("recognizer")
-    def _on_recognizer_change(self, change) -> None:
-        self.recognize()
+    @traitlets.observe("model")
+    def _on_model_change(self, change) -> None:
+        # Whichever thread set it (the Trainer's event worker each epoch): the same drawing,
+        # already preprocessed, read by the new model; this only sets traits.
+        with self._recognizing:
+            if self.value is None or self.value.preprocessed is None:
+                self._show_idle_message()
+            else:
+                self._show(read(self.model, self.value.preprocessed))
 
     def _on_client_ready(self) -> None:
         # ipycanvas sends "switch to this canvas" only when the target canvas changes, and the

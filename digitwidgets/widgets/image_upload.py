@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.reading.images import ImageError, decode_image
-from digitwidgets.reading.recognition import Recognition, Recognizer
+from digitwidgets.reading.recognition import Recognition, Recognizer, preprocess, read
 from digitwidgets.widgets.support import message_html
 
 HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP)."
@@ -18,7 +18,8 @@ class ImageUpload(widgets.VBox):
     """Upload an image of a digit; ``value`` is its recognition.
 
     A file that cannot be read is explained in the message line and ``value`` keeps
-    the previous recognition.
+    the previous recognition. When ``model`` changes (link it to the owner of the current
+    model), the last readable upload is read again.
     """
 
     value = traitlets.Instance(
@@ -27,16 +28,20 @@ class ImageUpload(widgets.VBox):
         read_only=True,
         help="The recognition of the last readable upload, or None.",
     )
-    recognizer = traitlets.Instance(Recognizer, help="Recognizes the uploaded digit.")
+    model = traitlets.Any(
+        None, allow_none=True, help="The Keras model that reads the upload, or None."
+    )
     message = traitlets.Unicode(HINT, read_only=True, help="What the upload tells the user.")
 
     def __init__(self, recognizer: Recognizer | None = None, **kwargs):
-        """Build the upload button and its message line."""
+        """Build the upload button and its message line.
+
+        Given a ``recognizer``, the upload reads with its model, following it (a dlink).
+        """
         super().__init__(**kwargs)
         self._recognizing = threading.RLock()  # the kernel's thread and the event worker
-        if recognizer is not None:
-            self.recognizer = recognizer
-        self._image = None
+        self._preprocessed = None  # the last readable upload, as the model reads it
+        self._name = ""
         self._upload = widgets.FileUpload(
             accept="image/*", multiple=False, description="Upload image"
         )
@@ -49,10 +54,8 @@ class ImageUpload(widgets.VBox):
         traitlets.dlink((self, "message"), (self._message, "value"), message_html)
         self.children = [self._upload, self._message]
         self.add_class("dw-image-upload")
-
-    @traitlets.default("recognizer")
-    def _default_recognizer(self) -> Recognizer:
-        return Recognizer()
+        if recognizer is not None:
+            traitlets.dlink((recognizer, "model"), (self, "model"))
 
     def recognize_file(self, content: bytes, name: str = "the file") -> None:
         """Decode and recognize one file's bytes, as an upload does."""
@@ -61,19 +64,25 @@ class ImageUpload(widgets.VBox):
         except ImageError as error:
             self.set_trait("message", f"{name}: {error}")
             return
-        self._image = image
-        self._name = name
-        self.recognize()
+        with self._recognizing:
+            self._preprocessed = preprocess(image)
+            self._name = name
+            self._recognize()
 
     def recognize(self) -> None:
-        """Recognize the last readable upload again (e.g. with a new model)."""
+        """Read the last readable upload again (its preprocessed image: the same input)."""
         with self._recognizing:
             self._recognize()
 
+    @traitlets.observe("model")
+    def _on_model_change(self, change) -> None:
+        # Whichever thread set it (the Trainer's event worker each epoch); only sets traits.
+        self.recognize()
+
     def _recognize(self) -> None:
-        if self._image is None:
+        if self._preprocessed is None:
             return
-        recognition = self.recognizer.recognize(self._image)
+        recognition = read(self.model, self._preprocessed)
         self.set_trait("value", recognition)
         if recognition.ok:
             self.set_trait("message", f"{self._name}: looks like a {recognition.digit}.")

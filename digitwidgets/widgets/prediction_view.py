@@ -10,7 +10,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from digitwidgets.reading.recognition import Recognition
+from digitwidgets.reading.recognition import Recognition, read
 from digitwidgets.widgets.support import WAITING, png_bytes
 
 _BAR_COLOR = "#c6dbef"
@@ -66,7 +66,8 @@ class PredictionView(widgets.VBox):
 
     Below them, the drawing's way to the model in order (its ink, scaled to 20 px, centred
     by mass in 28x28) and, when ``model`` is set, which pixels made the model answer as it
-    did (gradient x input, ``digitwidgets.reading.saliency``).
+    did (gradient x input, ``digitwidgets.reading.saliency``). When ``model`` changes, the
+    view reads the input on show again with it (a drawing, an upload or a test digit alike).
     """
 
     value = traitlets.Instance(
@@ -156,9 +157,15 @@ class PredictionView(widgets.VBox):
 
     @traitlets.observe("model")
     def _on_model_change(self, change) -> None:
-        if hasattr(self, "_saliency"):
-            with self._showing:
-                self._show_saliency(self.value)
+        # Whichever thread set it (the Trainer's event worker each epoch): the input on show,
+        # already preprocessed, read by the new model. A value set meanwhile is kept.
+        with self._showing:
+            shown = self.value
+            if shown is None or shown.preprocessed is None:
+                return
+            reading = read(change["new"], shown.preprocessed)
+            if self.value is shown:
+                self.value = reading
 
     def _show(self, recognition: Recognition | None) -> None:
         if not hasattr(self, "_bars"):

@@ -7,7 +7,10 @@ import html
 import io
 
 import numpy as np
+import traitlets
 from PIL import Image
+
+from digitwidgets.learning.hyperparameters import Hyperparameters
 
 # What the prediction view and the views inside the network say with nothing to show.
 WAITING = "Draw a digit or upload a picture to see what the model reads."
@@ -32,6 +35,35 @@ def png_bytes(image: np.ndarray | None, size: int) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def take_settings(component, settings) -> bool:
+    """Give ``component.hyperparameters`` its settings: ``settings`` itself, or, when it is a
+    ``HyperparameterControls`` (anything with a ``value`` trait), a dlink from its ``value``.
+
+    True when it links: the caller may then wire more to the controls (lock them, say).
+    """
+    if isinstance(settings, Hyperparameters):
+        component.hyperparameters = settings
+        return False
+    traitlets.dlink((settings, "value"), (component, "hyperparameters"))
+    return True
+
+
+def show_new_inputs(source, view) -> None:
+    """Show in ``view`` each reading of a new input of ``source`` (a drawing, an upload).
+
+    A reading of the same input by a new model (the same ``preprocessed``) is not passed on:
+    ``view`` reads what it shows again itself, which may be another source's input.
+    """
+
+    def show(change) -> None:
+        old, new = change["old"], change["new"]
+        if old is not None and new is not None and new.preprocessed is old.preprocessed:
+            return
+        view.value = new
+
+    source.observe(show, "value")
 
 
 def send_state_again(*roots) -> None:

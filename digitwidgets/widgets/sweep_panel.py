@@ -17,11 +17,12 @@ from digitwidgets.learning.sweeps import (
     Sweep,
     SweepError,
     SweepEvent,
+    SweepEventKind,
     describe_values,
     parse_values,
     suggested_values,
 )
-from digitwidgets.widgets.support import error_html, message_html, percent
+from digitwidgets.widgets.support import error_html, message_html, percent, take_settings
 
 _NONE = "none"
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -51,14 +52,19 @@ def _x_value(name: str, value):
 class SweepPanel(widgets.VBox):
     """Choose a setting and a few values, train one run per value in the background, compare.
 
-    Each run takes the other settings from ``hyperparameters`` (a HyperparameterControls or
-    a callable returning Hyperparameters) and is saved as an ordinary run tagged with its
-    sweep. A chart shows each run's final validation accuracy against the swept value, the
-    best one marked. ``on_end(callback(sweep))`` fires when a sweep has ended.
+    Each run takes the other settings from ``hyperparameters`` (built with a
+    ``HyperparameterControls``, the panel follows its ``value``: a dlink) and is saved as an
+    ordinary run tagged with its sweep. A chart shows each run's final validation accuracy
+    against the swept value, the best one marked. ``on_end(callback(sweep))`` fires when a
+    sweep has ended.
     """
 
     value = traitlets.Instance(
         Sweep, allow_none=True, read_only=True, help="The latest sweep (running or ended)."
+    )
+    hyperparameters = traitlets.Instance(
+        Hyperparameters,
+        help="The settings each run starts from, the swept ones aside (linked to the controls).",
     )
     running = traitlets.Bool(False, read_only=True, help="Whether a sweep is in progress.")
     training = traitlets.Bool(
@@ -73,10 +79,10 @@ class SweepPanel(widgets.VBox):
     )
 
     def __init__(self, trainer, hyperparameters, data, **kwargs):
-        """Sweep on ``trainer`` with ``data``; the other settings come from ``hyperparameters``."""
+        """Sweep on ``trainer`` with ``data``; the other settings come from ``hyperparameters``
+        (a ``Hyperparameters``, or the ``HyperparameterControls`` to follow)."""
         super().__init__(**kwargs)
         self._trainer = trainer
-        self._source = hyperparameters
         self._data = data
         self._end_callbacks = widgets.CallbackDispatcher()
         self._sweep_runs: set[str] = set()
@@ -138,8 +144,8 @@ class SweepPanel(widgets.VBox):
         self._setting_2.observe(self._on_setting_change, "value")
         self._values.observe(lambda _: self._update_plan(), "value")
         self._values_2.observe(lambda _: self._update_plan(), "value")
-        if hasattr(hyperparameters, "observe"):
-            hyperparameters.observe(lambda _: self._update_plan(), "value")
+        take_settings(self, hyperparameters)
+        self.observe(lambda _: self._update_plan(), "hyperparameters")
         self.observe(self._update_start, ["running", "training"])
         self._start.on_click(lambda _: self.start())
         self._stop.on_click(lambda _: self.stop())
@@ -189,7 +195,9 @@ class SweepPanel(widgets.VBox):
         if self.running:
             return
         try:
-            sweep = Sweep(self._base(), self.values(), data=self._data, trainer=self._trainer)
+            sweep = Sweep(
+                self.hyperparameters, self.values(), data=self._data, trainer=self._trainer
+            )
         except SweepError as error:
             self.set_trait("message", str(error))
             return
@@ -213,9 +221,9 @@ class SweepPanel(widgets.VBox):
             self.value.stop()
             self.set_trait("progress", f"{self.progress} · stopping after this run…")
 
-    def _base(self) -> Hyperparameters:
-        source = self._source
-        return source.value if hasattr(source, "value") else source()
+    @traitlets.default("hyperparameters")
+    def _default_hyperparameters(self) -> Hyperparameters:
+        return Hyperparameters()
 
     def _on_setting_change(self, change) -> None:
         target = self._values if change["owner"] is self._setting else self._values_2
@@ -234,7 +242,7 @@ class SweepPanel(widgets.VBox):
         if not self.running:
             self.set_trait("message", "")
         runs = math.prod(len(v) for v in values.values())
-        epochs = self._base().epochs
+        epochs = self.hyperparameters.epochs
         self._plan.value = (
             f"{runs} run{'s' if runs != 1 else ''} of {epochs} epoch{'s' if epochs != 1 else ''}"
             " each, one after the other."
@@ -356,9 +364,9 @@ class SweepPanel(widgets.VBox):
             return
         if event.run_id:
             self._sweep_runs.add(event.run_id)
-        if event.kind == "run-started":
+        if event.kind is SweepEventKind.RUN_STARTED:
             self.set_trait("progress", event.message)
-        elif event.kind == "run-ended":
+        elif event.kind is SweepEventKind.RUN_ENDED:
             self._draw(sweep)
             self._show_best(sweep, "Best so far")
         if event.ended:

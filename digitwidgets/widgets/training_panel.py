@@ -9,7 +9,8 @@ import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.learning.hyperparameters import Hyperparameters
-from digitwidgets.widgets.support import format_duration, message_html
+from digitwidgets.learning.training.events import EventKind
+from digitwidgets.widgets.support import format_duration, message_html, take_settings
 
 
 def _progress_text(event) -> str:
@@ -17,13 +18,13 @@ def _progress_text(event) -> str:
     elapsed = format_duration(event.elapsed)
     epoch = min(event.epoch + 1, event.epochs)
     batch = f", batch {event.batch}/{event.batches}" if event.batches else ""
-    if event.kind == "finish":
+    if event.kind is EventKind.FINISH:
         return f"Done: {event.epochs} epoch{'' if event.epochs == 1 else 's'} in {elapsed}"
-    if event.kind == "stopped":
+    if event.kind is EventKind.STOPPED:
         if event.batches and event.batch >= event.batches:
             return f"Stopped after epoch {epoch} of {event.epochs} · {elapsed}"
         return f"Stopped at epoch {epoch}{batch} · {elapsed}"
-    if event.kind == "failed":
+    if event.kind is EventKind.FAILED:
         return f"Ended at epoch {epoch}{batch} · {elapsed}"
     parts = [f"Epoch {min(event.epoch + 1, event.epochs)}/{event.epochs}"]
     if event.batches:
@@ -40,12 +41,12 @@ def _status_text(event) -> str:
         return "Training…"
     message = event.message or ""
     logs = event.logs or {}
-    if event.kind == "finish":
+    if event.kind is EventKind.FINISH:
         accuracy = logs.get("val_accuracy", logs.get("accuracy"))
         which = "validation accuracy" if "val_accuracy" in logs else "training accuracy"
         score = f"{which} {accuracy:.1%} " if accuracy is not None else ""
         text = f"Finished: {score}in {format_duration(event.elapsed)}"
-    elif event.kind == "stopped" and message in ("", "Stopped."):
+    elif event.kind is EventKind.STOPPED and message in ("", "Stopped."):
         done = event.epoch + (1 if event.batches and event.batch >= event.batches else 0)
         text = f"Stopped by you after {done} epoch{'' if done == 1 else 's'}"
     else:
@@ -58,15 +59,19 @@ def _status_text(event) -> str:
 class TrainingPanel(widgets.VBox):
     """Start and stop training, and follow its progress.
 
-    ``hyperparameters`` is a HyperparameterControls (its ``value`` is read, and it is
-    locked while training) or a callable returning a Hyperparameters. The panel listens
-    to ``trainer``; its listener runs on the Trainer's event worker and only sets traits.
+    Train starts a run with ``hyperparameters``. Built with a ``HyperparameterControls``,
+    the panel follows its ``value`` (a dlink) and locks it while training; built with a
+    ``Hyperparameters``, link what should drive it yourself. The panel listens to
+    ``trainer``; its listener runs on the Trainer's event worker and only sets traits.
 
     Beside Stop, "Learning rate now" steers the run in progress: a new rate is used from
     the next batch (``Trainer.set_learning_rate``); a rate out of range is explained under
     it and changes nothing. It is disabled when nothing trains.
     """
 
+    hyperparameters = traitlets.Instance(
+        Hyperparameters, help="The settings Train starts a run with (linked to the controls)."
+    )
     running = traitlets.Bool(False, read_only=True, help="Whether a run is in progress.")
     status = traitlets.Unicode(
         "Ready to train.", read_only=True, help="What happened last, as a sentence."
@@ -86,10 +91,12 @@ class TrainingPanel(widgets.VBox):
     )
 
     def __init__(self, trainer, hyperparameters, data, **kwargs):
-        """Wire the buttons to ``trainer.start(hyperparameters, data)`` and ``trainer.stop()``."""
+        """Wire the buttons to ``trainer.start(hyperparameters, data)`` and ``trainer.stop()``.
+
+        ``hyperparameters``: a ``Hyperparameters``, or the ``HyperparameterControls`` to follow.
+        """
         super().__init__(**kwargs)
         self._trainer = trainer
-        self._source = hyperparameters
         self._data = data
         self._lock = threading.Lock()
         self._ended: set[str] = set()
@@ -129,11 +136,10 @@ class TrainingPanel(widgets.VBox):
         traitlets.dlink((self, "running"), (self._stop, "disabled"), lambda running: not running)
         traitlets.dlink((self, "status"), (self._status, "value"))
         traitlets.dlink((self, "progress"), (self._progress, "value"))
-        if isinstance(getattr(hyperparameters, "value", None), Hyperparameters):
+        if take_settings(self, hyperparameters):
             traitlets.dlink((self, "running"), (hyperparameters, "disabled"))
-            # Idle, the (disabled) field shows the rate a run would start with.
-            self._show_in_field(hyperparameters.value.learning_rate)
-            hyperparameters.observe(self._on_settings_change, "value")
+        # Idle, the (disabled) field shows the rate a run would start with.
+        self._show_in_field(self.hyperparameters.learning_rate)
 
         self._train.on_click(lambda _: self.train())
         self._stop.on_click(lambda _: self.stop())
@@ -162,8 +168,7 @@ class TrainingPanel(widgets.VBox):
             self.set_trait("status", "Could not start: a sweep is training; stop it first.")
             return
         try:
-            hp = self._source.value if hasattr(self._source, "value") else self._source()
-            run_id = self._trainer.start(hp, self._data)
+            run_id = self._trainer.start(self.hyperparameters, self._data)
         except (ValueError, TrainingInProgressError) as error:
             self.set_trait("status", f"Could not start: {error}")
             return
@@ -212,8 +217,13 @@ class TrainingPanel(widgets.VBox):
         finally:
             self._steering = False
 
+    @traitlets.default("hyperparameters")
+    def _default_hyperparameters(self) -> Hyperparameters:
+        return Hyperparameters()
+
+    @traitlets.observe("hyperparameters")
     def _on_settings_change(self, change) -> None:
-        if not self.running:
+        if hasattr(self, "_steer") and not self.running:
             self._show_in_field(change["new"].learning_rate)
 
     def on_event(self, callback: Callable, remove: bool = False) -> None:
@@ -228,19 +238,19 @@ class TrainingPanel(widgets.VBox):
                 self.set_trait("running", False)
             elif event.run_id not in self._ended:
                 self.set_trait("running", True)
-        if event.kind == "start":
+        if event.kind is EventKind.START:
             self.set_trait("steer_message", "")
-        if event.kind in ("start", "learning_rate") and event.learning_rate is not None:
+        if event.kind.sets_learning_rate and event.learning_rate is not None:
             self._show_learning_rate(event.learning_rate)
-        if event.kind == "learning_rate":
+        if event.kind is EventKind.LEARNING_RATE:
             self.set_trait(
                 "steer_message",
                 f"Learning rate {event.learning_rate:g} from epoch {event.epoch + 1}, "
                 f"batch {event.batch + 1}.",
             )
-        if event.kind == "finish":
+        if event.kind is EventKind.FINISH:
             self.set_trait("progress", 1.0)
-        elif event.kind != "failed":
+        elif event.kind is not EventKind.FAILED:
             self.set_trait("progress", float(event.progress))
         if event.epochs:
             self._progress_label.value = _progress_text(event)

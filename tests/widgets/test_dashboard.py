@@ -110,6 +110,43 @@ def test_a_model_from_training_re_recognizes_the_drawing(sample, untrained_model
     assert f">{digit}<" in shown.value
 
 
+def test_a_new_model_reads_again_what_each_view_shows(sample, fake_trainer, untrained_model):
+    import io
+
+    from PIL import Image
+
+    from digitwidgets.reading.recognition import read
+
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    pretrained = dashboard.current.model
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    drawn = dashboard.pad.value
+    picture = io.BytesIO()
+    Image.fromarray(sample.x_test[0]).save(picture, format="PNG")
+    dashboard.upload.recognize_file(picture.getvalue(), "digit.png")
+    uploaded = dashboard.upload.value
+    assert dashboard.prediction.value is uploaded
+    fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=untrained_model))
+    # Each view read its own input again with the new model; the upload stays on show.
+    assert dashboard.pad.value is not drawn
+    assert dashboard.pad.value.preprocessed is drawn.preprocessed
+    assert dashboard.upload.value is not uploaded
+    shown = dashboard.prediction.value
+    assert shown.preprocessed is uploaded.preprocessed
+    expected = read(untrained_model, uploaded.preprocessed).probabilities
+    np.testing.assert_allclose(shown.probabilities, expected, rtol=1e-5)
+    # Whatever is on show (here as a test digit picked in step 4 would be) is read again.
+    dashboard._show_recognition(dashboard.pad.value)
+    dashboard.current.set(pretrained, source="loaded", description="the pretrained one")
+    assert dashboard.prediction.value is not dashboard.pad.value
+    assert dashboard.prediction.value.preprocessed is drawn.preprocessed
+    assert dashboard.prediction.value.digit == drawn.digit == 1
+    dashboard.pad.clear()  # a new input of the pad takes over
+    assert dashboard.prediction.value is None
+
+
 def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_back(
     sample, fake_trainer, untrained_model
 ):

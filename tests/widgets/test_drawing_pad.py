@@ -101,9 +101,9 @@ def test_with_a_model_the_pad_invites_drawing_and_says_train_first_only_without(
     trained_model,
 ):
     pad = DrawingPad(Recognizer(trained_model))
+    assert pad.model is trained_model
     assert pad.message == DRAW_A_DIGIT and "train" not in pad.message.lower()
-    pad.recognizer.model = None
-    pad.recognize()
+    pad.model = None
     assert pad.message == NO_MODEL_YET
     assert "draw a digit" in NO_MODEL_YET.lower()  # what the two-visitor browser test waits for
 
@@ -197,11 +197,22 @@ def test_a_vertical_stroke_is_a_one_and_a_new_model_re_recognizes(trained_model)
     pad._on_mouse_down(140, 40)
     pad._on_mouse_move(140, 140)
     pad._on_mouse_up(140, 240)
-    assert not pad.value.ok
-    pad.recognizer.model = trained_model
-    pad.recognize()
+    before = pad.value
+    assert not before.ok
+    pad.model = trained_model  # read again at once, as the dashboard's link makes it
     assert pad.value.digit == 1
+    assert pad.value.preprocessed is before.preprocessed  # the same input, read anew
     assert pad.message.startswith("Looks like a 1")
+
+
+def test_the_pad_follows_the_model_of_the_recognizer_it_was_given(trained_model):
+    recognizer = Recognizer()
+    pad = DrawingPad(recognizer)
+    pad._on_mouse_down(140, 40)
+    pad._on_mouse_up(140, 240)
+    assert not pad.value.ok
+    recognizer.model = trained_model
+    assert pad.model is trained_model and pad.value.digit == 1
 
 
 def test_keys_on_the_pad_move_the_focus_on_and_undo_or_clear(monkeypatch):

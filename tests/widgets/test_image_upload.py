@@ -68,11 +68,24 @@ def test_unreadable_files_are_explained_and_value_is_kept(recognizer, digit_imag
     assert "broken.png" in widget.message
 
 
-def test_without_a_model_it_says_so(digit_images):
+def test_without_a_model_it_says_so_and_a_model_reads_the_upload_again(recognizer, digit_images):
     widget = ImageUpload()
     _upload(widget, _png(digit_images[5]))
-    assert not widget.value.ok
+    before = widget.value
+    assert not before.ok
     assert "Train a model first" in widget.message
+    widget.model = recognizer.model
+    # The same input, already preprocessed, read by the new model.
+    assert widget.value.ok and widget.value.preprocessed is before.preprocessed
+    assert widget.message == f"digit.png: looks like a {widget.value.digit}."
+
+
+def test_an_upload_follows_the_model_of_the_recognizer_it_was_given(recognizer):
+    given = Recognizer()
+    widget = ImageUpload(given)
+    assert widget.model is None
+    given.model = recognizer.model
+    assert widget.model is recognizer.model
 
 
 def test_the_hint_is_shown_whole_and_wraps():

@@ -39,6 +39,7 @@ def test_choosing_a_setting_suggests_values_and_says_what_will_train(tmp_path, t
     setting.value = "optimizer"
     assert values.value == "adam, sgd, rmsprop, adagrad, nadam"
     controls.value = TINY.replace(epochs=4)
+    assert panel.hyperparameters == TINY.replace(epochs=4)  # linked to the controls
     assert plan.value == "5 runs of 4 epochs each, one after the other."
     find_widget(panel, "dw-sweep-setting-2").value = "augmentation"
     assert find_widget(panel, "dw-sweep-values-2").value == "false, true"

@@ -48,6 +48,10 @@ def test_train_starts_with_the_controls_settings_and_locks_them():
     panel = TrainingPanel(trainer, controls, data="the data")
     train, stop = find_widget(panel, "dw-train"), find_widget(panel, "dw-stop")
     assert not train.disabled and stop.disabled
+    assert panel.hyperparameters == Hyperparameters(epochs=3)  # linked to the controls
+    controls.value = Hyperparameters(epochs=4)
+    assert panel.hyperparameters == Hyperparameters(epochs=4)
+    controls.value = Hyperparameters(epochs=3)
     train.click()
     assert trainer.started == [(Hyperparameters(epochs=3), "the data")]
     assert panel.running and train.disabled and not stop.disabled and controls.disabled
@@ -69,7 +73,7 @@ def test_train_starts_with_the_controls_settings_and_locks_them():
 
 def test_fallback_messages_when_the_trainer_gives_none():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(), data=None)
     panel.train()
     trainer.emit("finish", epoch=2, epochs=3, logs={"val_accuracy": 0.981}, elapsed=52.0)
     assert panel.status == "Finished: validation accuracy 98.1% in 0:52"
@@ -80,7 +84,7 @@ def test_fallback_messages_when_the_trainer_gives_none():
 
 def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=10), data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=10), data=None)
     panel.train()
     find_widget(panel, "dw-stop").click()
     assert trainer.stopped == 1 and panel.running
@@ -91,7 +95,7 @@ def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
 
 def test_progress_says_where_a_stopped_run_ended_and_keeps_its_bar_partial():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=3), data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=3), data=None)
     panel.train()
     fields = {"epoch": 2, "epochs": 3, "batch": 104, "batches": 120, "step": 344, "elapsed": 6.2}
     trainer.emit("batch", remaining=0.4, **fields)
@@ -106,7 +110,7 @@ def test_progress_says_where_a_stopped_run_ended_and_keeps_its_bar_partial():
 
 def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, lambda: Hyperparameters(epochs=20), data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=20), data=None)
     panel.train()
     trainer.emit("stopped", epoch=4, epochs=20, batch=120, batches=120, step=600, elapsed=9)
     assert find_widget(panel, "dw-progress-text").value == "Stopped after epoch 5 of 20 · 0:09"
@@ -120,7 +124,7 @@ def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
 
 def test_progress_of_a_failed_run_says_where_it_ended():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(), data=None)
     panel.train()
     trainer.emit("batch", epoch=0, epochs=10, batch=7, batches=120, step=7, elapsed=1.0)
     trainer.emit("failed", epoch=0, epochs=10, batch=8, batches=120, step=8, elapsed=1.2)
@@ -130,7 +134,7 @@ def test_progress_of_a_failed_run_says_where_it_ended():
 
 def test_interruption_and_save_errors_are_reported():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(), data=None)
     panel.train()
     trainer.emit("stopped", epoch=1, epochs=10, message="Interrupted: the app shut down.")
     assert panel.status == "Interrupted: the app shut down."
@@ -151,7 +155,7 @@ def test_interruption_and_save_errors_are_reported():
 
 def test_failure_message_is_shown():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(), data=None)
     panel.train()
     message = "Diverged: the loss became NaN in epoch 1. Try a lower learning rate."
     trainer.emit("failed", epoch=0, epochs=10, message=message)
@@ -177,14 +181,14 @@ def test_a_run_that_ends_before_start_returns_is_not_left_running():
             self.emit("finish", epochs=1, logs={"accuracy": 0.5})
             return run_id
 
-    panel = TrainingPanel(InstantTrainer(), Hyperparameters, data=None)
+    panel = TrainingPanel(InstantTrainer(), Hyperparameters(), data=None)
     panel.train()
     assert not panel.running
 
 
 def test_on_event_redispatches():
     trainer = FakeTrainer()
-    panel = TrainingPanel(trainer, Hyperparameters, data=None)
+    panel = TrainingPanel(trainer, Hyperparameters(), data=None)
     seen = []
     panel.on_event(seen.append)
     trainer.emit("start", epochs=1)
