@@ -595,7 +595,11 @@ class Template:
             refusal = self.full_refusal
             if refusal is not None:
                 self._refusal_told = True
-                log.warning("digitwidgets: no full kernel template: it would be forked %s", refusal)
+                log.warning(
+                    "digitwidgets: no full kernel template, kernels come from the light one "
+                    "(it may not fork: %s)",
+                    refusal,
+                )
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(30)
         try:

@@ -31,6 +31,10 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kernels are for
 KERNEL = [sys.executable, "-m", "ipykernel_launcher", "-f"]
 BINDER_START = Path(__file__).resolve().parents[2] / "binder" / "start"
 PROBE_TENSORFLOW = "import sys; print('tensorflow' in sys.modules)"
+PARENT_POLLERS = (
+    "import threading; "
+    "print([t.name for t in threading.enumerate() if 'Poller' in type(t).__name__])"
+)
 
 
 def end_server(template: Template) -> None:
@@ -236,6 +240,7 @@ def test_a_template_with_a_second_thread_forks_nothing_and_the_kernel_starts_ane
         with caplog.at_level(logging.WARNING, logger="server"):
             run(scenario())
         assert "may not fork: 2 Python threads run in it (another-thread)" in caplog.text
+        assert "no full kernel template" in caplog.text
         assert "another-thread" in threaded.full_refusal, "the full template was forked"
         assert threaded.full_pid is None
     finally:
@@ -304,6 +309,9 @@ def test_kernels_outlive_their_templates_which_are_replaced(monkeypatch, tmp_pat
         os.kill(first_full, signal.SIGKILL)  # as the OOM killer would
         assert ended(first_full)
         assert execute(full_client, "print(6 * 7)") == "42", "its kernel ended with it"
+        # Nothing in it watches its parent, which would end it a second later (ipykernel's
+        # parent poller checks once a second).
+        assert execute(full_client, PARENT_POLLERS) == "[]"
         # The next kernel finds the full template dead: it starts anew (the provisioner
         # launches it) while a new pair of templates replaces the old one.
         with pytest.raises(forking.TemplateReplaced, match="the full kernel template has ended"):
