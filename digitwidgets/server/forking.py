@@ -81,6 +81,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import NoReturn
 
 from jupyter_client.provisioning import LocalProvisioner
 
@@ -477,8 +478,9 @@ class ForkedProcess:
     def _watch(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` seconds for the template's word, or for the kernel's end."""
         watched = self._pidfd if self._connection is None else self._connection
-        ready, _, _ = select.select([watched], [], [], timeout)
-        if not ready:
+        poller = select.poll()  # not select.select: a busy server's descriptors pass 1024
+        poller.register(watched, select.POLLIN)
+        if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
             return
         if self._connection is None:
             self._ended(0)
@@ -663,7 +665,7 @@ class Template:
         )
         self._started = time.monotonic()
 
-    def _replace(self, process, reason: str):
+    def _replace(self, process, reason: str) -> NoReturn:
         """End what is left of the templates ``process`` led and start a new pair, unless
         another kernel already did; raise :class:`TemplateReplaced` (this kernel launches anew).
 
