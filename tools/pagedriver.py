@@ -23,6 +23,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -48,6 +49,7 @@ SIDE_BY_SIDE_FLAGS = [
 PAGE_TIMEOUT_MS = 90_000
 RENDER_PATH = "voila/render/notebooks/dashboard.ipynb"
 # Environment a Binder or JupyterHub session does not have; the test machine's is dropped.
+_CONNECTION_FILE = re.compile(r"kernel-([0-9a-f-]+)\.json")
 _NOT_IN_A_SESSION = ("DIGITWIDGETS_OFFLINE", "JUPYTER_CONFIG_PATH", "TF_NUM_INTRAOP_THREADS")
 
 
@@ -59,7 +61,11 @@ def free_port() -> int:
 
 
 class _Server:
-    """A server process on a loopback port, with its log in a file under ``home``."""
+    """A server process on a loopback port, with its log in a file under ``home``.
+
+    What the server prints is read as it comes, by a thread of this process: each line goes
+    to the log file and wakes whoever waits for the log (``wait_for_log``).
+    """
 
     log_name = "server.log"
 
@@ -68,37 +74,84 @@ class _Server:
         self.port = free_port()
         self.log_path = self.home / self.log_name
         self.process: subprocess.Popen | None = None
+        self._output = threading.Condition()
+        self._printed = ""
+        self._ended = False
 
     def _launch(self, command: list[str], env: dict, timeout: float, cwd: Path = ROOT) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        copier = threading.Thread(
+            target=self._copy_output, args=(self.process.stdout, log), daemon=True
+        )
+        copier.name = f"{self.log_name} reader"
+        copier.start()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while (remaining := deadline - time.monotonic()) > 0:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{command[0]} exited early:\n{self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     return
             except OSError:
-                time.sleep(0.1)
+                # A server says so when it listens: try again at its next line (or in 1 s).
+                self._wait_for_output(len(self._printed), min(remaining, 1.0))
         self.stop()
         raise RuntimeError(f"{command[0]} did not listen within {timeout:.0f} s:\n{self.log()}")
 
+    def _copy_output(self, stream, log) -> None:
+        with stream, log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+                with self._output:
+                    self._printed += line.decode(errors="replace")
+                    self._output.notify_all()
+        with self._output:
+            self._ended = True
+            self._output.notify_all()
+
+    def _wait_for_output(self, seen: int, timeout: float) -> None:
+        with self._output:
+            self._output.wait_for(lambda: len(self._printed) > seen or self._ended, timeout)
+
     def log(self) -> str:
         """What the server has printed so far."""
-        return self.log_path.read_text() if self.log_path.exists() else ""
+        with self._output:
+            return self._printed
 
     def wait_for_log(self, pattern: str, timeout: float = 60.0) -> bool:
         """Wait until the server's log matches ``pattern``; False when it did not in time."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if re.search(pattern, self.log()):
-                return True
-            time.sleep(0.2)
-        return False
+        return self.wait_until(lambda log: re.search(pattern, log) is not None, timeout)
+
+    def wait_until(self, condition, timeout: float = 60.0) -> bool:
+        """Wait until ``condition(log)`` holds, asked again at each line the server prints.
+
+        False when it did not within ``timeout`` seconds, or the server's output ended first.
+        """
+        with self._output:
+            self._output.wait_for(lambda: self._ended or condition(self._printed), timeout)
+            return bool(condition(self._printed))
+
+    def kernels(self) -> dict:
+        """The server's kernel processes now (``psutil.Process``), by kernel id.
+
+        A kernel's command line names its connection file, ``kernel-<id>.json``.
+        """
+        import psutil
+
+        found = {}
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                named = _CONNECTION_FILE.search(" ".join(child.cmdline()))
+            except psutil.NoSuchProcess:
+                continue
+            if named:
+                found[named.group(1)] = child
+        return found
 
     def stop(self) -> None:
         """Stop the server, killing it if it does not end within a few seconds."""
@@ -161,14 +214,19 @@ class JupyterServer(_Server):
 
     ``env`` replaces the environment (a built Binder environment brings its own); by default
     it is this process's, less what a Binder session would not have, with the runs and Keras
-    folders under ``home``.
+    folders under ``home``. With ``binder=False`` it is a plain ``jupyter server``, which
+    ``env`` alone configures, run in ``cwd``.
     """
 
     log_name = "jupyter-server.log"
     token = "digitwidgets-test-token"
 
-    def __init__(self, home: Path, *, env: dict | None = None):
+    def __init__(
+        self, home: Path, *, env: dict | None = None, binder: bool = True, cwd: Path = ROOT
+    ):
         super().__init__(home)
+        self.binder = binder
+        self.cwd = Path(cwd)
         if env is None:
             env = {k: v for k, v in os.environ.items() if k not in _NOT_IN_A_SESSION}
             env.update(
@@ -185,9 +243,12 @@ class JupyterServer(_Server):
 
     def start(self, timeout: float = 120.0) -> JupyterServer:
         """Start the server and wait until its port accepts connections."""
+        if self.binder:
+            jupyter = [str(BINDER / "start"), "jupyter"]
+        else:
+            jupyter = [str(Path(sys.executable).with_name("jupyter"))]
         command = [
-            str(BINDER / "start"),
-            "jupyter",
+            *jupyter,
             "server",
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
@@ -197,7 +258,7 @@ class JupyterServer(_Server):
             # Binder runs as jovyan; CI machines often run as root, which Jupyter refuses.
             *(["--allow-root"] if os.geteuid() == 0 else []),
         ]
-        self._launch(command, self.env, timeout)
+        self._launch(command, self.env, timeout, self.cwd)
         return self
 
 
@@ -236,6 +297,13 @@ def open_dashboard(browser, url: str, *, width: int = 1280, height: int = 1100):
         timeout=PAGE_TIMEOUT_MS,
     )
     return page
+
+
+def kernel_id(page) -> str:
+    """The id of the kernel behind a Voila page (``VoilaServer.kernels`` finds its process)."""
+    return page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
 
 
 # What a person does on the page.

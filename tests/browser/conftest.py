@@ -22,6 +22,7 @@ from tools.pagedriver import (  # noqa: F401  (the tests import these from here)
     choose_file,
     draw_stroke,
     free_port,
+    kernel_id,
     launch_chromium,
     new_context,
     open_dashboard,

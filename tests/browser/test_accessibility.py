@@ -6,7 +6,10 @@ The page's own server for each module; each test opens its own page, so any one 
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .conftest import draw_stroke, new_context, open_dashboard
 
@@ -49,6 +52,12 @@ OUTSIDE_VIEWPORT = """() => {
 }"""
 
 
+FITS = f"""width => {{
+    const layout = ({OUTSIDE_VIEWPORT})();
+    return layout.outside.length === 0 && layout.scroll_width <= width;
+}}"""
+
+
 def axe_violations(page, within: str | None = None) -> list[str]:
     """axe-core's violations on the page as it is now (or in the elements ``within`` selects),
     one line each."""
@@ -61,15 +70,25 @@ def axe_violations(page, within: str | None = None) -> list[str]:
     ]
 
 
+# A control of each tab of step 4, shown once its tab is.
+TAB_CONTENT = {
+    "Evaluate": ".dw-evaluate",
+    "Map of digits": ".dw-map-recompute",
+    "Compare runs": ".dw-runs-table",
+    "Sweeps": ".dw-sweep",
+    "Export": ".dw-export",
+}
+
+
 def test_axe_finds_nothing_on_the_page_nor_in_any_tab_of_step_4(browser, dashboard_server):
     page = open_dashboard(browser, dashboard_server.url, width=1366, height=768)
     try:
         assert axe_violations(page) == []
         page.click(".dw-open-details")
         page.wait_for_selector(".dw-tabs")
-        for title in ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export"):
+        for title, content in TAB_CONTENT.items():
             page.get_by_role("tab", name=title).click()
-            page.wait_for_timeout(500)
+            page.locator(content).first.wait_for(state="visible", timeout=10_000)
             # The rest of the page was checked above; each tab adds only its own panel.
             assert axe_violations(page, within=".dw-tabs") == [], f"in the {title} tab"
     finally:
@@ -82,8 +101,15 @@ def test_the_keyboard_reaches_every_step_and_leaves_the_pad(browser, dashboard_s
         page.locator("body").click(position={"x": 2, "y": 2})
         visited = []
         for _ in range(80):
+            before = page.evaluate_handle("() => document.activeElement")
             page.keyboard.press("Tab")
-            page.wait_for_timeout(60)  # the pad hands focus on through the kernel
+            # The focus moves at once, or from the pad through the kernel: wait until it has.
+            try:
+                page.wait_for_function(
+                    "before => document.activeElement !== before", arg=before, timeout=5_000
+                )
+            except PlaywrightTimeoutError:
+                raise AssertionError(f"Tab kept the focus on {visited[-1:]}: {visited}") from None
             focused = page.evaluate(FOCUSED)
             visited.append(focused["hook"] or focused["tag"])
             assert page.evaluate(FOCUS_VISIBLE), f"no visible focus on {visited[-1]}"
@@ -154,7 +180,10 @@ def test_every_element_fits_the_width(browser, dashboard_server, artifacts, widt
     try:
         page.goto(dashboard_server.url)
         page.wait_for_selector("button.dw-train:not([disabled])", state="visible")
-        page.wait_for_timeout(1_000)  # charts size themselves once their column is laid out
+        # Charts size themselves once their column is laid out: until then they may stick
+        # out. Wait (a while at most) for the page to fit; the assertions say what does not.
+        with contextlib.suppress(PlaywrightTimeoutError):
+            page.wait_for_function(FITS, arg=width, timeout=10_000)
         layout = page.evaluate(OUTSIDE_VIEWPORT)
         assert layout["outside"] == [], layout
         assert layout["scroll_width"] <= width

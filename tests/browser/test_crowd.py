@@ -13,15 +13,23 @@ whole story fits in about a minute:
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import psutil
 import pytest
 
-from .conftest import ROOT, VoilaServer, draw_stroke, new_context, open_dashboard
+from .conftest import (
+    ROOT,
+    VoilaServer,
+    draw_stroke,
+    kernel_hooks_env,
+    new_context,
+    open_dashboard,
+)
+from .kernel_messages import KernelMessages
 
 CAP = 3
 RELEASE_S = 8
@@ -32,7 +40,14 @@ ONE = [(0.5, 0.15 + 0.07 * i) for i in range(11)]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, chromium_path):
+def loaded():
+    """Where the server's kernels say they hold the pretrained model (kernel_hooks/)."""
+    with KernelMessages() as messages:
+        yield messages
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium_path, loaded):
     """The dashboard served with voila.json, capped at 3 kernels, releasing after 8 s."""
     server = VoilaServer(
         ROOT / "notebooks" / "dashboard.ipynb",
@@ -42,6 +57,7 @@ def server(tmp_path_factory, chromium_path):
             f"--CappedKernelManager.release_unconnected_after={RELEASE_S}",
             f"--CappedKernelManager.retry_after={RETRY_AFTER}",
         ],
+        env={**kernel_hooks_env(), "DIGITWIDGETS_MODEL_LOADED": str(loaded.path)},
     )
     server.start()
     # The first page must find the preheated kernel ready, as a visitor after the first does.
@@ -52,14 +68,7 @@ def server(tmp_path_factory, chromium_path):
 
 def kernels(server: VoilaServer) -> list[psutil.Process]:
     """The server's kernel processes now."""
-    found = []
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            if "ipykernel_launcher" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return found
+    return list(server.kernels().values())
 
 
 def kernel_memory(server: VoilaServer) -> int:
@@ -73,25 +82,29 @@ def kernel_memory(server: VoilaServer) -> int:
     return total
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+def pool_full(log: str) -> bool:
+    """Whether the server's log says its pool was filled again after each pooled kernel used."""
+    return log.count("is filled with") > log.count("Using pre-heated kernel")
 
 
-def settled_memory(server: VoilaServer, timeout: float = KERNEL_WAIT_S) -> int:
-    """The kernels' memory once it has held still (within 10 MB) for 3 s in a row: a
-    kernel that has just started is still importing TensorFlow and rendering the page."""
-    deadline = time.monotonic() + timeout
-    last, steady = kernel_memory(server), 0
-    while steady < 3:
-        assert time.monotonic() < deadline, "the kernels' memory never settled"
-        time.sleep(1.0)
-        now = kernel_memory(server)
-        steady = steady + 1 if abs(now - last) < 10 * 2**20 else 0
-        last = now
-    return last
+def settled_memory(server: VoilaServer, loaded: KernelMessages) -> int:
+    """The kernels' memory once each holds the pretrained model, as each says (kernel_hooks/):
+    a kernel that has just started is still importing TensorFlow and loading the model."""
+    running = {kernel.pid for kernel in kernels(server)}
+    assert loaded.wait_for(running.issubset, KERNEL_WAIT_S), (running, loaded.pids)
+    return kernel_memory(server)
+
+
+def wait_for_releases(server: VoilaServer, count: int) -> None:
+    """Wait until ``count`` kernels whose page never connected are released and have ended,
+    and the pool is full again."""
+    said = server.wait_until(lambda log: log.count("its page never connected") >= count, 120)
+    assert said, server.log()
+    released = re.findall(r"releasing kernel (\S+): its page never connected", server.log())
+    ending = [kernel for kernel_id, kernel in server.kernels().items() if kernel_id in released]
+    _, running = psutil.wait_procs(ending, timeout=KERNEL_WAIT_S)
+    assert not running, f"released kernels still running: {running}"
+    assert server.wait_until(pool_full, KERNEL_WAIT_S), server.log()
 
 
 def load_page(url: str) -> tuple[int, dict, str]:
@@ -122,25 +135,25 @@ def draw_and_read(page) -> str:
 
 
 def test_a_crowd_beyond_the_cap_gets_the_full_page_and_the_real_page_keeps_working(
-    browser, server, artifacts
+    browser, server, loaded, artifacts
 ):
     page = open_dashboard(browser, server.url)
     try:
         assert draw_and_read(page).isdigit()
-        # The page took the preheated kernel; wait for the pool to hold its next one.
-        wait_for(lambda: len(kernels(server)) == 2, KERNEL_WAIT_S, "the pool's refill")
-        refilled = server.wait_for_log(r"(?s)Using pre-heated.*Kernel pool .* is filled", 120)
-        assert refilled, server.log()
+        # The page took the preheated kernel; the pool holds its next one.
+        assert server.wait_until(pool_full, KERNEL_WAIT_S), server.log()
         baseline_kernels = len(kernels(server))
-        baseline_memory = settled_memory(server)
+        assert baseline_kernels == 2
+        baseline_memory = settled_memory(server, loaded)
 
-        # Count the kernels through the burst, from outside the server.
+        # Count the kernels through the burst, from outside the server, ten times a second.
         peak, stop = [0], threading.Event()
 
         def watch():
-            while not stop.is_set():
+            while True:
                 peak[0] = max(peak[0], len(kernels(server)))
-                time.sleep(0.1)
+                if stop.wait(0.1):
+                    break
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
@@ -168,24 +181,19 @@ def test_a_crowd_beyond_the_cap_gets_the_full_page_and_the_real_page_keeps_worki
 
         # Nobody opens those served pages: their kernels go after the release time, and the
         # pool refills within the cap.
-        assert server.wait_for_log(r"releasing kernel \S+: its page never connected", 120)
-        wait_for(
-            lambda: (
-                len(kernels(server)) == baseline_kernels
-                and server.log().count("its page never connected") >= len(served)
-            ),
-            KERNEL_WAIT_S,
-            "the kernel count to come back",
-        )
-        assert settled_memory(server) <= baseline_memory * 1.15 + 50 * 2**20
+        wait_for_releases(server, len(served))
+        assert len(kernels(server)) == baseline_kernels
+        assert settled_memory(server, loaded) <= baseline_memory * 1.15 + 50 * 2**20
 
         # The real page connected, so its kernel stayed: it still draws and reads.
         assert draw_and_read(page).isdigit()
         page.screenshot(path=str(artifacts / "crowd-real-page.png"), full_page=True)
 
-        # With room again, a newcomer gets the dashboard, not the full page.
+        # With room again, a newcomer gets the dashboard, not the full page; it never
+        # connects either, so its kernel goes too, leaving room for the next test's page.
         status, _, body = load_page(server.url)
         assert status == 200 and "jupyter-config-data" in body
+        wait_for_releases(server, len(served) + 1)
     finally:
         page.context.close()
 
@@ -197,10 +205,8 @@ def test_a_page_that_connects_too_late_says_so_instead_of_dying(server, browser)
     try:
         # The page's websocket never reaches the server, as on a connection that stalls.
         page.route_web_socket("**/channels*", lambda ws: None)
-        # A kernel shutting down from the test before may still fill the cap for a moment.
-        deadline = time.monotonic() + KERNEL_WAIT_S
-        while page.goto(server.url).status == 503 and time.monotonic() < deadline:
-            time.sleep(5)
+        # The test before waited for its kernels to go: there is room.
+        assert page.goto(server.url).status == 200
         banner = page.locator(".dw-kernel-gone")
         banner.wait_for(timeout=(RELEASE_S + 60) * 1000)
         assert banner.get_attribute("role") == "alert"

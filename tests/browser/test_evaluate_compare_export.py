@@ -55,8 +55,8 @@ def with_runs(page, count: int) -> None:
     show_tab(page, "Compare runs")  # builds step 4, where the runs are listed
     while (listed := page.locator(".dw-run-row").count()) < count:
         set_epochs(page, 1)
+        # The kernel takes the choice before the click: both go down one websocket, in order.
         page.select_option(".dw-optimizer select", "adam" if listed == 0 else "sgd")
-        page.wait_for_timeout(300)
         train_and_wait(page, listed)
 
 

@@ -10,20 +10,23 @@ as on Binder); a bad link names what it ignored beside the controls. The servers
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .conftest import PAGE_TIMEOUT_MS, ROOT, VoilaServer, free_port, new_context, open_dashboard
+from .conftest import (
+    PAGE_TIMEOUT_MS,
+    ROOT,
+    JupyterServer,
+    VoilaServer,
+    new_context,
+    open_dashboard,
+)
 
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 SAMPLE = ROOT / "digitwidgets" / "assets" / "mnist_sample.npz"
 SWEEP_TIMEOUT_MS = 300_000
-TOKEN = "a-token-for-the-link-test"
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +161,6 @@ def test_a_link_through_the_server_extension_opens_with_its_settings(
     browser, tmp_path_factory, small_mnist, chromium_path
 ):
     home = tmp_path_factory.mktemp("jupyter-server")
-    port = free_port()
     env = {
         **os.environ,
         "DIGITWIDGETS_RUNS": str(home / "runs"),
@@ -168,38 +170,12 @@ def test_a_link_through_the_server_extension_opens_with_its_settings(
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "JUPYTER_CONFIG_PATH": str(ROOT / "binder" / "jupyter-config"),
     }
-    log_path = home / "jupyter-server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("jupyter")),
-                "server",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={port}",
-                f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={ROOT}",
-                *(["--allow-root"] if os.geteuid() == 0 else []),
-            ],
-            cwd=home,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "is running at" not in log_path.read_text() and time.monotonic() < deadline:
-            assert process.poll() is None, log_path.read_text()
-            time.sleep(0.3)
-        url = (
-            f"http://127.0.0.1:{port}/voila/render/notebooks/dashboard.ipynb"
-            f"?token={TOKEN}&optimizer=rmsprop&epochs=2"
-        )
+    with JupyterServer(home, env=env, binder=False, cwd=home).start(timeout=60) as server:
         context = new_context(browser, viewport={"width": 1280, "height": 1100})
         page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS * 2)
         try:
-            page.goto(url)
+            page.goto(f"{server.url}&optimizer=rmsprop&epochs=2")
             page.wait_for_selector("button.dw-train", state="visible")
             _wait_for_select(page, "dw-optimizer", "rmsprop")
             assert _input_value(page, "dw-epochs") == "2"
@@ -211,10 +187,3 @@ def test_a_link_through_the_server_extension_opens_with_its_settings(
             )
         finally:
             context.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)

@@ -5,8 +5,8 @@ closed in the middle of training, whose run is then found saved as "interrupted"
 from __future__ import annotations
 
 import io
-import time
 
+import psutil
 import pytest
 from PIL import Image
 
@@ -18,10 +18,12 @@ from .conftest import (
     choose_file,
     draw_stroke,
     kernel_hooks_env,
+    kernel_id,
     new_context,
     open_dashboard,
     set_epochs,
 )
+from .kernel_messages import KernelMessages
 from .test_dashboard import prediction_text
 
 
@@ -135,6 +137,7 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
         timeout=180_000,
     )
     page.screenshot(path=str(artifacts / "reliability-before-close.png"), full_page=True)
+    kernel = dashboard_server.kernels()[kernel_id(page)]
     # As a person closing the tab: the page's beforeunload asks Voila to shut its kernel down
     # (Voila's navigator.sendBeacon). The browser stays open, as a person's does: closing the
     # context at once could drop the beacon before it left (a fresh-clone run lost it so, and
@@ -142,11 +145,11 @@ def test_closing_the_page_during_training_saves_an_interrupted_run(
     context = page.context
     page.close(run_before_unload=True)
     try:
-        deadline = time.monotonic() + 90
-        while not interrupted_runs(runs_folder) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        # The kernel saves the run as it shuts down, before its process ends.
+        _, running = psutil.wait_procs([kernel], timeout=90)
     finally:
         context.close()
+    assert not running, f"the kernel did not end:\n{dashboard_server.log()[-3000:]}"
     runs = interrupted_runs(runs_folder)
     assert len(runs) == 1, f"no interrupted run was saved:\n{dashboard_server.log()[-3000:]}"
     record = runs[0]
@@ -204,27 +207,26 @@ def test_a_model_that_arrives_while_the_page_builds_its_widgets_is_shown(
     # LeNet-5" for good beside a loaded model (a benchmark's page in CI). A kernel hook
     # (kernel_hooks/) makes the model arrive exactly then, in a preheated kernel, as it does
     # for an early visitor.
-    ready = tmp_path / "kernels-holding-their-model.txt"
-    env = {
-        **kernel_hooks_env(),
-        "DIGITWIDGETS_LATE_MODEL_READY": str(ready),
-        # The hook patches the module as a kernel imports it; a kernel forked from the
-        # template (server/forking.py) finds it imported already.
-        "DIGITWIDGETS_FORK_KERNELS": "0",
-    }
-    with VoilaServer(ROOT / "notebooks" / "dashboard.ipynb", tmp_path, env=env).start() as server:
-        # The pool's kernel has run the notebook and holds its model: the visitor comes now.
-        deadline = time.monotonic() + 120
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert ready.exists(), f"the preheated kernel never loaded its model:\n{server.log()}"
-        context = new_context(browser, viewport={"width": 1280, "height": 1100})
-        page = context.new_page()
-        page.goto(server.url)
-        page.wait_for_selector("button.dw-train:not([disabled])")
-        page.wait_for_function(
-            "() => /Pretrained LeNet-5/.test(document.querySelector('.dw-model-label')"
-            ".textContent) && /Draw a digit/i.test("
-            "document.querySelector('.dw-pad-message').textContent)",
-        )
-        context.close()
+    with KernelMessages() as ready:
+        env = {
+            **kernel_hooks_env(),
+            "DIGITWIDGETS_LATE_MODEL_READY": str(ready.path),
+            # The hook patches the module as a kernel imports it; a kernel forked from the
+            # template (server/forking.py) finds it imported already.
+            "DIGITWIDGETS_FORK_KERNELS": "0",
+        }
+        notebook = ROOT / "notebooks" / "dashboard.ipynb"
+        with VoilaServer(notebook, tmp_path, env=env).start() as server:
+            # The pool's kernel has run the notebook and holds its model: the visitor comes now.
+            said = ready.wait_for(bool, 120)
+            assert said, f"the preheated kernel never loaded its model:\n{server.log()}"
+            context = new_context(browser, viewport={"width": 1280, "height": 1100})
+            page = context.new_page()
+            page.goto(server.url)
+            page.wait_for_selector("button.dw-train:not([disabled])")
+            page.wait_for_function(
+                "() => /Pretrained LeNet-5/.test(document.querySelector('.dw-model-label')"
+                ".textContent) && /Draw a digit/i.test("
+                "document.querySelector('.dw-pad-message').textContent)",
+            )
+            context.close()
