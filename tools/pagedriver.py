@@ -74,6 +74,7 @@ class _Server:
         self.port = free_port()
         self.log_path = self.home / self.log_name
         self.process: subprocess.Popen | None = None
+        self._copier: threading.Thread | None = None
         self._output = threading.Condition()
         self._printed = ""
         self._ended = False
@@ -84,21 +85,22 @@ class _Server:
         self.process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
-        copier = threading.Thread(
+        self._copier = threading.Thread(
             target=self._copy_output, args=(self.process.stdout, log), daemon=True
         )
-        copier.name = f"{self.log_name} reader"
-        copier.start()
+        self._copier.name = f"{self.log_name} reader"
+        self._copier.start()
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{command[0]} exited early:\n{self.log()}")
+            printed = len(self.log())
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     return
             except OSError:
                 # A server says so when it listens: try again at its next line (or in 1 s).
-                self._wait_for_output(len(self._printed), min(remaining, 1.0))
+                self._wait_for_output(printed, min(remaining, 1.0))
         self.stop()
         raise RuntimeError(f"{command[0]} did not listen within {timeout:.0f} s:\n{self.log()}")
 
@@ -154,7 +156,11 @@ class _Server:
         return found
 
     def stop(self) -> None:
-        """Stop the server, killing it if it does not end within a few seconds."""
+        """Stop the server, killing it if it does not end within a few seconds.
+
+        Then ``log()`` holds all it printed (unless a process it left behind holds its output
+        open: that is waited for 10 s at most).
+        """
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -162,6 +168,8 @@ class _Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self._copier is not None:
+            self._copier.join(timeout=10)
 
     def __enter__(self):
         return self
