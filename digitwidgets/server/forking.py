@@ -736,9 +736,9 @@ class Template:
 
 
 class EarlyTemplate:
-    """What :class:`Template` needs of a ``Popen`` (``poll``, ``kill``, ``pid``) for a light
-    template that ``binder/start`` started before this server, found by the ``light.pid`` it
-    wrote.
+    """What :class:`Template` needs of a ``Popen`` (``poll``, ``kill``, ``wait``, ``pid``) for
+    a light template that ``binder/start`` started before this server, found by the
+    ``light.pid`` it wrote.
 
     The server is its parent (``binder/start`` became the server), so an ended template is
     reaped here. A folder without a pid within ``LIGHT_WAIT_S`` has no template.
