@@ -222,7 +222,7 @@ def _render(
         page = _lines(page, look.paper, digit_height, rng)
     coverage = _writing(digits, page_size, size, digit_height, look, style, rng)
     page = _ink(page, coverage, look.pen, rng)
-    page = _table_past_the_edge(page, page_size, (width, height), digit_height, len(digits), rng)
+    page = _table_past_the_edge(page, page_size, size, coverage, digit_height, rng)
     page = page * _light(page_size, look.light, rng)[..., None] * exposure
     page = page * rng.uniform(0.93, 1.0, size=3)  # the light's colour
     frame = _camera(page, size, corners)
@@ -302,6 +302,9 @@ def _writing(
     width, height = page_size
     coverage = np.zeros((height, width), dtype=np.float32)
     pens = {"ballpoint": (0.035, 0.07), "pencil": (0.03, 0.055), "marker": (0.08, 0.13)}
+    # A number is written small enough to fit the frame (a digit and its gap about 1.2
+    # heights wide).
+    digit_height = min(digit_height, 0.8 * frame_size[0] / (1.2 * max(len(digits), 1)))
     boxes = [_digit_ink(d, digit_height, pens[look.pen], style, rng) for d in digits]
     if not boxes:
         return coverage
@@ -411,30 +414,39 @@ def _table_past_the_edge(
     page: np.ndarray,
     page_size: tuple[int, int],
     frame_size: tuple[int, int],
+    coverage: np.ndarray,
     digit_height: float,
-    count: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Sometimes the paper ends inside the frame and a darker table shows past its edge."""
-    if rng.random() > 0.25:
+    """Sometimes the paper ends inside the frame and a darker table shows past its edge.
+
+    The edge lies between the writing (with a margin) and the frame's edge, never over it.
+    """
+    if rng.random() > 0.25 or not coverage.any():
         return page
     width, height = page_size
-    frame_width, frame_height = frame_size
-    side = int(rng.integers(4))
-    # The edge lies between the digits' room and the frame's edge.
-    room = max(digit_height * (0.8 * max(count, 1)), digit_height) / 2 + digit_height * 0.4
-    if side in (0, 1):
-        reach = frame_width / 2 - room
-        centre, extent = width / 2, width
+    frame_low = (np.array(page_size) - np.array(frame_size)) / 2
+    frame_high = frame_low + np.array(frame_size)
+    rows, cols = np.flatnonzero(coverage.any(axis=1)), np.flatnonzero(coverage.any(axis=0))
+    margin = 0.3 * digit_height
+    writing_low = np.array([cols[0], rows[0]]) - margin
+    writing_high = np.array([cols[-1], rows[-1]]) + margin
+    side = int(rng.integers(4))  # right, left, bottom, top
+    axis = 0 if side in (0, 1) else 1
+    if side in (0, 2):
+        low, high = writing_high[axis], frame_high[axis]
     else:
-        reach = frame_height / 2 - room
-        centre, extent = height / 2, height
-    if reach < 10:
+        low, high = frame_low[axis], writing_low[axis]
+    if high - low < 10:
         return page
-    edge = centre + rng.uniform(room, room + reach * 0.8) * (1 if side in (0, 2) else -1)
-    coordinate = np.arange(extent, dtype=np.float32)
+    edge = (
+        rng.uniform(low + 0.2 * (high - low), high)
+        if side in (0, 2)
+        else rng.uniform(low, high - 0.2 * (high - low))
+    )
+    coordinate = np.arange(page_size[axis], dtype=np.float32)
     beyond = coordinate > edge if side in (0, 2) else coordinate < edge
-    mask = beyond[None, :] if side in (0, 1) else beyond[:, None]
+    mask = beyond[None, :] if axis == 0 else beyond[:, None]
     mask = np.broadcast_to(mask, (height, width))
     tables = ((95, 70, 50), (60, 60, 65), (150, 120, 90), (40, 45, 55))
     table = np.array(tables[int(rng.integers(len(tables)))], dtype=np.float32)

@@ -13,18 +13,27 @@ Two ways in:
 - ``preprocess_digit`` for a picture (an upload): crop, scale and centre the raster. It can
   also thin strokes a thick pen drew (grey erosion, ``stroke_width``); uploads are not
   thinned, because the model trained on full MNIST reads thick strokes better as they are
-  (``docs/handwriting.md``, "Uploads").
+  (``docs/handwriting.md``, "Uploads"). A picture of dark ink on light paper (a phone photo
+  of a page) first goes through the photo path (``photo_reading``, ``docs/photos.md``):
+  the light flattened, the ink thresholded, lines and specks removed, the digit kept.
 
-NumPy and Pillow only: no TensorFlow here, so preprocessing stays fast to import and to run.
+NumPy and Pillow only here (the photo path imports scikit-image when a photo comes): no
+TensorFlow, so preprocessing stays fast to import and to run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from .outcome import Outcome
+
+if TYPE_CHECKING:
+    from .photo_reading import PhotoSteps
 
 NOTHING_DRAWN = "Nothing drawn yet: draw a digit or upload an image."
 SIZE = 28
@@ -48,6 +57,13 @@ THINNED_STROKE_WIDTH = 2.5
 _SUPERSAMPLING = 4
 # The cropped ink shown in the steps view needs no more pixels than this a side.
 _MAX_INK_SIDE = 280
+# Pictures of dark ink on a light ground at least this many pixels on their shorter side go
+# through the photo path; smaller ones are icons or MNIST-sized digits, read as they are.
+MIN_PHOTO_SIDE = 48
+# A picture whose median grey is at least this is a light page (0 black, 1 white).
+_LIGHT_PAGE = 0.35
+# A dark ground whose darker half spans more grey levels than this is not a drawing's.
+_EVEN_GROUND = 0.04
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,15 @@ class Preprocessed:
     scaled: np.ndarray | None = None
     inverted: bool = False
     message: str = ""
+    outcome: Outcome = Outcome.DIGIT
+    """What the picture held: a digit, or why there is none (nothing, several, too dark...)."""
+    photo: PhotoSteps | None = None
+    """For a photo of paper, its steps (``photo_reading.PhotoSteps``): the photo, the
+    flattened page, the ink found, the digit kept; None for a drawing or a plain picture."""
+
+    def __post_init__(self):
+        if self.image is None and self.outcome is Outcome.DIGIT:
+            object.__setattr__(self, "outcome", Outcome.NOTHING)
 
     @property
     def empty(self) -> bool:
@@ -125,13 +150,50 @@ def preprocess_digit(image: np.ndarray, stroke_width: float | None = None) -> Pr
 
     Returns:
         The (28, 28) float32 digit, ink high with maximum 1, or ``image=None`` and a message
-        when the image holds no ink.
+        when the image holds no ink. A photo of paper says in ``outcome`` (and the message)
+        when it holds no digit, several, or is too dark or blurred to read, and keeps its
+        steps in ``photo``.
 
     Raises:
         ValueError: if the array has a shape that is not an image.
     """
-    ink, inverted = _ink_map(image)
+    grey = grey_levels(image)
+    ink, inverted = _ink_from_grey(grey)
+    if grey is not None and _looks_like_paper(grey, inverted):
+        from .photo_reading import preprocess_photo
+
+        photo = preprocess_photo(grey)
+        if photo is not None:
+            return photo
     if ink is None:
+        return Preprocessed(image=None, message=NOTHING_DRAWN)
+    return frame_ink(ink, stroke_width=stroke_width, inverted=inverted)
+
+
+def _looks_like_paper(grey: np.ndarray, inverted: bool) -> bool:
+    """True for a picture of dark writing on a page, the photo path's kind of picture.
+
+    Anything large enough for a photo except a light digit on a dark, even ground (a pad's
+    raster, an MNIST digit): a page is lit unevenly (a vignette, a gradient, a table past its
+    edge can make its border or most of it darker than the paper), and a photo has grain.
+    """
+    if min(grey.shape) < MIN_PHOTO_SIDE:
+        return False
+    if inverted:
+        return True
+    darkest, middle = np.percentile(grey, [1, 50])
+    return bool(middle >= _LIGHT_PAGE or middle - darkest > _EVEN_GROUND)
+
+
+def frame_ink(
+    ink: np.ndarray, stroke_width: float | None = None, inverted: bool = False
+) -> Preprocessed:
+    """Frame an ink map (float (H, W), ink high, background 0) as MNIST's digits were framed.
+
+    Crop to the ink, scale the longer side to 20 pixels, centre by mass in 28x28; see
+    ``preprocess_digit`` for ``stroke_width``. ``inverted`` is only recorded.
+    """
+    if ink.size == 0 or ink.max() <= 0:
         return Preprocessed(image=None, message=NOTHING_DRAWN)
     rows = np.flatnonzero((ink >= _BOX_THRESHOLD * ink.max()).any(axis=1))
     cols = np.flatnonzero((ink >= _BOX_THRESHOLD * ink.max()).any(axis=0))
@@ -285,7 +347,10 @@ def _ink_map(image: np.ndarray) -> tuple[np.ndarray | None, bool]:
     Raises:
         ValueError: if the array has a shape that is not an image.
     """
-    grey = grey_levels(image)
+    return _ink_from_grey(grey_levels(image))
+
+
+def _ink_from_grey(grey: np.ndarray | None) -> tuple[np.ndarray | None, bool]:
     if grey is None:
         return None, False
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])

@@ -1,0 +1,191 @@
+"""From the ink on a photographed page to digits framed as MNIST's, or a clear reason why not.
+
+``photo.find_ink`` finds the ink and ``photo_digits.digit_inks`` groups it into digits; here
+the photo is judged (too dark, too blurred, no digit, several) and each digit is framed by
+``preprocessing.frame_ink``, with the steps kept for the page to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .outcome import Outcome
+from .photo import PageInk, find_ink
+from .photo_digits import DigitInk, digit_inks
+from .preprocessing import Preprocessed, frame_ink
+
+NO_DIGIT = "No digit found on the paper: write one larger or darker, or photograph it closer."
+TOO_DARK = "The photo is too dark to read: take it again in more light."
+TOO_BLURRED = "The photo is too blurred to read: hold the phone still and let it focus."
+
+
+def several_digits(count: int) -> str:
+    """The message for a photo or drawing of ``count`` separate digits."""
+    return f"{count} separate digits: they are read one by one, left to right."
+
+
+# The paper's median brightness below which ink cannot be told from noise.
+_DARKEST_PAPER = 0.12
+# A picture spanning fewer grey levels than this holds nothing (as ``preprocess_digit`` says).
+_LEAST_CONTRAST = 0.05
+# Ink covering more of the frame than this is not writing on paper (noise, a dark picture).
+_MOST_INK = 0.35
+# A stroke's soft edge reaches this share of the digit's height beyond its thresholded ink.
+_SOFT_EDGE = 0.03
+# An edge spread over more than this share of the digit's height (and 4 px) is a blur.
+_BLURRIEST_EDGE = 0.12
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoSteps:
+    """What the photo path did, to show: each image float32 or bool at the working size.
+
+    Attributes:
+        photo: the grey photo, downscaled.
+        flattened: the page with the light divided out.
+        ink: the ink found (lines and specks removed).
+        lines: the ruled or squared lines removed.
+        kept: the digit kept (False everywhere when none was).
+        digit_boxes: every digit's box (top, left, bottom, right), left to right.
+    """
+
+    photo: np.ndarray
+    flattened: np.ndarray
+    ink: np.ndarray
+    lines: np.ndarray
+    kept: np.ndarray
+    digit_boxes: tuple[tuple[int, int, int, int], ...]
+
+    @property
+    def digit_count(self) -> int:
+        """How many separate digits the page holds."""
+        return len(self.digit_boxes)
+
+
+def preprocess_photo(grey: np.ndarray) -> Preprocessed | None:
+    """The one digit of a photographed page, framed as MNIST's, or why there is none.
+
+    Args:
+        grey: float (H, W) in [0, 1], dark ink on light paper.
+
+    Returns:
+        A ``Preprocessed`` with ``photo`` steps and an ``outcome``; None when the picture is
+        not writing on paper (ink over much of it): the plain path reads it then.
+    """
+    if np.ptp(grey) < _LEAST_CONTRAST:
+        return None  # an even picture: nothing drawn
+    page = find_ink(grey)
+    if page.ink.mean() > _MOST_INK:
+        return None
+    digits = digit_inks(page)
+    problem = _problem(page, digits)
+    if problem is not None:
+        outcome, message = problem
+        return Preprocessed(
+            image=None,
+            message=message,
+            outcome=outcome,
+            inverted=True,
+            photo=_steps(page, digits, None),
+        )
+    return frame_digit(page, digits, digits[0])
+
+
+def preprocess_photo_digits(grey: np.ndarray) -> list[Preprocessed]:
+    """Every digit of a photographed page, left to right, each framed with its steps.
+
+    A page without a readable digit gives one ``Preprocessed`` that says why.
+    """
+    page = find_ink(grey)
+    if page.ink.mean() > _MOST_INK:
+        return [Preprocessed(image=None, message=NO_DIGIT, outcome=Outcome.NOTHING)]
+    digits = digit_inks(page)
+    problem = _problem(page, digits)
+    if problem is not None and problem[0] is not Outcome.SEVERAL:
+        outcome, message = problem
+        steps = _steps(page, digits, None)
+        return [Preprocessed(None, message=message, outcome=outcome, inverted=True, photo=steps)]
+    return [frame_digit(page, digits, digit) for digit in digits]
+
+
+def frame_digit(page: PageInk, digits: list[DigitInk], digit: DigitInk) -> Preprocessed:
+    """Frame one digit's ink as MNIST's, keeping the photo's steps."""
+    from skimage import morphology
+
+    kept = np.isin(page.labels, digit.labels)
+    top, left, bottom, right = digit.box
+    # The soft edge of each stroke belongs to it too, as far as a pen's edge blurs.
+    reach = max(1, round(_SOFT_EDGE * digit.height))
+    top, left = max(top - reach, 0), max(left - reach, 0)
+    bottom, right = bottom + reach, right + reach
+    region = kept[top:bottom, left:right]
+    around = (
+        morphology.dilation(region, morphology.disk(reach)) & ~page.lines[top:bottom, left:right]
+    )
+    strength = page.strength[top:bottom, left:right] * around
+    peak = float(strength[region].max()) if region.any() else 0.0
+    framed = frame_ink(np.clip(strength / max(peak, 1e-3), 0.0, 1.0))
+    if framed.empty:
+        return Preprocessed(
+            image=None, message=NO_DIGIT, inverted=True, photo=_steps(page, digits, None)
+        )
+    return Preprocessed(
+        image=framed.image,
+        cropped=framed.cropped,
+        scaled=framed.scaled,
+        inverted=True,
+        photo=_steps(page, digits, kept),
+    )
+
+
+def _problem(page: PageInk, digits: list[DigitInk]) -> tuple[Outcome, str] | None:
+    """Why the page cannot be read as one digit, or None when it can."""
+    if page.paper_level < _DARKEST_PAPER:
+        return Outcome.TOO_DARK, TOO_DARK
+    if _blurred(page, digits):
+        return Outcome.TOO_BLURRED, TOO_BLURRED
+    if not digits:
+        return Outcome.NOTHING, NO_DIGIT
+    if len(digits) > 1:
+        return Outcome.SEVERAL, several_digits(len(digits))
+    return None
+
+
+def _blurred(page: PageInk, digits: list[DigitInk]) -> bool:
+    """True when the darkest writing's edges are spread wider than a sharp photo's.
+
+    The width of an edge is the ink's contrast over its steepest slope; for a sharp photo it
+    is a pixel or two, for a blurred one several times the blur.
+    """
+    from skimage import filters
+
+    strength = page.strength
+    if digits:
+        top, left, bottom, right = max(digits, key=lambda digit: digit.mass).box
+        height = bottom - top
+    else:
+        # Blur can smear the writing below the threshold: look where the page is darkest.
+        row, col = np.unravel_index(int(np.argmax(strength)), strength.shape)
+        height = min(strength.shape) // 4
+        top, left = max(row - height, 0), max(col - height, 0)
+        bottom, right = row + height, col + height
+    region = strength[top:bottom, left:right]
+    contrast = float(region.max()) if region.size else 0.0
+    if contrast < 0.08:
+        return False
+    slope = float(filters.sobel(region).max()) * 4  # sobel averages over 4 pixel pairs
+    edge = contrast / max(slope, 1e-6)
+    return edge > max(4.0, _BLURRIEST_EDGE * height)
+
+
+def _steps(page: PageInk, digits: list[DigitInk], kept: np.ndarray | None) -> PhotoSteps:
+    return PhotoSteps(
+        photo=page.photo,
+        flattened=page.flattened,
+        ink=page.ink,
+        lines=page.lines,
+        kept=np.zeros_like(page.ink) if kept is None else kept,
+        digit_boxes=tuple(digit.box for digit in digits),
+    )
