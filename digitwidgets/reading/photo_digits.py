@@ -149,7 +149,7 @@ def _side_by_side(pieces: list[tuple[int, tuple[int, int, int, int], int]]) -> l
 
     for first in range(len(pieces)):
         for second in range(first + 1, len(pieces)):
-            if _one_digit(pieces[first][1], pieces[second][1]):
+            if one_digit(pieces[first][1], pieces[second][1]):
                 parent[root(first)] = root(second)
     members: dict[int, list[int]] = {}
     for index in range(len(pieces)):
@@ -168,7 +168,7 @@ def _side_by_side(pieces: list[tuple[int, tuple[int, int, int, int], int]]) -> l
     return groups
 
 
-def _one_digit(first: tuple[int, int, int, int], second: tuple[int, int, int, int]) -> bool:
+def one_digit(first: tuple[int, int, int, int], second: tuple[int, int, int, int]) -> bool:
     """True when two pieces of ink are parts of one digit.
 
     They overlap side by side (or nearly), and not as two slanted digits written close do:

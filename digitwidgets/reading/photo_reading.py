@@ -36,6 +36,10 @@ _MOST_INK = 0.35
 _SOFT_EDGE = 0.03
 # An edge spread over more than this share of the digit's height (and 4 px) is a blur.
 _BLURRIEST_EDGE = 0.12
+_SOFTEST_SHARP_EDGE = 4.0
+# A smudge darker than this (smoothed) is writing, however blurred; paper's grain is lighter.
+_SMUDGE_CONTRAST = 0.03
+_SMUDGE_SMOOTHING = 4.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +81,15 @@ def preprocess_photo(grey: np.ndarray) -> Preprocessed | None:
     if np.ptp(grey) < _LEAST_CONTRAST:
         return None  # an even picture: nothing drawn
     page = find_ink(grey)
+    if page.paper_level < _DARKEST_PAPER:
+        # Before anything else: in the dark, noise looks like ink everywhere.
+        return Preprocessed(
+            None,
+            message=TOO_DARK,
+            outcome=Outcome.TOO_DARK,
+            inverted=True,
+            photo=_steps(page, [], None),
+        )
     if page.ink.mean() > _MOST_INK:
         return None
     digits = digit_inks(page)
@@ -154,30 +167,36 @@ def _problem(page: PageInk, digits: list[DigitInk]) -> tuple[Outcome, str] | Non
 
 
 def _blurred(page: PageInk, digits: list[DigitInk]) -> bool:
-    """True when the darkest writing's edges are spread wider than a sharp photo's.
+    """True when the writing's edges are spread wider than a sharp photo's.
 
-    The width of an edge is the ink's contrast over its steepest slope; for a sharp photo it
-    is a pixel or two, for a blurred one several times the blur.
+    The width of an edge is the ink's contrast over its steepest slope: a pixel or two in a
+    sharp photo, a few times the blur in a blurred one. Without a digit found (blur can
+    smear thin strokes below the threshold) the darkest smudge away from the frame's edge
+    is measured, if it is darker than the paper's grain.
     """
     from skimage import filters
 
-    strength = page.strength
     if digits:
         top, left, bottom, right = max(digits, key=lambda digit: digit.mass).box
+        region = page.strength[top:bottom, left:right]
         height = bottom - top
     else:
-        # Blur can smear the writing below the threshold: look where the page is darkest.
-        row, col = np.unravel_index(int(np.argmax(strength)), strength.shape)
-        height = min(strength.shape) // 4
-        top, left = max(row - height, 0), max(col - height, 0)
-        bottom, right = row + height, col + height
-    region = strength[top:bottom, left:right]
+        smooth = filters.gaussian(page.strength, sigma=_SMUDGE_SMOOTHING)
+        rows, cols = smooth.shape
+        margin_rows, margin_cols = rows // 10, cols // 10
+        inner = smooth[margin_rows : rows - margin_rows, margin_cols : cols - margin_cols]
+        if inner.size == 0 or inner.max() < _SMUDGE_CONTRAST:
+            return False
+        row, col = np.unravel_index(int(np.argmax(inner)), inner.shape)
+        row, col = row + margin_rows, col + margin_cols
+        height = min(rows, cols) // 4
+        region = smooth[max(row - height, 0) : row + height, max(col - height, 0) : col + height]
     contrast = float(region.max()) if region.size else 0.0
-    if contrast < 0.08:
+    if contrast < _SMUDGE_CONTRAST:
         return False
-    slope = float(filters.sobel(region).max()) * 4  # sobel averages over 4 pixel pairs
+    slope = float(filters.sobel(region).max()) * 4  # Sobel averages 4 differences
     edge = contrast / max(slope, 1e-6)
-    return edge > max(4.0, _BLURRIEST_EDGE * height)
+    return edge > max(_SOFTEST_SHARP_EDGE, _BLURRIEST_EDGE * height)
 
 
 def _steps(page: PageInk, digits: list[DigitInk], kept: np.ndarray | None) -> PhotoSteps:

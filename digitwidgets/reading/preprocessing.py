@@ -64,6 +64,8 @@ MIN_PHOTO_SIDE = 48
 _LIGHT_PAGE = 0.35
 # A dark ground whose darker half spans more grey levels than this is not a drawing's.
 _EVEN_GROUND = 0.04
+# A picture whose median grey is at least this but that is nowhere light is a dim page.
+_DIM_PAGE = 0.02
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def preprocess_digit(image: np.ndarray, stroke_width: float | None = None) -> Pr
     """
     grey = grey_levels(image)
     ink, inverted = _ink_from_grey(grey)
-    if grey is not None and _looks_like_paper(grey, inverted):
+    if grey is not None and looks_like_paper(grey, inverted):
         from .photo_reading import preprocess_photo
 
         photo = preprocess_photo(grey)
@@ -170,19 +172,27 @@ def preprocess_digit(image: np.ndarray, stroke_width: float | None = None) -> Pr
     return frame_ink(ink, stroke_width=stroke_width, inverted=inverted)
 
 
-def _looks_like_paper(grey: np.ndarray, inverted: bool) -> bool:
+def looks_like_paper(grey: np.ndarray, inverted: bool | None = None) -> bool:
     """True for a picture of dark writing on a page, the photo path's kind of picture.
 
     Anything large enough for a photo except a light digit on a dark, even ground (a pad's
     raster, an MNIST digit): a page is lit unevenly (a vignette, a gradient, a table past its
     edge can make its border or most of it darker than the paper), and a photo has grain.
+
+    Args:
+        grey: float (H, W) in [0, 1], as ``grey_levels`` gives.
+        inverted: whether the ink is darker than the picture's border, if known already.
     """
     if min(grey.shape) < MIN_PHOTO_SIDE:
         return False
+    if inverted is None:
+        inverted = _ink_from_grey(grey)[1]
     if inverted:
         return True
-    darkest, middle = np.percentile(grey, [1, 50])
-    return bool(middle >= _LIGHT_PAGE or middle - darkest > _EVEN_GROUND)
+    darkest, middle, brightest = np.percentile(grey, [1, 50, 99.5])
+    # A photo taken in the dark is dim all over, where a drawing's ground is black.
+    dim = middle >= _DIM_PAGE and brightest < _LIGHT_PAGE
+    return bool(middle >= _LIGHT_PAGE or middle - darkest > _EVEN_GROUND or dim)
 
 
 def frame_ink(
