@@ -20,6 +20,17 @@ def sample_subset(sample_arrays, n_train: int, n_test: int = 200) -> MnistData:
     return whole.first(n_train, n_test)
 
 
+def hold_after_first_batch(trainer, start) -> list:
+    """Hold ``trainer``, call ``start()`` (which starts a run), wait until the run is held
+    after its first batch; return the list its events are appended to as they come."""
+    events = []
+    trainer.add_listener(events.append)
+    trainer.hold()
+    start()
+    assert trainer.wait_held(60)
+    return events
+
+
 def fat_marker_picture(digit: np.ndarray) -> np.ndarray:
     """A real 28x28 digit as a 280 px picture drawn with a fat marker (uint8).
 

@@ -19,7 +19,7 @@ from digitwidgets.learning.training import (
     Trainer,
     TrainingInProgressError,
 )
-from tests.support import sample_subset
+from tests.support import hold_after_first_batch, sample_subset
 
 TINY = Hyperparameters(epochs=2, batch_size=32, dropout=0.0)
 
@@ -33,11 +33,7 @@ def tiny_data(sample_arrays):
 def steered(tiny_data, tmp_path_factory):
     """A real two-epoch run held after its first batch, steered to 0.01, then let go."""
     trainer = Trainer(RunStore(tmp_path_factory.mktemp("runs")), batch_interval=0)
-    events = []
-    trainer.add_listener(events.append)
-    trainer.hold()
-    trainer.start(TINY, tiny_data)
-    assert trainer.wait_held(60)
+    events = hold_after_first_batch(trainer, lambda: trainer.start(TINY, tiny_data))
     trainer.set_learning_rate(0.01)
     trainer.release()
     assert trainer.wait(120)

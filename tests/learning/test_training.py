@@ -26,7 +26,7 @@ from digitwidgets.learning.training import (
     datasets,
     release_memory,
 )
-from tests.support import sample_subset
+from tests.support import hold_after_first_batch, sample_subset
 
 TINY = Hyperparameters(epochs=1, batch_size=32, dropout=0.0)
 
@@ -230,11 +230,10 @@ def test_an_augmented_run_is_saved_for_plain_keras(tiny_data, tmp_path):
 
 def test_shutdown_saves_the_run_as_interrupted(tiny_data, tmp_path):
     trainer = Trainer(RunStore(tmp_path), batch_interval=0)
-    events = []
-    trainer.add_listener(events.append)
-    trainer.hold()
-    trainer.start(TINY.replace(epochs=2), tiny_data)
-    assert trainer.wait_held(60)  # surely mid-run, on any machine
+    # Surely mid-run, on any machine.
+    events = hold_after_first_batch(
+        trainer, lambda: trainer.start(TINY.replace(epochs=2), tiny_data)
+    )
     trainer.shutdown()
     assert not trainer.running
     assert events[-1].kind == "stopped"
@@ -346,11 +345,9 @@ def test_listeners_never_run_on_the_training_thread_and_see_events_in_order(tiny
 
 def test_a_held_trainer_waits_between_batches_until_released(tiny_data, tmp_path):
     trainer = Trainer(RunStore(tmp_path), batch_interval=0)
-    events = []
-    trainer.add_listener(events.append)
-    trainer.hold()
-    trainer.start(TINY.replace(epochs=2), tiny_data)
-    assert trainer.wait_held(60)
+    events = hold_after_first_batch(
+        trainer, lambda: trainer.start(TINY.replace(epochs=2), tiny_data)
+    )
     assert trainer.running and not trainer.wait(0.2)
     steps = [event.step for event in events if event.kind == "batch"]
     assert steps == [1]  # held right after the first batch

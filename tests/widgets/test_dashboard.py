@@ -54,6 +54,23 @@ def untrained_model():
     return build_lenet5(Hyperparameters())
 
 
+def _run_page(code: str, tmp_path, **env) -> str:
+    """Run ``code`` (a page's kernel, its runs folder in argv[1]) in a new Python; its output.
+
+    Not preheated unless ``env`` says ``VOILA_PREHEAT``.
+    """
+    environment = {name: value for name, value in os.environ.items() if name != "VOILA_PREHEAT"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_builds_on_the_embedded_sample_with_every_css_class(sample):
     dashboard = Dashboard(data=sample)
     dashboard.wait_until_ready()
@@ -232,15 +249,7 @@ print(dashboard.prediction.value.ok)
 assert dashboard.wait_until_ready(240)
 print(dashboard.current.source, dashboard.prediction.value.digit, dashboard.pad.message)
 """
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr
-    built, drawn, loaded = result.stdout.strip().splitlines()
+    built, drawn, loaded = _run_page(code, tmp_path).strip().splitlines()
     assert built == f"False True {MODEL_LOADING}"
     assert drawn == "False"  # drawn while loading: not read yet, and no error either
     assert loaded == "pretrained 1 Looks like a 1. Undo or Clear to draw again."
@@ -287,17 +296,7 @@ dashboard.pad._canvas._handle_custom_msg({"event": "client_ready"}, [])
 assert dashboard.wait_until_ready(240)
 print(dashboard.current.source, dashboard.current.loading)
 """
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("VOILA_PREHEAT", None)
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "True", "pretrained", "False"]
+    assert _run_page(code, tmp_path).split() == ["False", "True", "True", "pretrained", "False"]
 
 
 def test_a_preheated_kernel_loads_the_pretrained_model_before_its_visitor_arrives(tmp_path):
@@ -311,16 +310,7 @@ assert dashboard.current._loader is not None, "not loading"
 assert dashboard.current._loader.wait(240)
 print(dashboard.current.source)
 """
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "VOILA_PREHEAT": "True"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["pretrained"]
+    assert _run_page(code, tmp_path, VOILA_PREHEAT="True").split() == ["pretrained"]
 
 
 def test_a_link_sets_the_controls_and_the_share_link_follows_them(sample, fake_trainer):

@@ -18,7 +18,7 @@ from digitwidgets.widgets.hyperparameter_controls import HyperparameterControls
 from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.training_chart import TrainingChart
 from digitwidgets.widgets.training_panel import TrainingPanel
-from tests.support import find_widget, sample_subset, widgets_with
+from tests.support import find_widget, hold_after_first_batch, sample_subset, widgets_with
 
 HP = Hyperparameters(epochs=2, batch_size=32, dropout=0.0)
 
@@ -35,13 +35,9 @@ def steered_in_the_panel(tiny_data, tmp_path_factory):
     panel = TrainingPanel(trainer, HyperparameterControls(HP), tiny_data)
     chart = TrainingChart()
     chart.follow(trainer)
-    events = []
-    trainer.add_listener(events.append)
     steer = find_widget(panel, "dw-steer-lr")
     assert steer.disabled  # nothing trains yet
-    trainer.hold()
-    panel.train()
-    assert trainer.wait_held(60)
+    events = hold_after_first_batch(trainer, panel.train)
     seen = {"enabled": not steer.disabled, "shown": steer.value}
     steer.value = 20.0  # out of range: explained, nothing changes
     seen["refusal"] = panel.steer_message
