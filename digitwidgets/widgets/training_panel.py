@@ -13,32 +13,58 @@ from digitwidgets.learning.training.events import EventKind
 from digitwidgets.widgets.support import format_duration, message_html, take_settings
 
 
+def _whole_epochs(event) -> int:
+    """How many epochs a run's event says ran to their last batch."""
+    return event.epoch + (1 if event.batches and event.batch >= event.batches else 0)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
 def _progress_text(event) -> str:
     """The line beside the bar: where the run is, or, once it has ended, where it ended."""
     elapsed = format_duration(event.elapsed)
     epoch = min(event.epoch + 1, event.epochs)
     batch = f", batch {event.batch}/{event.batches}" if event.batches else ""
     if event.kind is EventKind.FINISH:
-        return f"Done: {event.epochs} epoch{'' if event.epochs == 1 else 's'} in {elapsed}"
+        return f"Done: {_epochs(event.epochs)} in {elapsed}"
     if event.kind is EventKind.STOPPED:
-        if event.batches and event.batch >= event.batches:
-            return f"Stopped after epoch {epoch} of {event.epochs} · {elapsed}"
-        return f"Stopped at epoch {epoch}{batch} · {elapsed}"
+        return f"Stopped: {_whole_epochs(event)} of {_epochs(event.epochs)} done · {elapsed}"
     if event.kind is EventKind.FAILED:
         return f"Ended at epoch {epoch}{batch} · {elapsed}"
-    parts = [f"Epoch {min(event.epoch + 1, event.epochs)}/{event.epochs}"]
+    parts = [f"Epoch {epoch}/{event.epochs}"]
     if event.batches:
         parts.append(f"batch {event.batch}/{event.batches}")
-    parts.append(f"{format_duration(event.elapsed)} elapsed")
+    parts.append(f"{elapsed} elapsed")
     if event.remaining is not None:
         parts.append(f"~{format_duration(event.remaining)} left")
     return " · ".join(parts)
 
 
-def _status_text(event) -> str:
-    """The status line for an event, and why its run could not be saved, if it could not."""
+def _stopped_text(event) -> str:
+    """Where a run stopped by its user ended, and which weights it keeps (the Trainer keeps
+    the last whole epoch's: the part of an epoch cut short is not counted)."""
+    whole = _whole_epochs(event)
+    if not event.batches:
+        return f"Stopped by you after {_epochs(whole)}."
+    if whole == event.epoch + 1:
+        return f"Stopped by you after epoch {whole}: the model is the one from its end."
+    cut = f"in epoch {event.epoch + 1} at batch {event.batch}/{event.batches}"
+    if whole:
+        return f"Stopped by you {cut}: the model is the one from the end of epoch {whole}."
+    taught = "its one batch" if event.batch == 1 else f"those {event.batch} batches"
+    return f"Stopped by you {cut}: the model is what {taught} taught it."
+
+
+STOPPING = "Stopping after this batch…"
+
+
+def _status_text(event, stopping: bool = False) -> str:
+    """The status line for an event (``stopping``: the user asked the run to stop), and why
+    its run could not be saved, if it could not."""
     if not event.ended:
-        return "Training…"
+        return STOPPING if stopping else "Training…"
     message = event.message or ""
     logs = event.logs or {}
     if event.kind is EventKind.FINISH:
@@ -47,8 +73,7 @@ def _status_text(event) -> str:
         score = f"{which} {accuracy:.1%} " if accuracy is not None else ""
         text = f"Finished: {score}in {format_duration(event.elapsed)}"
     elif event.kind is EventKind.STOPPED and message in ("", "Stopped."):
-        done = event.epoch + (1 if event.batches and event.batch >= event.batches else 0)
-        text = f"Stopped by you after {done} epoch{'' if done == 1 else 's'}"
+        text = _stopped_text(event)
     else:
         text = message or "Training failed."
     if event.save_error:
@@ -100,6 +125,9 @@ class TrainingPanel(widgets.VBox):
         self._data = data
         self._lock = threading.Lock()
         self._ended: set[str] = set()
+        # Stop was pressed and the run has not ended yet: its events until the last one say
+        # "Stopping", never "Training" again.
+        self._stopping = False
         self._event_callbacks = widgets.CallbackDispatcher()
 
         self._train = widgets.Button(description="Train", button_style="primary", icon="play")
@@ -173,6 +201,7 @@ class TrainingPanel(widgets.VBox):
             self.set_trait("status", f"Could not start: {error}")
             return
         with self._lock:
+            self._stopping = False
             # The run may already be over when start() returns (tiny data, a fast machine).
             if run_id not in self._ended:
                 self.set_trait("running", True)
@@ -184,8 +213,10 @@ class TrainingPanel(widgets.VBox):
     def stop(self) -> None:
         """Ask the trainer to stop after the current batch."""
         self._trainer.stop()
-        if self.running:
-            self.set_trait("status", "Stopping after this batch…")
+        with self._lock:
+            if self.running:
+                self._stopping = True
+                self.set_trait("status", STOPPING)
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Steer the run in progress to ``learning_rate`` from its next batch on.
@@ -233,8 +264,10 @@ class TrainingPanel(widgets.VBox):
     def _on_event(self, event) -> None:
         # The Trainer's event worker: set traits only.
         with self._lock:
+            stopping = self._stopping
             if event.ended:
                 self._ended.add(event.run_id)
+                self._stopping = False
                 self.set_trait("running", False)
             elif event.run_id not in self._ended:
                 self.set_trait("running", True)
@@ -254,7 +287,7 @@ class TrainingPanel(widgets.VBox):
             self.set_trait("progress", float(event.progress))
         if event.epochs:
             self._progress_label.value = _progress_text(event)
-        self.set_trait("status", _status_text(event))
+        self.set_trait("status", _status_text(event, stopping))
         self._event_callbacks(event)
 
 

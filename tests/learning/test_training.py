@@ -132,8 +132,9 @@ def test_stop_from_a_listener_ends_within_a_batch_or_two(tiny_data, tmp_path):
     assert events[-1].step <= 5
     assert events[-1].run.status == "stopped"
     assert trainer.model is events[-1].model is not None
-    # The model handed over at the stop is the partial epoch's copy, with the final weights.
-    assert events[-1].model is [e for e in events if e.kind == "epoch"][-1].model
+    # Stopped in its first epoch, the run has no whole epoch: no epoch event, no history,
+    # and its model is what the batches before the stop taught it.
+    assert not [e for e in events if e.kind == "epoch"] and not events[-1].run.history
     handed_over, final = events[-1].model.get_weights(), trained[0].get_weights()
     for copied, trained_weights in zip(handed_over, final, strict=True):
         np.testing.assert_array_equal(copied, trained_weights)
@@ -300,6 +301,35 @@ def test_callback_catches_nan_and_exploding_loss(small_model):
     assert exploding.divergence == ""
     callback.on_train_batch_end(2, {"loss": 5000.0})
     assert "exploded" in exploding.divergence and "batch 3" in exploding.divergence
+
+
+def test_an_epoch_stopped_part_way_is_not_counted(small_model):
+    events, stop = [], threading.Event()
+    progress = _progress(events, epochs=3, batches=4)
+    callback = ProgressCallback(progress, stop)
+    callback.set_model(small_model)
+    callback.on_epoch_begin(0)
+    for batch in range(4):
+        callback.on_train_batch_end(batch, {"loss": 2.0, "accuracy": 0.3})
+    callback.on_epoch_end(0, {"loss": 2.0, "accuracy": 0.3, "val_accuracy": 0.4})
+    callback.on_epoch_begin(1)
+    callback.on_train_batch_end(0, {"loss": 1.5, "accuracy": 0.5})
+    stop.set()
+    callback.on_train_batch_end(1, {"loss": 1.4, "accuracy": 0.6})
+    # Keras ends (and validates) the stopped epoch: its part is not an epoch anywhere.
+    callback.on_epoch_end(1, {"loss": 1.4, "accuracy": 0.6, "val_accuracy": 0.7})
+    assert [event.epoch for event in events if event.kind == "epoch"] == [0]
+    assert progress.history["val_accuracy"] == [0.4]
+    assert progress.last_logs == {"loss": 2.0, "accuracy": 0.3, "val_accuracy": 0.4}
+    # The run keeps the weights of its last whole epoch (the Trainer copies this snapshot).
+    assert progress.last_snapshot is not None
+    assert (progress.epoch, progress.batch) == (1, 2)
+    # Stopped at an epoch's last batch, the epoch is whole and counted.
+    callback.on_epoch_begin(2)
+    for batch in range(4):
+        callback.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.8})
+    callback.on_epoch_end(2, {"loss": 1.0, "accuracy": 0.8, "val_accuracy": 0.9})
+    assert progress.history["val_accuracy"] == [0.4, 0.9]
 
 
 def test_callback_passes_a_stop_request_to_keras(small_model):

@@ -79,7 +79,7 @@ def test_fallback_messages_when_the_trainer_gives_none():
     assert panel.status == "Finished: validation accuracy 98.1% in 0:52"
     panel.train()
     trainer.emit("stopped", epoch=2, epochs=10)
-    assert panel.status == "Stopped by you after 2 epochs"
+    assert panel.status == "Stopped by you after 2 epochs."
 
 
 def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
@@ -90,7 +90,40 @@ def test_stop_asks_the_trainer_and_the_stopped_event_ends_the_run():
     assert trainer.stopped == 1 and panel.running
     trainer.emit("stopped", epoch=2, epochs=10, batch=5, batches=100, message="Stopped.")
     assert not panel.running
-    assert panel.status == "Stopped by you after 2 epochs"
+    assert panel.status == (
+        "Stopped by you in epoch 3 at batch 5/100: the model is the one from the end of epoch 2."
+    )
+
+
+def test_a_stopping_run_says_stopping_until_it_ends_never_training_again():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=10), data=None)
+    panel.train()
+    trainer.emit("start", epochs=10, batches=100)
+    trainer.emit("batch", epoch=2, epochs=10, batch=4, batches=100, step=204)
+    assert panel.status == "Training…"
+    panel.stop()
+    assert panel.status == "Stopping after this batch…"
+    # The batch under way when Stop was pressed still reports, as may its epoch's end.
+    trainer.emit("batch", epoch=2, epochs=10, batch=5, batches=100, step=205)
+    assert panel.status == "Stopping after this batch…"
+    trainer.emit("stopped", epoch=2, epochs=10, batch=5, batches=100, message="Stopped.")
+    assert panel.status.startswith("Stopped by you in epoch 3")
+    # The next run trains, and says so.
+    panel.train()
+    trainer.emit("start", epochs=10, batches=100)
+    assert panel.status == "Training…"
+
+
+def test_a_run_stopped_in_its_first_epoch_keeps_what_its_batches_taught():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=10), data=None)
+    panel.train()
+    trainer.emit("stopped", epoch=0, epochs=10, batch=14, batches=120, step=14, elapsed=2)
+    assert panel.status == (
+        "Stopped by you in epoch 1 at batch 14/120: the model is what those 14 batches taught it."
+    )
+    assert find_widget(panel, "dw-progress-text").value == "Stopped: 0 of 10 epochs done · 0:02"
 
 
 def test_progress_says_where_a_stopped_run_ended_and_keeps_its_bar_partial():
@@ -101,11 +134,12 @@ def test_progress_says_where_a_stopped_run_ended_and_keeps_its_bar_partial():
     trainer.emit("batch", remaining=0.4, **fields)
     assert find_widget(panel, "dw-progress-text").value.endswith("~0:00 left")
     trainer.emit("stopped", remaining=0.0, message="Stopped.", **fields)
-    assert (
-        find_widget(panel, "dw-progress-text").value == "Stopped at epoch 3, batch 104/120 · 0:06"
-    )
+    # One account: the line beside the bar and the status agree on the two whole epochs.
+    assert find_widget(panel, "dw-progress-text").value == "Stopped: 2 of 3 epochs done · 0:06"
     assert find_widget(panel, "dw-progress-bar").value == pytest.approx(344 / 360)
-    assert panel.status == "Stopped by you after 2 epochs"
+    assert panel.status == (
+        "Stopped by you in epoch 3 at batch 104/120: the model is the one from the end of epoch 2."
+    )
 
 
 def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
@@ -113,7 +147,8 @@ def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
     panel = TrainingPanel(trainer, Hyperparameters(epochs=20), data=None)
     panel.train()
     trainer.emit("stopped", epoch=4, epochs=20, batch=120, batches=120, step=600, elapsed=9)
-    assert find_widget(panel, "dw-progress-text").value == "Stopped after epoch 5 of 20 · 0:09"
+    assert find_widget(panel, "dw-progress-text").value == "Stopped: 5 of 20 epochs done · 0:09"
+    assert panel.status == "Stopped by you after epoch 5: the model is the one from its end."
     assert find_widget(panel, "dw-progress-bar").value == pytest.approx(0.25)
     panel.train()
     trainer.emit("batch", epoch=19, epochs=20, batch=60, batches=120, step=2340, elapsed=25)
