@@ -241,13 +241,15 @@ def main():
     args = parser.parse_args()
 
     x_train, y_train = load_data(args.data)
-    # The same shuffle and held-out tail as the app, so the same seed gives the same split.
+    # The same shuffle and held-out tail as the app, so the same seed gives the same split;
+    # the first TRAIN_DIGITS of the others are trained on.
     order = np.random.default_rng(SEED).permutation(len(x_train))
     x = x_train[order].astype("float32") / 255.0
     y = y_train[order].astype("int32")
     n_validation = round(len(x) * VALIDATION_SPLIT)
-    n_train = len(x) - n_validation
-    validation = (x[n_train:], y[n_train:]) if n_validation else None
+    held_out = len(x) - n_validation
+    n_train = min(TRAIN_DIGITS, held_out)
+    validation = (x[held_out:], y[held_out:]) if n_validation else None
 
     model = build_model()
     model.fit(

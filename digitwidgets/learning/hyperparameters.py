@@ -18,6 +18,8 @@ ARCHITECTURES = ("modern", "classic")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "nadam")
 MAX_SEED = 2**31 - 1
+# All of full MNIST's training digits; a run given fewer trains on all it has.
+ALL_TRAINING_DIGITS = 60_000
 
 KINDS = ("choice", "int", "float", "bool")
 # The control a user interface shows for each kind unless a field asks for another.
@@ -39,6 +41,8 @@ class FieldSpec:
             the words when it is on ("augmented"); empty for a choice: the value alone.
         short_off: a flag's words when it is off ("no augmentation").
         control: which control edits it (a value of ``CONTROLS``); by default the kind's.
+        log_scale: whether its values are compared on a log axis (a sweep's chart), as
+            rates and counts spanning decades are.
     """
 
     label: str
@@ -52,6 +56,7 @@ class FieldSpec:
     short: str = ""
     short_off: str = ""
     control: str = ""
+    log_scale: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -150,6 +155,7 @@ class Hyperparameters:
             step=1e-4,
             min_exclusive=True,
             short="lr",
+            log_scale=True,
         ),
     )
     epochs: int = _setting(
@@ -198,6 +204,20 @@ class Hyperparameters:
             max=0.5,
             step=0.05,
             short="val",
+        ),
+    )
+    train_digits: int = _setting(
+        ALL_TRAINING_DIGITS,
+        FieldSpec(
+            "Training digits",
+            "How many digits it learns from (the validation digits are held out first, the "
+            "same for every count): 60000 means all of them.",
+            "int",
+            min=100,
+            max=ALL_TRAINING_DIGITS,
+            step=100,
+            short="digits",
+            log_scale=True,
         ),
     )
     augmentation: bool = _setting(

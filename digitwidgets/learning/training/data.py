@@ -28,20 +28,30 @@ def training_arrays(data) -> tuple[np.ndarray, np.ndarray]:
 def validation_size(hp: Hyperparameters, n_digits: int) -> int:
     """How many of ``n_digits`` are held out for validation; ``ValueError`` if too few are left.
 
-    The training digits left must hold at least one batch of ``hp.batch_size``.
+    The validation digits are a fraction of all ``n_digits``, whatever ``hp.train_digits``:
+    runs with fewer training digits are measured on the same held-out digits. The training
+    digits used (``training_size``) must hold at least one batch of ``hp.batch_size``.
     """
     n_validation = round(n_digits * hp.validation_split)
-    n_train = n_digits - n_validation
+    n_train = training_size(hp, n_digits, n_validation)
     if hp.batch_size > n_train:
         raise ValueError(
-            f"batch_size must be at most the {n_train} training digits left after the "
-            f"validation split, not {hp.batch_size}."
+            f"batch_size must be at most the {n_train} training digits used, not {hp.batch_size}."
         )
     return n_validation
 
 
+def training_size(hp: Hyperparameters, n_digits: int, n_validation: int) -> int:
+    """How many digits a run trains on: ``hp.train_digits``, or all left after validation."""
+    return min(hp.train_digits, n_digits - n_validation)
+
+
 def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_validation: int):
     """Training and validation ``tf.data`` pipelines that scale the uint8 digits per batch.
+
+    The digits are shuffled with ``hp.seed``; the last ``n_validation`` are held out and the
+    first ``training_size`` of the others are trained on, so a run with fewer training
+    digits trains on a part of a larger run's and is measured on the same held-out digits.
 
     Only the uint8 digits are held whole (47 MB for 60,000): a float32 copy for ``fit`` would
     be four times that, and Keras's array adapter would copy it once more. Batches are
@@ -52,7 +62,8 @@ def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_va
     order = np.random.default_rng(hp.seed).permutation(len(x_train))
     x = tf.constant(x_train[order])
     y = tf.constant(y_train[order].astype("int32"))
-    n_train = len(x_train) - n_validation
+    n_train = training_size(hp, len(x_train), n_validation)
+    n_validation_start = len(x_train) - n_validation
 
     def scaled(indices):
         return tf.cast(tf.gather(x, indices), tf.float32) / 255.0, tf.gather(y, indices)
@@ -66,5 +77,17 @@ def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_va
         batched = indices.batch(hp.batch_size).map(scaled, num_parallel_calls=tf.data.AUTOTUNE)
         return batched.prefetch(tf.data.AUTOTUNE)
 
-    validation = batches(n_train, len(x_train), shuffle=False) if n_validation else None
+    validation = batches(n_validation_start, len(x_train), shuffle=False) if n_validation else None
     return batches(0, n_train, shuffle=True), validation
+
+
+def fixed_batch(
+    hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``size`` training digits in the run's shuffled order, the same every epoch.
+
+    Gradients taken on them at each epoch's end (``learning.distributions``) compare epochs
+    on the same digits.
+    """
+    order = np.random.default_rng(hp.seed).permutation(len(x_train))[:size]
+    return x_train[order], y_train[order]
