@@ -17,7 +17,6 @@ from collections.abc import Callable
 from ...background import Throttle
 from ...keras_import import keras
 from .. import augmentation
-from ..distributions import DistributionRecorder, Distributions
 from .events import EventKind, TrainingEvent
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -74,8 +73,7 @@ class RunProgress:
 
     ``send(event, snapshot)`` is called on the training thread and must return at once.
     Batch events are sent at most once per ``batch_interval`` seconds (0: every batch): the
-    one place they are thinned, before they cross to the listeners' thread. Each batch's
-    running loss and accuracy still reach them, in the next event's ``batch_points``.
+    one place they are thinned, before they cross to the listeners' thread.
     """
 
     def __init__(
@@ -88,13 +86,10 @@ class RunProgress:
         *,
         batch_interval: float = 0.25,
         learning_rate: float | None = None,
-        distributions: DistributionRecorder | None = None,
     ):
         """A run of ``epochs`` x ``batches`` that started at ``time.monotonic()`` ``clock``.
 
         ``learning_rate`` is the rate the run starts with (recorded per epoch in the history).
-        ``distributions`` records how the weights move at each epoch's end (every event
-        then carries the run's ``Distributions`` so far).
         """
         self.run_id = run_id
         self.epochs = epochs
@@ -112,8 +107,6 @@ class RunProgress:
         # Where a person steered the rate: {"epoch", "batch" (0-based, the first batch at the
         # new rate), "learning_rate"}, as RunRecord.lr_changes keeps them.
         self.lr_changes: list[dict] = []
-        self.recorder = distributions
-        self.distributions: Distributions | None = None
         # The snapshot sent at the latest epoch end: Keras ends every epoch, a stopped one
         # too, after its last batch, so it holds the run's final weights once fit returns.
         self.last_snapshot: ModelSnapshot | None = None
@@ -121,20 +114,12 @@ class RunProgress:
         # reports, since the part is not counted.
         self.epoch_logs: dict[str, float] = {}
         self._epoch_loss = 0.0
-        # (position in epochs, loss, accuracy) of the batches since the last event sent.
-        self._batch_points: list[tuple[float, float, float]] = []
 
     def epoch_begun(self, epoch: int) -> None:
         """``epoch`` (0-based) starts."""
         self.epoch = epoch
         self.batch = 0
         self._epoch_loss = 0.0
-
-    def batch_begun(self, batch: int, model) -> None:
-        """Batch ``batch`` (0-based) of the epoch starts; before the last one, the recorder
-        keeps the weights it starts from."""
-        if self.recorder is not None and batch == self.batches - 1:
-            self.recorder.step_begins(model)
 
     def batch_ended(self, logs: dict) -> bool:
         """A batch ended with ``logs`` (the epoch's running means); False if it diverged."""
@@ -149,21 +134,11 @@ class RunProgress:
             if not math.isfinite(loss) or batch_loss > EXPLODED_LOSS:
                 self._diverged(batch_loss)
                 return False
-        position = self.epoch + self.batch / self.batches if self.batches else float(self.epoch)
-        nan = float("nan")
-        self._batch_points.append(
-            (position, float(logs.get("loss", nan)), float(logs.get("accuracy", nan)))
-        )
         now = time.monotonic()
         if self._batch_throttle.due(now):
             self.last_logs = _floats(logs)
-            points = self._take_batch_points()
-            self.send(self.event(EventKind.BATCH, now, self.last_logs, batch_points=points), None)
+            self.send(self.event(EventKind.BATCH, now, self.last_logs), None)
         return True
-
-    def _take_batch_points(self) -> tuple:
-        points, self._batch_points = tuple(self._batch_points), []
-        return points
 
     def epoch_ended(self, logs: dict, model) -> bool:
         """An epoch ended with ``logs``; hand ``model``'s weights over. False if it diverged."""
@@ -181,14 +156,8 @@ class RunProgress:
             # The rate at the epoch's end: a steered run's schedule, epoch by epoch.
             self.history.setdefault("learning_rate", []).append(self.learning_rate)
         self.last_logs = self.epoch_logs = logs
-        if self.recorder is not None:
-            self.distributions = self.recorder.epoch_ended(model)
         self.last_snapshot = ModelSnapshot(model)
-        points = self._take_batch_points()
-        self.send(
-            self.event(EventKind.EPOCH, time.monotonic(), logs, batch_points=points),
-            self.last_snapshot,
-        )
+        self.send(self.event(EventKind.EPOCH, time.monotonic(), logs), self.last_snapshot)
         return True
 
     def epoch_cut_short(self) -> None:
@@ -214,7 +183,6 @@ class RunProgress:
         remaining = elapsed / self.step * (total - self.step) if self.step else None
         fields.setdefault("remaining", remaining)
         fields.setdefault("learning_rate", self.learning_rate)
-        fields.setdefault("distributions", self.distributions)
         return TrainingEvent(
             kind,
             self.run_id,
@@ -263,7 +231,6 @@ class ProgressCallback(keras.callbacks.Callback):
         self.progress.epoch_begun(epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.progress.batch_begun(batch, self.model)
         # The training thread, between two batches: the only safe moment to steer.
         if self.requested_learning_rate is None:
             return
