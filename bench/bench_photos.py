@@ -54,7 +54,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timed reads of the 12 MP photo")
     parser.add_argument("--quick", action="store_true", help="one photo per digit, 3 repeats")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--steps-figure", type=Path, help="draw the steps of a few photos (PNG)")
     options = parser.parse_args()
+    if options.steps_figure:
+        steps_figure(options.steps_figure)
+        return
     per_class = 1 if options.quick else options.per_class
     repeats = 3 if options.quick else options.repeats
 
@@ -147,6 +151,40 @@ def time_phone_photo(model, repeats: int) -> dict:
         "repeats": repeats,
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
+
+
+def steps_figure(path: Path) -> None:
+    """A PNG of the photo path's steps for photos of four kinds, one row each.
+
+    Columns: the photo, the flattened page, the ink found (lines removed shown grey), the
+    digit kept, the 28x28 the model reads, as ``docs/photos.md`` shows them.
+    """
+    from PIL import Image
+
+    from tools.photos import photo_of
+
+    rows = []
+    for digits, variation, seed in (([7], "ruled", 3), ([5], "shadow_jpeg", 2),
+                                    ([3], "squared", 1), ([4, 2], "pencil", 0)):  # fmt: skip
+        result = preprocess_digit(decode_image(photo_of(digits, variation, seed=seed)))
+        steps = result.photo
+        ink = steps.ink.astype(np.float32) + 0.4 * steps.lines
+        model_sees = result.image if result.image is not None else np.zeros((28, 28))
+        tiles = [steps.photo, steps.flattened, ink, steps.kept.astype(np.float32), model_sees]
+        row = [_tile(tile, Image) for tile in tiles]
+        rows.append(np.concatenate(row, axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+    print(f"wrote {path}")
+
+
+def _tile(values: np.ndarray, image_module, height: int = 150) -> np.ndarray:
+    picture = image_module.fromarray((np.clip(values, 0, 1) * 255).astype(np.uint8))
+    width = max(height, round(values.shape[1] * height / values.shape[0]))
+    resample = image_module.Resampling.NEAREST if values.shape[0] == 28 else None
+    picture = (
+        picture.resize((width, height), resample) if resample else picture.resize((width, height))
+    )
+    return np.pad(np.asarray(picture), ((2, 2), (2, 2)), constant_values=128)
 
 
 def report(summary: dict) -> None:

@@ -185,14 +185,17 @@ def looks_like_paper(grey: np.ndarray, inverted: bool | None = None) -> bool:
     """
     if min(grey.shape) < MIN_PHOTO_SIDE:
         return False
+    darkest, lightest = grey.min(), grey.max()
+    if not ((grey != darkest) & (grey != lightest)).any():
+        return False  # two grey levels: a drawing or a clean scan, not a photo
     if inverted is None:
         inverted = _ink_from_grey(grey)[1]
     if inverted:
         return True
-    darkest, middle, brightest = np.percentile(grey, [1, 50, 99.5])
+    low, middle, brightest = np.percentile(grey, [1, 50, 99.5])
     # A photo taken in the dark is dim all over, where a drawing's ground is black.
     dim = middle >= _DIM_PAGE and brightest < _LIGHT_PAGE
-    return bool(middle >= _LIGHT_PAGE or middle - darkest > _EVEN_GROUND or dim)
+    return bool(middle >= _LIGHT_PAGE or middle - low > _EVEN_GROUND or dim)
 
 
 def frame_ink(
