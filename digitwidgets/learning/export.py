@@ -222,7 +222,8 @@ def load_data(path):
     return x_train, y_train
 
 
-# The model, as digitwidgets builds it (digitwidgets/learning/augmentation.py, digitwidgets/learning/model.py).
+# The model, as digitwidgets builds it (digitwidgets/learning/augmentation.py,
+# digitwidgets/learning/model.py).
 
 {model_source}
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .distributions import Distributions
 from .hyperparameters import FIELDS, Hyperparameters
 
 FORMAT_VERSION = 1
@@ -50,6 +51,8 @@ class RunRecord:
     # Where the learning rate was steered while the run trained: {"epoch": 0-based epoch,
     # "batch": 0-based first batch at the new rate, "learning_rate": the new rate}, in order.
     lr_changes: list[dict] = field(default_factory=list)
+    # How each layer's weights and gradients moved, epoch by epoch (None: not recorded).
+    distributions: Distributions | None = None
 
     @property
     def steered(self) -> bool:
@@ -91,10 +94,12 @@ class RunStore:
         message: str = "",
         sweep: dict | None = None,
         lr_changes: list[dict] | tuple = (),
+        distributions: Distributions | None = None,
     ) -> RunRecord:
         """Write one run atomically and return its record; raises ``RunStoreError``.
 
-        ``sweep`` tags a run trained as part of a sweep (see ``RunRecord.sweep``).
+        ``sweep`` tags a run trained as part of a sweep (see ``RunRecord.sweep``);
+        ``distributions`` is how its weights moved (``RunRecord.distributions``).
         """
         _check_run_id(run_id)
         final_path = self.root / run_id
@@ -119,6 +124,7 @@ class RunStore:
             message=message,
             sweep=_sweep_tag(sweep),
             lr_changes=[_lr_change(change) for change in lr_changes],
+            distributions=distributions,
         )
         try:
             if model is not None:
@@ -214,6 +220,8 @@ class RunStore:
                 sweep=_sweep_tag(raw.get("sweep")),
                 # Runs saved before steering existed have none.
                 lr_changes=[_lr_change(change) for change in raw.get("lr_changes") or []],
+                # Runs saved before distributions were recorded have none.
+                distributions=Distributions.from_dict(raw.get("distributions")),
             )
         except FileNotFoundError:
             return _damaged(path, "run.json is missing.")
@@ -250,7 +258,25 @@ def _to_json(record: RunRecord) -> dict:
         "data": record.data,
         "sweep": record.sweep,
         "lr_changes": record.lr_changes,
+        "distributions": _finite_distributions(record.distributions),
     }
+
+
+def _finite_distributions(distributions: Distributions | None) -> dict | None:
+    # A diverged run's weights may hold NaN or infinities; JSON has none: stored as null,
+    # and such a run's quantiles are dropped whole rather than half kept.
+    if distributions is None:
+        return None
+    raw = distributions.to_dict()
+    numbers = [
+        v
+        for layer in raw["layers"]
+        for key in ("weights", "gradients")
+        for quantiles in layer[key]
+        for v in quantiles
+    ]
+    numbers += [v for layer in raw["layers"] for v in layer["update_ratios"] if v is not None]
+    return raw if all(math.isfinite(v) for v in numbers) else None
 
 
 def _lr_change(change: dict) -> dict:

@@ -72,7 +72,9 @@ def test_fewer_digits_train_on_a_part_and_are_measured_on_the_same_held_out_digi
     train_full, validation_full = datasets(full, x, y, n_validation)
     labels = [np.concatenate([b[1].numpy() for b in ds]) for ds in (train_few, train_full)]
     assert [len(part) for part in labels] == [200, 900]
-    held_out = [np.concatenate([b[1].numpy() for b in ds]) for ds in (validation_few, validation_full)]
+    held_out = [
+        np.concatenate([b[1].numpy() for b in ds]) for ds in (validation_few, validation_full)
+    ]
     np.testing.assert_array_equal(held_out[0], held_out[1])
 
 
@@ -105,8 +107,7 @@ def test_the_reproduction_script_honours_it(tmp_path):
     split = "\n".join(line[4:] for line in script[start:stop].splitlines())
     exec(  # noqa: S102 - the script's own lines, nothing else
         "import numpy as np\nTRAIN_DIGITS = 500\nSEED = 0\nVALIDATION_SPLIT = 0.1\n"
-        "x_train = np.zeros((1000, 28, 28), np.uint8)\ny_train = np.arange(1000) % 10\n"
-        + split,
+        "x_train = np.zeros((1000, 28, 28), np.uint8)\ny_train = np.arange(1000) % 10\n" + split,
         namespace,
     )
     assert namespace["n_train"] == 500
