@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import threading
 
 import bqplot
@@ -11,11 +12,21 @@ import numpy as np
 import traitlets
 
 from digitwidgets.learning.training.events import EventKind
+from digitwidgets.widgets.charts import (
+    LEFT_TITLE_OFFSET,
+    Ticks,
+    number_ticks,
+    percent_ticks,
+    show_ticks,
+    whole_ticks,
+)
 
 _TRAIN_COLOR = "#1f77b4"
 _VALIDATION_COLOR = "#ff7f0e"
 _BATCH_COLOR = "#9ecae1"
 _CHANGE_COLOR = "#6a3d9a"
+# The batch points a chart keeps per run: past it, every other one goes (evenly sampled).
+MAX_BATCH_POINTS = 1000
 _HISTORY_KEYS = (
     "batch_epoch",
     "batch_loss",
@@ -42,7 +53,7 @@ def _legend_html() -> str:
         for sample, text in items
     )
     return (
-        "<div style='padding-left:55px; font-size:13px; color:#333; display:flex; "
+        "<div style='padding-left:64px; font-size:13px; color:#333; display:flex; "
         f"flex-wrap:wrap; row-gap:4px'>{spans}</div>"
     )
 
@@ -54,9 +65,12 @@ def _empty_history() -> dict[str, list[float]]:
 class _MetricFigure:
     """One bqplot figure for one metric: per-batch train line, per-epoch train and validation."""
 
-    def __init__(self, title: str, label: str, y_range: tuple[float, float] | None):
-        x_scale = bqplot.LinearScale(min=0.0)
-        y_scale = bqplot.LinearScale(**({"min": y_range[0], "max": y_range[1]} if y_range else {}))
+    def __init__(self, title: str, label: str, percent: bool, change_height: float):
+        """``percent``: the values are fractions, shown 0-100%; ``change_height``: where on
+        the plot's height (0..1) a steered rate's label goes, away from the curves."""
+        self.percent = percent
+        x_scale = bqplot.LinearScale()
+        y_scale = bqplot.LinearScale()
         scales = {"x": x_scale, "y": y_scale}
         empty = np.zeros(0)
         self.batch = bqplot.Lines(
@@ -96,6 +110,7 @@ class _MetricFigure:
             line_style="dashed",
             labels=["learning rate changed"],
         )
+        self.change_height = change_height
         self.change_labels = bqplot.Label(
             x=empty,
             y=empty,
@@ -106,20 +121,39 @@ class _MetricFigure:
             default_size=12,
             labels=["new learning rate"],
         )
+        self.x_axis = bqplot.Axis(scale=x_scale, label="Epoch")
+        self.y_axis = bqplot.Axis(
+            scale=y_scale, label=label, side="left", label_offset=LEFT_TITLE_OFFSET
+        )
+        self._ticks: dict[str, Ticks] = {}
+        self._show_ticks({"epoch": [], "value": []})
         self.figure = bqplot.Figure(
             marks=[self.batch, self.train, self.validation, self.changes, self.change_labels],
-            axes=[
-                bqplot.Axis(scale=x_scale, label="epoch", tick_format=".1f"),
-                bqplot.Axis(scale=y_scale, label=label, side="left"),
-            ],
+            axes=[self.x_axis, self.y_axis],
             title=title,
-            fig_margin={"top": 35, "bottom": 42, "left": 52, "right": 12},
+            fig_margin={"top": 35, "bottom": 42, "left": 64, "right": 16},
             # At most 385 px, less in a narrow column (a phone): bqplot sizes to its box.
             layout=widgets.Layout(width="385px", max_width="100%", height="270px"),
         )
 
+    def _show_ticks(self, shown: dict[str, list[float]]) -> None:
+        """Whole epochs from 0 to the latest; round values (percent for accuracy) around
+        what is shown. Sent only when they change: batch events come a few times a second."""
+        epochs = [x for x in shown["epoch"] if math.isfinite(x)]
+        values = [y for y in shown["value"] if math.isfinite(y)]
+        wanted = {"x": whole_ticks(0, math.ceil(max(epochs, default=1.0) - 1e-9))}
+        if self.percent:
+            wanted["y"] = percent_ticks(values)
+        else:
+            wanted["y"] = number_ticks(0.0, max(values, default=1.0))
+        for key, axis in (("x", self.x_axis), ("y", self.y_axis)):
+            if self._ticks.get(key) != wanted[key]:
+                self._ticks[key] = wanted[key]
+                show_ticks(axis, wanted[key])
+
     def show(self, history: dict[str, list[float]], metric: str) -> None:
         """Put the history's numbers for ``metric`` into the marks, one message per mark."""
+        shown: dict[str, list[float]] = {"epoch": [], "value": []}
         for mark, x_key, y_key in (
             (self.batch, "batch_epoch", f"batch_{metric}"),
             (self.train, "epoch", metric),
@@ -130,6 +164,9 @@ class _MetricFigure:
             with mark.hold_sync():
                 mark.x = x[: len(y)]
                 mark.y = y
+            shown["epoch"].extend(x[: len(y)].tolist())
+            shown["value"].extend(y.tolist())
+        self._show_ticks(shown)
         at = np.asarray(history["change_epoch"], dtype=float)
         with self.changes.hold_sync():
             # One row (a two-point vertical line) per change.
@@ -137,9 +174,9 @@ class _MetricFigure:
             self.changes.y = np.tile([0.0, 1.0], (len(at), 1))
         with self.change_labels.hold_sync():
             self.change_labels.x = at
-            self.change_labels.y = np.full(len(at), 0.93)
+            self.change_labels.y = np.full(len(at), self.change_height)
             self.change_labels.text = [
-                f"lr {rate:g}" for rate in history["change_learning_rate"][: len(at)]
+                f"rate {rate:g}" for rate in history["change_learning_rate"][: len(at)]
             ]
 
 
@@ -168,11 +205,19 @@ def summarize(history: dict[str, list[float]]) -> str:
 
 
 def _changes_text(history: dict[str, list[float]]) -> str:
-    """ " Learning rate set to 0.01 after 1.4 epochs." for each steering of the run, or ""."""
+    """ " Learning rate set to 0.01 during epoch 2." for each steering of the run, or ""."""
     return "".join(
-        f" Learning rate set to {rate:g} after {at:.1f} epochs."
+        f" Learning rate set to {rate:g} {_when(at)}."
         for at, rate in zip(history["change_epoch"], history["change_learning_rate"], strict=True)
     )
+
+
+def _when(at: float) -> str:
+    """A position in epochs as words: 1.0 is "after epoch 1", 1.4 "during epoch 2"."""
+    whole = round(at)
+    if abs(at - whole) < 1e-9:
+        return f"after epoch {whole}" if whole else "before the first epoch"
+    return f"during epoch {math.floor(at) + 1}"
 
 
 class TrainingChart(widgets.VBox):
@@ -186,7 +231,9 @@ class TrainingChart(widgets.VBox):
     Attach it with ``follow(trainer)`` or feed it with ``handle_event(event)``. Events
     come from the Trainer's event worker and each one shows: the Trainer already sends
     batch events only a few times a second (``batch_interval``), thinned on the training
-    thread before they cross to the worker.
+    thread before they cross to the worker, and each carries the batches since the previous
+    one (``batch_points``): the light line has every batch, evenly sampled past
+    ``MAX_BATCH_POINTS``. Axes count whole epochs, accuracy in percent, on round ticks.
     """
 
     history = traitlets.Dict(
@@ -205,8 +252,11 @@ class TrainingChart(widgets.VBox):
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._history = _empty_history()
-        self._loss = _MetricFigure("Loss", "cross-entropy", None)
-        self._accuracy = _MetricFigure("Accuracy", "accuracy", (0.0, 1.0))
+        # Every ``_stride``-th batch is kept: 1, doubled whenever MAX_BATCH_POINTS is passed.
+        self._batches_seen, self._stride = 0, 1
+        # A steered rate's label: high on the loss (it falls), low on the accuracy (it rises).
+        self._loss = _MetricFigure("Loss", "Cross-entropy loss", False, 0.93)
+        self._accuracy = _MetricFigure("Accuracy", "Accuracy", True, 0.04)
         self.set_trait("history", _empty_history())
         # One legend under both figures: bqplot draws its legends inside the plot area,
         # over the curves, wherever legend_location asks.
@@ -234,6 +284,7 @@ class TrainingChart(widgets.VBox):
         """Empty the chart."""
         with self._lock:
             self._history = _empty_history()
+            self._batches_seen, self._stride = 0, 1
         self._show()
 
     def handle_event(self, event) -> None:
@@ -242,14 +293,21 @@ class TrainingChart(widgets.VBox):
         with self._lock:
             if event.kind is EventKind.START or event.run_id != self.run_id:
                 self._history = _empty_history()
+                self._batches_seen, self._stride = 0, 1
                 self.set_trait("run_id", event.run_id)
             history = self._history
-            if event.kind is EventKind.BATCH:
-                if event.batches:
-                    history["batch_epoch"].append(event.epoch + event.batch / event.batches)
-                    history["batch_loss"].append(float(logs.get("loss", np.nan)))
-                    history["batch_accuracy"].append(float(logs.get("accuracy", np.nan)))
-            elif event.kind is EventKind.LEARNING_RATE and event.learning_rate is not None:
+            points = getattr(event, "batch_points", ())
+            if not points and event.kind is EventKind.BATCH and event.batches:
+                # An event without the batches it stands for: its own position and logs.
+                points = [
+                    (
+                        event.epoch + event.batch / event.batches,
+                        float(logs.get("loss", np.nan)),
+                        float(logs.get("accuracy", np.nan)),
+                    )
+                ]
+            self._add_batch_points(points)
+            if event.kind is EventKind.LEARNING_RATE and event.learning_rate is not None:
                 at = event.epoch + (event.batch / event.batches if event.batches else 0.0)
                 history["change_epoch"].append(at)
                 history["change_learning_rate"].append(float(event.learning_rate))
@@ -259,6 +317,21 @@ class TrainingChart(widgets.VBox):
                     if key in logs:
                         history[key].append(float(logs[key]))
         self._show()
+
+    def _add_batch_points(self, points) -> None:
+        """Keep every ``_stride``-th batch (the lock is held): an evenly sampled curve."""
+        history = self._history
+        for position, loss, accuracy in points:
+            self._batches_seen += 1
+            if (self._batches_seen - 1) % self._stride:
+                continue
+            history["batch_epoch"].append(float(position))
+            history["batch_loss"].append(float(loss))
+            history["batch_accuracy"].append(float(accuracy))
+            if len(history["batch_epoch"]) > MAX_BATCH_POINTS:
+                for key in ("batch_epoch", "batch_loss", "batch_accuracy"):
+                    history[key] = history[key][::2]
+                self._stride *= 2
 
     def _show(self) -> None:
         with self._lock:

@@ -53,6 +53,9 @@ class TrainingEvent:
     ``save_error`` says why the run could not be saved ("" when it was, or was not tried).
     ``learning_rate`` is the rate in force; on a ``LEARNING_RATE`` event it is the new rate,
     used from batch ``batch`` (0-based: the batches done before it) of epoch ``epoch``.
+    ``batch_points`` (on ``BATCH`` and ``EPOCH`` events) holds every batch since the previous
+    such event as ``(position in epochs, loss, accuracy)``, the logs' running means: events
+    are thinned, the curve a chart draws from them need not be.
     """
 
     kind: EventKind
@@ -70,6 +73,7 @@ class TrainingEvent:
     run: RunRecord | None = None
     save_error: str = ""
     learning_rate: float | None = None
+    batch_points: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "kind", EventKind(self.kind))

@@ -73,7 +73,8 @@ class RunProgress:
 
     ``send(event, snapshot)`` is called on the training thread and must return at once.
     Batch events are sent at most once per ``batch_interval`` seconds (0: every batch): the
-    one place they are thinned, before they cross to the listeners' thread.
+    one place they are thinned, before they cross to the listeners' thread. Each batch's
+    running loss and accuracy still reach them, in the next event's ``batch_points``.
     """
 
     def __init__(
@@ -114,6 +115,8 @@ class RunProgress:
         # reports, since the part is not counted.
         self.epoch_logs: dict[str, float] = {}
         self._epoch_loss = 0.0
+        # (position in epochs, loss, accuracy) of the batches since the last event sent.
+        self._batch_points: list[tuple[float, float, float]] = []
 
     def epoch_begun(self, epoch: int) -> None:
         """``epoch`` (0-based) starts."""
@@ -134,11 +137,21 @@ class RunProgress:
             if not math.isfinite(loss) or batch_loss > EXPLODED_LOSS:
                 self._diverged(batch_loss)
                 return False
+        position = self.epoch + self.batch / self.batches if self.batches else float(self.epoch)
+        nan = float("nan")
+        self._batch_points.append(
+            (position, float(logs.get("loss", nan)), float(logs.get("accuracy", nan)))
+        )
         now = time.monotonic()
         if self._batch_throttle.due(now):
             self.last_logs = _floats(logs)
-            self.send(self.event(EventKind.BATCH, now, self.last_logs), None)
+            points = self._take_batch_points()
+            self.send(self.event(EventKind.BATCH, now, self.last_logs, batch_points=points), None)
         return True
+
+    def _take_batch_points(self) -> tuple:
+        points, self._batch_points = tuple(self._batch_points), []
+        return points
 
     def epoch_ended(self, logs: dict, model) -> bool:
         """An epoch ended with ``logs``; hand ``model``'s weights over. False if it diverged."""
@@ -157,7 +170,11 @@ class RunProgress:
             self.history.setdefault("learning_rate", []).append(self.learning_rate)
         self.last_logs = self.epoch_logs = logs
         self.last_snapshot = ModelSnapshot(model)
-        self.send(self.event(EventKind.EPOCH, time.monotonic(), logs), self.last_snapshot)
+        points = self._take_batch_points()
+        self.send(
+            self.event(EventKind.EPOCH, time.monotonic(), logs, batch_points=points),
+            self.last_snapshot,
+        )
         return True
 
     def epoch_cut_short(self) -> None:
