@@ -3,15 +3,23 @@
 In the shape of the ipywidgets tutorial's password generator: a ``traitlets.HasTraits`` with
 no widgets, which the components observe. Whoever produces a model (training, a saved run,
 fine-tuning, the pretrained one) calls ``set``; nobody assigns a view's model by hand. A new
-view of the model is one ``traitlets.dlink((current, "model"), (view, "model"))``.
+view of the model is one ``traitlets.dlink((current, "model"), (view, "model"))``; a view
+that names the model dlinks ``description`` (and ``run``, the saved run it came from).
+
+After a sweep the model in use is the sweep's best run (its final validation accuracy), not
+its last: as each of the sweep's runs ends, the best so far becomes the current model again.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 import traitlets
 
+from .runs import RunRecord
+from .sweeps import describe_swept, run_score
 from .training.events import EventKind
 
 NO_MODEL = "No model yet: train one in step 2, or load a saved run in step 4."
@@ -19,6 +27,16 @@ LOADING = "Loading the pretrained LeNet-5 (a few seconds) ..."
 
 # Where a model came from; "epoch" is a run still training (its model changes again soon).
 SOURCES = ("", "pretrained", "epoch", "run", "loaded", "fine-tuned", "given")
+
+
+@dataclass(frozen=True)
+class _SweepBest:
+    """The best run of one sweep so far, and its model."""
+
+    sweep_id: str
+    score: float | None
+    model: Any
+    run: RunRecord
 
 
 class CurrentModel(traitlets.HasTraits):
@@ -32,6 +50,11 @@ class CurrentModel(traitlets.HasTraits):
     model = traitlets.Any(None, help="The Keras model the app uses now, or None.")
     source = traitlets.Enum(SOURCES, "", help="Where the model came from (see SOURCES).")
     run_id = traitlets.Unicode(None, allow_none=True, help="The run it came from, if any.")
+    run = traitlets.Instance(
+        RunRecord,
+        allow_none=True,
+        help="The saved run it came from (what Export offers), once saved; None otherwise.",
+    )
     epoch = traitlets.Int(None, allow_none=True, help="Epochs trained when taken mid-run.")
     description = traitlets.Unicode(NO_MODEL, help="Which model it is, as a phrase.")
     test_accuracy = traitlets.Float(
@@ -60,11 +83,18 @@ class CurrentModel(traitlets.HasTraits):
         run_id: str | None = None,
         epoch: int | None = None,
         test_accuracy: float | None = None,
+        run: RunRecord | None = None,
     ) -> None:
-        """Make ``model`` the current model; every trait changes before observers run."""
+        """Make ``model`` the current model; every trait changes before observers run.
+
+        ``run`` is the saved run it came from (its ``run_id`` is then the default).
+        """
+        if run is not None and run_id is None:
+            run_id = run.run_id
         with self._lock, self.hold_trait_notifications():
             self.source = source
             self.run_id = run_id
+            self.run = run
             self.epoch = epoch
             self.description = description
             self.test_accuracy = test_accuracy
@@ -152,6 +182,8 @@ class CurrentModel(traitlets.HasTraits):
                     f"your run {event.run_id}, after epoch {event.epoch + 1} of {event.epochs}"
                 ),
             )
+        elif event.run is not None and event.run.sweep:
+            self._take_sweep_run(event)
         else:
             ended = "finished" if event.kind is EventKind.FINISH else "stopped"
             self.set(
@@ -160,4 +192,35 @@ class CurrentModel(traitlets.HasTraits):
                 run_id=event.run_id,
                 epoch=event.epoch + 1,
                 description=f"your run {event.run_id} ({ended})",
+                run=event.run,
             )
+
+    def _take_sweep_run(self, event) -> None:
+        """A sweep's run ended: the best of the sweep's runs so far becomes the model."""
+        record, tag = event.run, event.run.sweep
+        score = run_score(record)
+        best = getattr(self, "_sweep_best", None)
+        if (
+            best is None
+            or best.sweep_id != tag.get("id")
+            or (score is not None and (best.score is None or score > best.score))
+        ):
+            best = self._sweep_best = _SweepBest(tag.get("id"), score, event.model, record)
+        index, count = tag.get("index", 1), tag.get("count", 1)
+        runs = (
+            f"your sweep's {count} runs"
+            if index >= count
+            else (f"your sweep so far ({index} of {count} runs done)")
+        )
+        measured = (
+            f"{best.score:.1%} validation accuracy" if best.score is not None else "not measured"
+        )
+        self.set(
+            best.model,
+            source="run",
+            description=(
+                f"the best of {runs}: {describe_swept(best.run)} "
+                f"({measured}), run {best.run.run_id}"
+            ),
+            run=best.run,
+        )

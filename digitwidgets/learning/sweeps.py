@@ -72,6 +72,7 @@ _SUGGESTED = {
     "batch_size": [32, 64, 128],
     "dropout": [0.0, 0.2, 0.5],
     "validation_split": [0.1, 0.2, 0.3],
+    "train_digits": [100, 1000, 10000, 60000],
     "seed": [0, 1, 2],
 }
 
@@ -153,6 +154,25 @@ class SweepEvent:
         return self.kind.ended
 
 
+def run_score(record: RunRecord | None) -> float | None:
+    """What ranks a sweep's runs: the run's final validation accuracy; None if not measured
+    or not finite (such a run is never the best)."""
+    value = record.final("val_accuracy") if record is not None else None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def describe_swept(record: RunRecord) -> str:
+    """A sweep's run by the values it tried, in words: "Learning rate 0.003"."""
+    tag, hp = record.sweep or {}, record.hyperparameters
+    if hp is None:
+        return f"run {tag.get('index', '?')}"
+    return ", ".join(
+        f"{FIELDS[name].label if name in FIELDS else name} {format_value(getattr(hp, name))}"
+        for name in tag.get("settings", ())
+        if hasattr(hp, name)
+    )
+
+
 @dataclass(frozen=True)
 class SweepResult:
     """One run of a sweep: the swept values, and how it did (None until it has ended)."""
@@ -164,8 +184,7 @@ class SweepResult:
     @property
     def val_accuracy(self) -> float | None:
         """The run's final validation accuracy; None if not measured or not finite."""
-        value = self.run.final("val_accuracy") if self.run is not None else None
-        return value if value is not None and math.isfinite(value) else None
+        return run_score(self.run)
 
 
 SweepListener = Callable[[SweepEvent], None]

@@ -22,12 +22,23 @@ from digitwidgets.learning.sweeps import (
     parse_values,
     suggested_values,
 )
+from digitwidgets.widgets.charts import (
+    LEFT_TITLE_OFFSET,
+    log_value_ticks,
+    percent_ticks,
+    show_ticks,
+    value_ticks,
+)
 from digitwidgets.widgets.support import error_html, message_html, percent, take_settings
 
 _NONE = "none"
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 _BEST_COLOR = "#d62728"
 _STYLE = {"description_width": "90px"}
+NO_SWEEP = (
+    "No sweep yet: once one runs, a chart here shows each run's final validation accuracy "
+    "against the value it tried, the best one marked."
+)
 
 
 def _setting_options(with_none: bool = False) -> list[tuple[str, str]]:
@@ -36,13 +47,22 @@ def _setting_options(with_none: bool = False) -> list[tuple[str, str]]:
 
 
 def _x_scale(name: str):
-    """Log for learning rates, ordinal for choices and flags, linear for other numbers."""
+    """Log for rates (a setting read in decades), ordinal for choices and flags, linear for
+    other numbers."""
     spec = FIELDS[name]
     if spec.kind in ("choice", "bool"):
         return bqplot.OrdinalScale()
-    if name == "learning_rate":
+    if spec.log_scale:
         return bqplot.LogScale()
     return bqplot.LinearScale()
+
+
+def axis_title(name: str) -> str:
+    """A swept setting as a visitor names it ("Learning rate (log scale)")."""
+    spec = FIELDS[name]
+    return spec.label + (
+        " (log scale)" if spec.kind not in ("choice", "bool") and spec.log_scale else ""
+    )
 
 
 def _x_value(name: str, value):
@@ -133,6 +153,8 @@ class SweepPanel(widgets.VBox):
         self._best = widgets.HTML("")
         self._best.add_class("dw-sweep-best")
         self._figure = self._build_chart()
+        self._empty = widgets.HTML(message_html(NO_SWEEP))
+        self._empty.add_class("dw-sweep-empty")
 
         traitlets.dlink((self, "progress"), (self._progress, "value"), html.escape)
         traitlets.dlink((self, "message"), (self._message, "value"), error_html)
@@ -169,6 +191,7 @@ class SweepPanel(widgets.VBox):
             widgets.HBox([self._start, self._stop], layout={"flex_flow": "row wrap"}),
             self._message,
             self._progress,
+            self._empty,
             self._figure,
             self._best,
         ]
@@ -279,27 +302,26 @@ class SweepPanel(widgets.VBox):
             text=[],
             colors=[_BEST_COLOR],
             x_offset=12,
-            y_offset=5,
+            y_offset=-8,  # above the point: the line falls away from the best on both sides
             align="start",
             font_weight="bold",
         )
-        self._x_axis = bqplot.Axis(scale=x_scale, label=self._setting.value)
+        self._x_axis = bqplot.Axis(scale=x_scale, label=axis_title(self._setting.value))
+        self._y_axis = bqplot.Axis(
+            scale=self._y_scale,
+            side="left",
+            label="Final validation accuracy",
+            label_offset=LEFT_TITLE_OFFSET,
+        )
+        show_ticks(self._y_axis, percent_ticks())
         figure = bqplot.Figure(
             marks=[self._lines, self._best_mark, self._best_label],
-            axes=[
-                self._x_axis,
-                bqplot.Axis(
-                    scale=self._y_scale,
-                    side="left",
-                    label="final validation accuracy",
-                    tick_format=".0%",
-                    num_ticks=5,
-                ),
-            ],
+            axes=[self._x_axis, self._y_axis],
             title="Final validation accuracy per run",
-            fig_margin={"top": 40, "bottom": 45, "left": 65, "right": 20},
+            fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 20},
             legend_location="bottom-right",
-            layout=widgets.Layout(width="100%", max_width="560px", height="280px"),
+            # Hidden, with a sentence in its place, until a sweep has something to show.
+            layout=widgets.Layout(width="100%", max_width="560px", height="280px", display="none"),
         )
         figure.add_class("dw-sweep-chart")
         return figure
@@ -314,13 +336,20 @@ class SweepPanel(widgets.VBox):
             ]
         for mark in (self._lines, self._best_mark, self._best_label):
             mark.scales = {"x": x_scale, "y": self._y_scale}
-        self._x_axis.scale = x_scale
-        self._x_axis.label = name + (" (log scale)" if name == "learning_rate" else "")
-        numeric = not isinstance(x_scale, bqplot.OrdinalScale)
-        swept = sorted({float(r.values[name]) for r in sweep.results}) if numeric else None
-        # A tick at each swept value only: a log axis would otherwise crowd its labels.
-        self._x_axis.tick_values = np.array(swept) if numeric else None
-        self._x_axis.tick_format = ".3~g" if numeric else None
+        with self._x_axis.hold_sync():
+            self._x_axis.scale = x_scale
+            self._x_axis.label = axis_title(name)
+            self._x_axis.tick_values = None
+            self._x_axis.tick_labels = None
+        # A tick at each swept value only, written as the values were typed: a log axis would
+        # otherwise crowd its labels, and an explicit domain keeps points off the edges.
+        swept = [r.values[name] for r in sweep.results]
+        if isinstance(x_scale, bqplot.LogScale):
+            show_ticks(self._x_axis, log_value_ticks(swept))
+        elif isinstance(x_scale, bqplot.LinearScale):
+            show_ticks(self._x_axis, value_ticks(swept))
+        self._empty.layout.display = "none"
+        self._figure.layout.display = None
         self._draw(sweep)
 
     def _draw(self, sweep: Sweep) -> None:
@@ -337,12 +366,8 @@ class SweepPanel(widgets.VBox):
         x_values = [_x_value(name, value) for value in xs]
         x = np.array([x_values] * len(series))
         best = sweep.best
-        measured = y[np.isfinite(y)]
-        if measured.size:
-            # Room above the best point for its label, and a visible spread between runs.
-            low, high = float(measured.min()), float(measured.max())
-            pad = max(0.02, (high - low) * 0.25)
-            self._y_scale.min, self._y_scale.max = max(0.0, low - pad), min(1.0, high + pad)
+        # Round percents around the runs measured so far, within 0-100%.
+        show_ticks(self._y_axis, percent_ticks(y[np.isfinite(y)].tolist(), margin=0.02))
         with self._lines.hold_sync():
             self._lines.x = x
             self._lines.y = y
@@ -350,6 +375,11 @@ class SweepPanel(widgets.VBox):
             self._lines.display_legend = second is not None
         point_x = [_x_value(name, best.values[name])] if best else []
         point_y = [best.val_accuracy] if best else []
+        # "best" beside its point, on the side with room: left of the rightmost value.
+        last = bool(best) and xs.index(best.values[name]) == len(xs) - 1 and len(xs) > 1
+        with self._best_label.hold_sync():
+            self._best_label.align = "end" if last else "start"
+            self._best_label.x_offset = -12 if last else 12
         for mark in (self._best_mark, self._best_label):
             with mark.hold_sync():
                 mark.x = np.array(point_x) if point_x else np.zeros(0)

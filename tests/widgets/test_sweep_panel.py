@@ -183,3 +183,119 @@ def test_the_settings_link_follows_the_settings_and_a_link_opens_with_its_own():
     assert "<" not in link.message
     link.open_query("optimizer=<b>x</b>")
     assert "&lt;b&gt;" in find_widget(link, "dw-link-message").value
+
+
+class _ScriptedTrainer:
+    """Stands for a Trainer: runs start at once and end when the test says, with its score."""
+
+    running = False
+
+    def __init__(self):
+        self.listeners = []
+        self.started = []
+
+    def add_listener(self, listener):
+        self.listeners.append(listener)
+
+    def remove_listener(self, listener):
+        self.listeners.remove(listener)
+
+    def start(self, hp, data, sweep=None):
+        run_id = f"run{len(self.started) + 1}"
+        self.started.append((run_id, hp, sweep))
+        return run_id
+
+    def finish(self, val_accuracy, model=None):
+        """End the latest run with a final validation accuracy; return its model."""
+        from pathlib import Path
+
+        from digitwidgets.learning.runs import RunRecord
+        from digitwidgets.learning.training import TrainingEvent
+
+        run_id, hp, sweep = self.started[-1]
+        record = RunRecord(
+            run_id,
+            Path(run_id),
+            "finished",
+            hp,
+            history={"accuracy": [0.9], "val_accuracy": [val_accuracy]},
+            sweep=sweep,
+        )
+        model = model if model is not None else object()
+        event = TrainingEvent(
+            "finish", run_id, epoch=0, epochs=1, batches=1, run=record, model=model
+        )
+        for listener in list(self.listeners):
+            listener(event)
+        return model
+
+
+def _labels(axis):
+    return list(axis.tick_labels.values())
+
+
+def test_before_any_sweep_the_chart_waits_hidden_with_a_sentence_and_a_0_to_100_axis():
+    panel = SweepPanel(_ScriptedTrainer(), TINY, data=None)
+    chart = find_widget(panel, "dw-sweep-chart")
+    assert chart.layout.display == "none"
+    assert "No sweep yet" in find_widget(panel, "dw-sweep-empty").value
+    x_axis, y_axis = chart.axes
+    assert x_axis.label == "Learning rate (log scale)"
+    assert y_axis.label == "Final validation accuracy"
+    assert (y_axis.scale.min, y_axis.scale.max) == (0.0, 1.0)
+    assert _labels(y_axis) == ["0%", "20%", "40%", "60%", "80%", "100%"]
+
+
+@pytest.mark.parametrize("accuracies", [(0.8, 0.931, 0.799), (0.799, 0.85, 0.931)])
+def test_a_rate_sweep_is_charted_at_its_own_values_with_round_percents(accuracies):
+    trainer = _ScriptedTrainer()
+    panel = SweepPanel(trainer, TINY, data=None)
+    find_widget(panel, "dw-sweep-values").value = "0.0003, 0.003, 0.03"
+    panel.start()
+    chart = find_widget(panel, "dw-sweep-chart")
+    x_axis, y_axis = chart.axes
+    assert chart.layout.display is None
+    assert find_widget(panel, "dw-sweep-empty").layout.display == "none"
+    assert list(x_axis.tick_values) == [0.0003, 0.003, 0.03]
+    assert x_axis.tick_labels == {"0.0003": "0.0003", "0.003": "0.003", "0.03": "0.03"}
+    # The points stay off the plot's edges: the domain reaches past the outer rates.
+    assert x_axis.scale.min < 0.0003 and x_axis.scale.max > 0.03
+    for accuracy in accuracies:
+        trainer.finish(accuracy)
+    assert not panel.running
+    labels = _labels(y_axis)
+    assert labels == ["75%", "80%", "85%", "90%", "95%", "100%"]
+    assert len(set(labels)) == len(labels) == len(y_axis.tick_values)
+    assert y_axis.scale.min <= 0.799 and 0.931 <= y_axis.scale.max <= 1.0
+    label = chart.marks[2]
+    assert list(label.text) == ["best"] and list(label.x) == [
+        0.003 if accuracies[1] > 0.9 else 0.03
+    ]
+    # The best point last: its label goes to its left, inside the figure.
+    assert label.align == ("end" if accuracies[-1] > 0.9 else "start")
+    assert (label.x_offset < 0) == (accuracies[-1] > 0.9)
+
+
+def test_after_a_sweep_the_model_in_use_is_its_best_run_and_says_so():
+    from digitwidgets.learning.current_model import CurrentModel
+
+    trainer = _ScriptedTrainer()
+    current = CurrentModel()
+    current.follow(trainer)
+    panel = SweepPanel(trainer, TINY, data=None)
+    find_widget(panel, "dw-sweep-values").value = "0.003, 0.03, 0.0005"
+    panel.start()
+    best = trainer.finish(0.931)
+    assert current.model is best and current.run_id == "run1"
+    assert current.description == (
+        "the best of your sweep so far (1 of 3 runs done): Learning rate 0.003 "
+        "(93.1% validation accuracy), run run1"
+    )
+    trainer.finish(0.799)  # the last run is worse: the best stays in use
+    last = trainer.finish(0.098)
+    assert current.model is best and current.model is not last
+    assert current.run_id == "run1" and current.run.run_id == "run1"
+    assert current.description == (
+        "the best of your sweep's 3 runs: Learning rate 0.003 (93.1% validation accuracy), run run1"
+    )
+    assert panel.best.startswith("Best: learning_rate 0.003: 93.1%")
