@@ -12,6 +12,8 @@ import numpy as np
 import traitlets
 
 from digitwidgets.learning.runs import RunRecord, RunStore, RunStoreError, curve_labels, local_time
+from digitwidgets.learning.training.events import EventKind
+from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, percent_ticks, show_ticks, whole_ticks
 from digitwidgets.widgets.support import format_duration
 
 _COLUMNS = (
@@ -24,6 +26,19 @@ _COLUMNS = (
     ("Time", "55px"),
     ("Status", "80px"),
     ("", "170px"),
+)
+# One colour per ticked run, in the table's order; the legend under the chart uses the same.
+_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 _SOURCES = {
     "embedded-sample": "sample",
@@ -56,6 +71,25 @@ def _grouped(records: list[RunRecord]) -> list[RunRecord]:
             members = [r for r in records if r.sweep and r.sweep["id"] == sweep_id]
             ordered.extend(sorted(members, key=lambda r: r.sweep["index"]))
     return ordered
+
+
+def _epochs_ran(record: RunRecord) -> int:
+    """How many epochs the run trained (its history's length)."""
+    return max((len(values) for values in record.history.values()), default=0)
+
+
+def _said_as_run(record: RunRecord, label: str) -> str:
+    """A curve's label, with the epochs a run cut short really ran: "epochs 3 of 20, stopped"
+    where its settings say 20."""
+    hp = record.hyperparameters
+    ran = _epochs_ran(record)
+    if hp is None or ran >= hp.epochs:
+        return label
+    planned = f"epochs {hp.epochs}"
+    ran_text = f"{ran} of {hp.epochs}, {record.status}"
+    if planned in label.split(", "):
+        return label.replace(planned, f"epochs {ran_text}")
+    return f"{label} · {ran_text} epochs"
 
 
 def _best_of(records: list[RunRecord]) -> RunRecord | None:
@@ -108,15 +142,20 @@ class RunComparison(widgets.VBox):
             [self._confirm, self._cancel], layout=widgets.Layout(display="none")
         )
         self._lines, chart = self._build_chart()
-        self.children = [self._table, self._confirmation, self._status, chart]
+        # The legend as HTML under the chart: bqplot draws its own inside the plot, over the
+        # curves, and long labels ran off its left edge.
+        self._legend = widgets.HTML("")
+        self._legend.add_class("dw-compare-legend")
+        self.children = [self._table, self._confirmation, self._status, chart, self._legend]
         self.add_class("dw-runs")
         self.refresh()
 
     def _build_chart(self) -> tuple[bqplot.Lines, bqplot.Figure]:
-        x_scale = bqplot.LinearScale(min=1.0)
+        x_scale = bqplot.LinearScale()
         y_scale = bqplot.LinearScale()
-        self._epoch_axis = bqplot.Axis(
-            scale=x_scale, label="epoch", tick_format="d", tick_values=np.arange(1, 3)
+        self._epoch_axis = bqplot.Axis(scale=x_scale, label="Epoch")
+        self._accuracy_axis = bqplot.Axis(
+            scale=y_scale, side="left", label="Validation accuracy", label_offset=LEFT_TITLE_OFFSET
         )
         lines = bqplot.Lines(
             x=np.zeros((0, 0)),
@@ -124,23 +163,15 @@ class RunComparison(widgets.VBox):
             scales={"x": x_scale, "y": y_scale},
             marker="circle",
             marker_size=24,
-            display_legend=True,
+            colors=list(_COLORS),
+            display_legend=False,
             labels=[],
         )
         figure = bqplot.Figure(
             marks=[lines],
-            axes=[
-                self._epoch_axis,
-                bqplot.Axis(
-                    scale=y_scale,
-                    side="left",
-                    label="validation accuracy",
-                    tick_format=".0%",
-                ),
-            ],
+            axes=[self._epoch_axis, self._accuracy_axis],
             title="Validation accuracy of the ticked runs",
-            legend_location="bottom-right",
-            fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
+            fig_margin={"top": 40, "bottom": 50, "left": 70, "right": 20},
             layout=widgets.Layout(width="640px", height="340px"),
         )
         figure.add_class("dw-compare-chart")
@@ -250,14 +281,20 @@ class RunComparison(widgets.VBox):
         for row, curve in enumerate(curves):
             y[row, : len(curve)] = curve
         x = np.tile(np.arange(1, longest + 1, dtype=float), (len(curves), 1))
-        labels = curve_labels(records)
-        self._lines.scales["x"].max = float(longest)
-        step = -(-longest // 10)
-        self._epoch_axis.tick_values = np.arange(1, longest + 1, step)
+        labels = [
+            _said_as_run(record, label)
+            for record, label in zip(records, curve_labels(records), strict=True)
+        ]
+        # Whole epochs, half an epoch of room at each end (a one-epoch run's dots sit mid-
+        # chart, not on the axis line); round percents around the curves, within 0-100%.
+        ran = max([1, *(len(curve) for curve in curves)])
+        show_ticks(self._epoch_axis, whole_ticks(1, ran, margin=0.5))
+        show_ticks(self._accuracy_axis, percent_ticks(y[np.isfinite(y)].tolist()))
         with self._lines.hold_sync():
             self._lines.x = x
             self._lines.y = y
             self._lines.labels = labels
+        self._legend.value = _legend_html(labels)
         self.set_trait("compared", labels)
         missing = [r.run_id for r, curve in zip(records, curves, strict=True) if not curve]
         if missing:
@@ -368,5 +405,23 @@ class RunComparison(widgets.VBox):
 
     def _on_training_event(self, event) -> None:
         # The event worker: the run is saved before the terminal event is sent.
+        if event.kind is EventKind.START and self.status.startswith("Loaded run"):
+            # A new run's models take the pad's place: the loaded run is no longer in use.
+            self.set_trait("status", "")
         if event.ended:
             self.refresh()
+
+
+def _legend_html(labels: list[str]) -> str:
+    """Each curve's colour and label, wrapping under the chart."""
+    items = "".join(
+        f"<span style='white-space:nowrap'><span style='color:{_COLORS[index % len(_COLORS)]}'>"
+        f"━●━</span> {html.escape(label)}</span>"
+        for index, label in enumerate(labels)
+    )
+    return (
+        "<div style='padding-left:70px; font-size:13px; color:#333; display:flex; "
+        f"flex-wrap:wrap; column-gap:18px; row-gap:4px; max-width:570px'>{items}</div>"
+        if labels
+        else ""
+    )

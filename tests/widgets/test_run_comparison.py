@@ -237,3 +237,64 @@ def test_one_epoch_runs_stay_separate_lines(tmp_path, model):
     assert panel._lines.y.shape == (2, 2)
     np.testing.assert_allclose(panel._lines.y[:, 0], [0.6, 0.3])
     assert panel.compared == ["adam, lr 0.001", "sgd, lr 0.1"]
+
+
+def _axes(panel):
+    (chart,) = widgets_with(panel, "dw-compare-chart")
+    return chart.axes
+
+
+def test_the_accuracy_axis_has_round_unique_ticks_each_labelled_with_its_value(tmp_path, model):
+    store = RunStore(tmp_path / "close")
+    _save(store, model, "run-a", SGD, [0.912, 0.94, 0.956], "2026-01-01T10:00:00+00:00")
+    _save(store, model, "run-b", RMSPROP, [0.915, 0.93, 0.951], "2026-01-01T11:00:00+00:00")
+    panel = RunComparison(store)
+    panel.selected = ["run-b", "run-a"]
+    _, accuracy = _axes(panel)
+    values, labels = list(accuracy.tick_values), list(accuracy.tick_labels.values())
+    assert len(labels) == len(set(labels)) == len(values) <= 6
+    for value, label in zip(values, labels, strict=True):
+        assert float(label.removesuffix("%")) == pytest.approx(value * 100)
+    # Every point within the axis, the axis within 0-100%.
+    assert 0.0 <= accuracy.scale.min <= 0.912 and 0.956 <= accuracy.scale.max <= 1.0
+    assert accuracy.label == "Validation accuracy"
+
+
+def test_one_epoch_runs_sit_mid_axis_on_a_whole_epoch_tick(tmp_path, model):
+    store = RunStore(tmp_path / "one")
+    _save(store, model, "run-1", SGD.replace(epochs=1), [0.3], "2026-01-01T10:00:00+00:00")
+    panel = RunComparison(store)
+    panel.selected = ["run-1"]
+    epoch, _ = _axes(panel)
+    assert list(epoch.tick_values) == [1.0] and epoch.tick_labels == {"1": "1"}
+    assert (epoch.scale.min, epoch.scale.max) == (0.5, 1.5)
+    assert epoch.label == "Epoch"
+    panel.selected = []  # nothing ticked: still whole epochs, and 0-100%
+    epoch, accuracy = _axes(panel)
+    assert list(epoch.tick_values) == [1.0] and accuracy.scale.max == 1.0
+
+
+def test_a_run_cut_short_is_labelled_with_the_epochs_it_ran(tmp_path, model):
+    store = RunStore(tmp_path / "cut")
+    _save(
+        store,
+        model,
+        "run-cut",
+        ADAM.replace(epochs=20),
+        [0.9, 0.92, 0.93],
+        "2026-01-01T10:00:00+00:00",
+        "stopped",
+    )
+    _save(
+        store,
+        model,
+        "run-full",
+        ADAM.replace(epochs=3),
+        [0.9, 0.94, 0.95],
+        "2026-01-01T11:00:00+00:00",
+    )
+    panel = RunComparison(store)
+    panel.selected = ["run-full", "run-cut"]
+    assert panel.compared == ["epochs 3", "epochs 3 of 20, stopped"]
+    epoch, _ = _axes(panel)
+    assert list(epoch.tick_values) == [1.0, 2.0, 3.0]
