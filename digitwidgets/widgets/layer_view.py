@@ -11,6 +11,7 @@ import traitlets
 
 from digitwidgets.reading.inside.layers import ArchitectureError, LayerInfo, layer_probe
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
+from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, number_ticks, percent_ticks, show_ticks
 from digitwidgets.widgets.support import WAITING, png_bytes  # one message for a blank pad
 
 _MAP_SIZE = 84  # screen pixels per small map: 28x28 at 3, 14x14 at 6, ...
@@ -141,13 +142,14 @@ class LayerView(widgets.VBox):
         self._bars = bqplot.Bars(
             x=np.arange(10), y=np.zeros(10), scales=self._bar_scales(), colors=["#6baed6"]
         )
+        self._bar_axis = bqplot.Axis(scale=self._bars.scales["x"], label="Unit")
+        self._value_axis = bqplot.Axis(
+            scale=self._bars.scales["y"], side="left", label="Value", label_offset=LEFT_TITLE_OFFSET
+        )
         self._bar_figure = bqplot.Figure(
             marks=[self._bars],
-            axes=[
-                bqplot.Axis(scale=self._bars.scales["x"], label="unit", num_ticks=10),
-                bqplot.Axis(scale=self._bars.scales["y"], side="left", label="value"),
-            ],
-            fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
+            axes=[self._bar_axis, self._value_axis],
+            fig_margin={"top": 10, "bottom": 40, "left": 64, "right": 10},
             layout=widgets.Layout(width="560px", height="200px"),
         )
         self._bar_figure.add_class("dw-layer-bars")
@@ -353,10 +355,7 @@ class LayerView(widgets.VBox):
                     png_bytes(scaled(outputs[..., channel], low, high), _MAP_SIZE) if shown else b""
                 )
         else:
-            with self._bars.hold_sync():
-                self._bars.x = np.arange(len(outputs))
-                self._bars.y = np.asarray(outputs, dtype=float)
-            self._bar_figure.axes[0].label = "digit" if info.kind == "output" else "unit"
+            self._show_bars(np.asarray(outputs, dtype=float), info.kind == "output")
             if info.kind == "output":
                 title += ". The probability of each digit."
             else:
@@ -364,6 +363,27 @@ class LayerView(widgets.VBox):
         self._title.value = f"<div style='{_TEXT}'>{title}</div>"
         self._show_filters(info)
         self._show_enlarged()
+
+    def _show_bars(self, values: np.ndarray, probabilities: bool) -> None:
+        """A dense layer's values as bars: probabilities in percent (0, 50, 100%) against
+        the digit, activations against a unit labelled every tenth, on round ticks."""
+        with self._bars.hold_sync():
+            self._bars.x = np.arange(len(values))
+            self._bars.y = values
+        units = np.arange(len(values))
+        with self._bar_axis.hold_sync():
+            self._bar_axis.label = "Digit" if probabilities else "Unit"
+            # Every digit; a unit in ten of a wide layer (84 labels would overlap).
+            self._bar_axis.tick_values = units if len(units) <= 12 else units[::10]
+        if probabilities:
+            self._value_axis.label = "Probability"
+            show_ticks(self._value_axis, percent_ticks(most=3))
+        else:
+            self._value_axis.label = "Activation"
+            finite = values[np.isfinite(values)]
+            low = min(0.0, float(finite.min())) if finite.size else 0.0
+            high = max(0.0, float(finite.max())) if finite.size else 1.0
+            show_ticks(self._value_axis, number_ticks(low, high, most=5))
 
     def _show_filters(self, info: LayerInfo) -> None:
         kernels = self._probe.filters().get(info.name) if info.kind == "convolution" else None

@@ -19,10 +19,24 @@ from digitwidgets.learning.lr_finder import (
     format_rate,
 )
 from digitwidgets.learning.training.events import EventKind
+from digitwidgets.widgets.charts import decade_ticks, number_ticks, show_ticks
 
 _LOSS_COLOR = "#9ecae1"
 _SMOOTHED_COLOR = "#1f77b4"
 _SUGGESTION_COLOR = "#2e7d32"
+_LEGEND = (
+    "<div style='padding-left:48px; font-size:13px; color:#333; display:flex; "
+    "flex-wrap:wrap; column-gap:18px'>"
+    f"<span style='white-space:nowrap'><span style='color:{_LOSS_COLOR}; font-weight:700'>━━"
+    "</span> loss of each batch</span>"
+    f"<span style='white-space:nowrap'><span style='color:{_SMOOTHED_COLOR}; font-weight:700'>"
+    "━━</span> smoothed</span>"
+    f"<span style='white-space:nowrap'><span style='color:{_SUGGESTION_COLOR}'>┆</span> "
+    "suggested rate</span></div>"
+)
+# The rate axis reaches a little left of the first rate: its "1e-6" stays clear of the loss
+# axis's labels at the corner.
+_RATE_AXIS_START = START_LEARNING_RATE / 3
 _READY = (
     "Not sure which learning rate? Try rates from 1e-6 to 1 for a few seconds and see where "
     "the loss falls fastest."
@@ -97,6 +111,7 @@ class LearningRateFinder(widgets.VBox):
         # The chart is built by the first test: a bqplot figure hidden until then would still
         # be fetched and rendered by every page before it is usable (docs/benchmarks.md).
         self._figure = None
+        self._legend = None
         if trainer is not None:
             trainer.add_listener(self._on_training_event)
 
@@ -114,10 +129,10 @@ class LearningRateFinder(widgets.VBox):
         return Hyperparameters()
 
     def _build_figure(self) -> bqplot.Figure:
-        x_scale = bqplot.LogScale(min=START_LEARNING_RATE, max=END_LEARNING_RATE)
+        x_scale = bqplot.LogScale()
         # From 0 to a little above the untrained loss (set per test): a blown-up batch would
         # otherwise flatten the part that matters.
-        self._y_scale = y_scale = bqplot.LinearScale(min=0.0)
+        self._y_scale = y_scale = bqplot.LinearScale()
         # The suggestion's line spans the plot's height whatever the losses: its own 0..1 scale.
         height_scale = bqplot.LinearScale(min=0.0, max=1.0)
         empty = np.zeros(0)
@@ -150,18 +165,16 @@ class LearningRateFinder(widgets.VBox):
             font_weight="bolder",
             visible=False,
         )
+        # One tick a decade, 1e-6 ... 0.001 ... 1: a log axis labels 2..9 of each decade too.
+        rate_axis = bqplot.Axis(scale=x_scale, label="Learning rate (log scale)")
+        show_ticks(rate_axis, decade_ticks(START_LEARNING_RATE, END_LEARNING_RATE))
+        x_scale.min = _RATE_AXIS_START
+        self._loss_axis = bqplot.Axis(scale=y_scale, label="Loss", side="left")
+        self._loss_ticks = number_ticks(0.0, 3.0, most=5)
+        show_ticks(self._loss_axis, self._loss_ticks)
         figure = bqplot.Figure(
             marks=[self._loss_line, self._smoothed_line, self._marker, self._marker_label],
-            axes=[
-                bqplot.Axis(
-                    scale=x_scale,
-                    label="learning rate",
-                    tick_format=".0e",
-                    # One tick a decade: a log axis labels 2..9 of each decade too, unreadable.
-                    tick_values=np.logspace(-6, 0, 7),
-                ),
-                bqplot.Axis(scale=y_scale, label="loss", side="left", tick_format=".1f"),
-            ],
+            axes=[rate_axis, self._loss_axis],
             title="Loss while the learning rate rises",
             fig_margin={"top": 40, "bottom": 42, "left": 48, "right": 16},
             layout=widgets.Layout(width="400px", max_width="100%", height="240px", display="none"),
@@ -183,7 +196,9 @@ class LearningRateFinder(widgets.VBox):
         self._apply.layout.display = "none"
         if self._figure is None:  # before the start: the test's worker updates its marks
             self._figure = self._build_figure()
-            self.children = (*self.children, self._figure)
+            self._legend = widgets.HTML(_LEGEND, layout=widgets.Layout(display="none"))
+            self._legend.add_class("dw-lr-finder-legend")
+            self.children = (*self.children, self._figure, self._legend)
         self._marker.visible = self._marker_label.visible = False
         try:
             self._test.start(self.hyperparameters, self._data, **options)
@@ -191,7 +206,7 @@ class LearningRateFinder(widgets.VBox):
             self.set_trait("running", False)
             self.set_trait("status", f"Could not start: {error}")
             return
-        self._figure.layout.display = None
+        self._figure.layout.display = self._legend.layout.display = None
 
     def stop(self) -> None:
         """End the test after its current batch (a suggestion is made from what ran)."""
@@ -216,7 +231,11 @@ class LearningRateFinder(widgets.VBox):
     def _on_result(self, result: LearningRateRange) -> None:
         # The test's event worker: update marks and traits only.
         if len(result.smoothed) and np.isfinite(result.smoothed[0]):
-            self._y_scale.max = float(1.5 * max(result.smoothed[0], result.smoothed.min()))
+            top = float(1.5 * max(result.smoothed[0], result.smoothed.min()))
+            ticks = number_ticks(0.0, top, most=5)
+            if ticks != self._loss_ticks:  # results come a few times a second
+                self._loss_ticks = ticks
+                show_ticks(self._loss_axis, ticks)
         with self._loss_line.hold_sync():
             self._loss_line.x = result.learning_rates
             self._loss_line.y = result.losses

@@ -146,3 +146,22 @@ def test_a_new_model_redraws_the_filters_and_maps(pretrained, digits):
     np.testing.assert_allclose(
         view.enlarged_values(), keras_output(other, "c1", digits[0].image)[..., 0], atol=1e-5
     )
+
+
+def test_probabilities_read_in_percent_and_a_wide_layer_labels_every_tenth_unit(pretrained, digits):
+    view = LayerView(pretrained, digits[1])
+    strip_button(view, "probabilities").click()
+    units, values = view._bar_figure.axes
+    assert units.label == "Digit" and list(units.tick_values) == list(range(10))
+    assert values.label == "Probability"
+    assert list(values.tick_values) == [0.0, 0.5, 1.0]
+    assert list(values.tick_labels.values()) == ["0%", "50%", "100%"]
+    assert (values.scale.min, values.scale.max) == (0.0, 1.0)
+    strip_button(view, "f6").click()
+    units, values = view._bar_figure.axes
+    assert units.label == "Unit" and list(units.tick_values) == list(range(0, 84, 10))
+    assert values.label == "Activation"
+    labels = list(values.tick_labels.values())
+    assert len(labels) == len(set(labels)) <= 6
+    assert values.scale.min <= min(0.0, float(view._bars.y.min()))
+    assert values.scale.max >= float(view._bars.y.max())

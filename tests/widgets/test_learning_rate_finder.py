@@ -109,3 +109,28 @@ def test_bad_settings_are_explained_and_nothing_runs(small_data):
     finder.find()
     assert finder.status.startswith("Could not start: batch_size must be at most")
     assert not finder.running and finder.value is None
+
+
+def test_the_chart_reads_in_decades_with_round_losses_and_a_legend(finished):
+    finder, _, _ = finished
+    figure = find_widget(finder, "dw-lr-finder-chart")
+    rate, loss = figure.axes
+    assert rate.label == "Learning rate (log scale)" and loss.label == "Loss"
+    assert list(rate.tick_values) == pytest.approx([10.0**p for p in range(-6, 1)])
+    assert list(rate.tick_labels.values()) == [
+        "1e-6",
+        "1e-5",
+        "0.0001",
+        "0.001",
+        "0.01",
+        "0.1",
+        "1",
+    ]
+    # The first decade stands off the loss axis, whose labels sit at the corner.
+    assert rate.scale.min < 1e-6 and rate.scale.max == 1.0
+    labels = list(loss.tick_labels.values())
+    assert loss.scale.min == 0.0 and len(labels) == len(set(labels)) <= 6
+    assert loss.scale.max >= max(finder._smoothed_line.y[:1]) and labels[0] == "0"
+    legend = find_widget(finder, "dw-lr-finder-legend")
+    assert legend.layout.display is None
+    assert "loss of each batch" in legend.value and "smoothed" in legend.value
