@@ -8,6 +8,7 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 import traitlets
+from ipycanvas import Canvas
 
 from digitwidgets.reading.inside.layers import ArchitectureError, LayerInfo, layer_probe
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
@@ -27,6 +28,8 @@ _STYLE = """<style>
 .dw-layers .dw-feature-map img, .dw-layers img.dw-feature-map, .dw-layers .dw-filter,
 .dw-layers img.dw-layers-input { image-rendering: pixelated; border: 1px solid #ccc; }
 .dw-layers .dw-layer-selected { outline: 2px solid #08519c; }
+.dw-layers .dw-feature-cell .dw-map-pick { position: absolute; left: 0; top: 0; z-index: 1;
+  cursor: crosshair; }
 </style>"""
 
 
@@ -106,6 +109,12 @@ class LayerView(widgets.VBox):
     message = traitlets.Unicode(
         "", read_only=True, help="Why nothing (or not everything) is shown; '' when all is."
     )
+    picked = traitlets.Tuple(
+        default_value=None,
+        allow_none=True,
+        help="The pixel last clicked in a map: (layer, map, row, column), 0-based; None "
+        "before a click or once another layer is shown.",
+    )
 
     def __init__(self, model=None, value: Recognition | None = None, **kwargs):
         """Build the view, then show ``model``'s layers for ``value``."""
@@ -133,7 +142,17 @@ class LayerView(widgets.VBox):
             button.add_class("dw-map-enlarge")
             button.on_click(lambda _button, channel=channel: self.enlarge(channel))
             caption = widgets.HTML(f"<div style='{_TEXT}'>map {channel + 1}</div>")
-            cell = widgets.VBox([image, caption, button], layout=widgets.Layout(margin="2px"))
+            # Over the map, a transparent canvas says which pixel was clicked (the button
+            # under it stays for the keyboard).
+            pick = Canvas(width=_MAP_SIZE, height=_MAP_SIZE)
+            pick.layout = widgets.Layout(width=f"{_MAP_SIZE}px", height=f"{_MAP_SIZE}px")
+            pick.add_class("dw-map-pick")
+            pick.on_mouse_down(
+                lambda x, y, channel=channel: self._on_map_click(
+                    channel, x / _MAP_SIZE, y / _MAP_SIZE
+                )
+            )
+            cell = widgets.VBox([image, caption, button, pick], layout=widgets.Layout(margin="2px"))
             cell.add_class("dw-feature-cell")
             self._maps.append(image)
             self._cells.append(cell)
@@ -198,6 +217,11 @@ class LayerView(widgets.VBox):
         """Enlarge map ``channel`` of the shown layer (None closes the enlarged map)."""
         self.enlarged = channel
 
+    def pick(self, channel: int, row: int, column: int) -> None:
+        """Enlarge map ``channel`` and set ``picked`` to its pixel (as clicking it does)."""
+        self.enlarge(channel)
+        self.picked = (self.layer, channel, row, column)
+
     def enlarged_values(self) -> np.ndarray | None:
         """The values of the enlarged map (its cells' hover text gives them), or None."""
         return self._zoom_values
@@ -249,8 +273,20 @@ class LayerView(widgets.VBox):
             else:
                 button.remove_class(_SELECTED)
         self.enlarged = None
+        self.picked = None
         if self._probe is not None:
             self._show_layer()
+
+    def _on_map_click(self, channel: int, across: float, down: float) -> None:
+        # across, down: where in the map (0..1) the click was.
+        outputs = None if self._outputs is None else self._outputs.get(self.layer)
+        if outputs is None or outputs.ndim != 3 or channel >= outputs.shape[-1]:
+            self.enlarge(channel)
+            return
+        rows, columns = outputs.shape[:2]
+        row = min(rows - 1, max(0, int(down * rows)))
+        column = min(columns - 1, max(0, int(across * columns)))
+        self.pick(channel, row, column)
 
     @traitlets.observe("enlarged")
     def _on_enlarged_change(self, _change) -> None:

@@ -56,6 +56,8 @@ class TrainingEvent:
     ``batch_points`` (on ``BATCH`` and ``EPOCH`` events) holds every batch since the previous
     such event as ``(position in epochs, loss, accuracy)``, the logs' running means: events
     are thinned, the curve a chart draws from them need not be.
+    ``distributions`` is how the weights have moved so far (``learning.distributions``), or
+    None when the run does not record it.
     """
 
     kind: EventKind
@@ -74,6 +76,7 @@ class TrainingEvent:
     save_error: str = ""
     learning_rate: float | None = None
     batch_points: tuple = ()
+    distributions: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "kind", EventKind(self.kind))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ...background import Throttle
 from ...keras_import import keras
 from .. import augmentation
+from ..distributions import DistributionRecorder, Distributions
 from .events import EventKind, TrainingEvent
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -87,10 +88,13 @@ class RunProgress:
         *,
         batch_interval: float = 0.25,
         learning_rate: float | None = None,
+        distributions: DistributionRecorder | None = None,
     ):
         """A run of ``epochs`` x ``batches`` that started at ``time.monotonic()`` ``clock``.
 
         ``learning_rate`` is the rate the run starts with (recorded per epoch in the history).
+        ``distributions`` records how the weights move at each epoch's end (every event
+        then carries the run's ``Distributions`` so far).
         """
         self.run_id = run_id
         self.epochs = epochs
@@ -108,6 +112,8 @@ class RunProgress:
         # Where a person steered the rate: {"epoch", "batch" (0-based, the first batch at the
         # new rate), "learning_rate"}, as RunRecord.lr_changes keeps them.
         self.lr_changes: list[dict] = []
+        self.recorder = distributions
+        self.distributions: Distributions | None = None
         # The snapshot sent at the latest epoch end: Keras ends every epoch, a stopped one
         # too, after its last batch, so it holds the run's final weights once fit returns.
         self.last_snapshot: ModelSnapshot | None = None
@@ -123,6 +129,12 @@ class RunProgress:
         self.epoch = epoch
         self.batch = 0
         self._epoch_loss = 0.0
+
+    def batch_begun(self, batch: int, model) -> None:
+        """Batch ``batch`` (0-based) of the epoch starts; before the last one, the recorder
+        keeps the weights it starts from."""
+        if self.recorder is not None and batch == self.batches - 1:
+            self.recorder.step_begins(model)
 
     def batch_ended(self, logs: dict) -> bool:
         """A batch ended with ``logs`` (the epoch's running means); False if it diverged."""
@@ -169,6 +181,8 @@ class RunProgress:
             # The rate at the epoch's end: a steered run's schedule, epoch by epoch.
             self.history.setdefault("learning_rate", []).append(self.learning_rate)
         self.last_logs = self.epoch_logs = logs
+        if self.recorder is not None:
+            self.distributions = self.recorder.epoch_ended(model)
         self.last_snapshot = ModelSnapshot(model)
         points = self._take_batch_points()
         self.send(
@@ -200,6 +214,7 @@ class RunProgress:
         remaining = elapsed / self.step * (total - self.step) if self.step else None
         fields.setdefault("remaining", remaining)
         fields.setdefault("learning_rate", self.learning_rate)
+        fields.setdefault("distributions", self.distributions)
         return TrainingEvent(
             kind,
             self.run_id,
@@ -248,6 +263,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.progress.epoch_begun(epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
+        self.progress.batch_begun(batch, self.model)
         # The training thread, between two batches: the only safe moment to steer.
         if self.requested_learning_rate is None:
             return

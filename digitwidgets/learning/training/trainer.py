@@ -230,13 +230,14 @@ class Trainer(background.Announcer[TrainingEvent]):
             self._waiting_at_hold = False
 
     def _train(self, run_id, hp, x_train, y_train, n_validation, data_info, sweep) -> None:
+        from ..distributions import GRADIENT_BATCH, DistributionRecorder
         from ..model import build_lenet5
-        from .data import datasets
+        from .data import datasets, fixed_batch, training_size
         from .progress import ProgressCallback, RunProgress
 
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         clock = time.monotonic()
-        n_train = len(x_train) - n_validation
+        n_train = training_size(hp, len(x_train), n_validation)
         batches = math.ceil(n_train / hp.batch_size)
         progress = RunProgress(
             run_id,
@@ -246,6 +247,9 @@ class Trainer(background.Announcer[TrainingEvent]):
             self._send,
             batch_interval=self.batch_interval,
             learning_rate=hp.learning_rate,
+            distributions=DistributionRecorder(
+                *fixed_batch(hp, x_train, y_train, min(GRADIENT_BATCH, n_train))
+            ),
         )
         self._send(
             TrainingEvent(
@@ -327,6 +331,7 @@ class Trainer(background.Announcer[TrainingEvent]):
                 message=message,
                 sweep=sweep,
                 lr_changes=progress.lr_changes,
+                distributions=progress.distributions,
             )
         except Exception as exc:
             log.warning("Run %s was not saved: %s", run_id, exc)
