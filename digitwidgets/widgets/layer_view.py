@@ -169,7 +169,7 @@ class LayerView(widgets.VBox):
             marks=[self._bars],
             axes=[self._bar_axis, self._value_axis],
             fig_margin={"top": 10, "bottom": 40, "left": 64, "right": 10},
-            layout=widgets.Layout(width="560px", height="200px"),
+            layout=widgets.Layout(width="100%", max_width="560px", height="200px"),
         )
         self._bar_figure.add_class("dw-layer-bars")
 
@@ -409,8 +409,12 @@ class LayerView(widgets.VBox):
         units = np.arange(len(values))
         with self._bar_axis.hold_sync():
             self._bar_axis.label = "Digit" if probabilities else "Unit"
-            # Every digit; a unit in ten of a wide layer (84 labels would overlap).
-            self._bar_axis.tick_values = units if len(units) <= 12 else units[::10]
+            # Every digit; a unit in ten of a wide layer (84 labels would overlap). An ordinal
+            # axis ticks every category whatever tick_values says: the others' labels are "".
+            self._bar_axis.tick_labels = {
+                str(unit): str(unit) if len(units) <= 12 or unit % 10 == 0 else ""
+                for unit in units
+            }
         if probabilities:
             self._value_axis.label = "Probability"
             show_ticks(self._value_axis, percent_ticks(most=3))

@@ -172,7 +172,7 @@ class RunComparison(widgets.VBox):
             axes=[self._epoch_axis, self._accuracy_axis],
             title="Validation accuracy of the ticked runs",
             fig_margin={"top": 40, "bottom": 50, "left": 70, "right": 20},
-            layout=widgets.Layout(width="640px", height="340px"),
+            layout=widgets.Layout(width="100%", max_width="640px", height="340px"),
         )
         figure.add_class("dw-compare-chart")
         return lines, figure
@@ -273,18 +273,25 @@ class RunComparison(widgets.VBox):
 
     def _update_chart(self) -> None:
         records = [self._records[run_id] for run_id in self.selected if run_id in self._records]
-        curves = [record.history.get("val_accuracy") or [] for record in records]
-        # At least two columns: bqplot squeezes a (n, 1) array into one line of n points.
-        longest = max([2, *(len(curve) for curve in curves)])
-        # One row per run, padded with NaN: bqplot draws rows of different lengths as gaps.
-        y = np.full((len(curves), longest), np.nan)
-        for row, curve in enumerate(curves):
-            y[row, : len(curve)] = curve
-        x = np.tile(np.arange(1, longest + 1, dtype=float), (len(curves), 1))
         labels = [
             _said_as_run(record, label)
             for record, label in zip(records, curve_labels(records), strict=True)
         ]
+        curves = [record.history.get("val_accuracy") or [] for record in records]
+        missing = [r.run_id for r, curve in zip(records, curves, strict=True) if not curve]
+        # A run with nothing to draw gets no line: its markers would sit in a corner.
+        drawn = [(label, curve) for label, curve in zip(labels, curves, strict=True) if curve]
+        labels = [label for label, _ in drawn]
+        curves = [curve for _, curve in drawn]
+        # At least two columns: bqplot squeezes a (n, 1) array into one line of n points.
+        longest = max([2, *(len(curve) for curve in curves)])
+        # One row per run, a shorter one padded with its own last point again: bqplot draws
+        # the markers of NaN padding in the plot's corner.
+        x = np.ones((len(curves), longest))
+        y = np.zeros((len(curves), longest))
+        for row, curve in enumerate(curves):
+            x[row] = [min(i, len(curve)) for i in range(1, longest + 1)]
+            y[row] = [curve[min(i, len(curve)) - 1] for i in range(1, longest + 1)]
         # Whole epochs, half an epoch of room at each end (a one-epoch run's dots sit mid-
         # chart, not on the axis line); round percents around the curves, within 0-100%.
         ran = max([1, *(len(curve) for curve in curves)])
@@ -296,7 +303,6 @@ class RunComparison(widgets.VBox):
             self._lines.labels = labels
         self._legend.value = _legend_html(labels)
         self.set_trait("compared", labels)
-        missing = [r.run_id for r, curve in zip(records, curves, strict=True) if not curve]
         if missing:
             self.set_trait(
                 "status", f"No validation accuracy to draw for run {', '.join(missing)}."
