@@ -371,7 +371,9 @@ class SweepPanel(widgets.VBox):
         with self._lines.hold_sync():
             self._lines.x = x
             self._lines.y = y
-            self._lines.labels = [f"{second} {format_value(v)}" for v in series] if second else []
+            self._lines.labels = (
+                [f"{FIELDS[second].label} {format_value(v)}" for v in series] if second else []
+            )
             self._lines.display_legend = second is not None
         point_x = [_x_value(name, best.values[name])] if best else []
         point_y = [best.val_accuracy] if best else []

@@ -299,3 +299,23 @@ def test_after_a_sweep_the_model_in_use_is_its_best_run_and_says_so():
         "the best of your sweep's 3 runs: Learning rate 0.003 (93.1% validation accuracy), run run1"
     )
     assert panel.best.startswith("Best: learning_rate 0.003: 93.1%")
+
+
+def test_a_two_setting_sweep_names_its_series_in_words_on_a_linear_axis_of_its_values():
+    trainer = _ScriptedTrainer()
+    panel = SweepPanel(trainer, TINY, data=None)
+    find_widget(panel, "dw-sweep-setting").value = "dropout"
+    find_widget(panel, "dw-sweep-values").value = "0, 0.2, 0.5"
+    find_widget(panel, "dw-sweep-setting-2").value = "optimizer"
+    find_widget(panel, "dw-sweep-values-2").value = "adam, sgd"
+    panel.start()
+    for accuracy in (0.95, 0.80, 0.956, 0.81, 0.94, 0.79):
+        trainer.finish(accuracy)
+    chart = find_widget(panel, "dw-sweep-chart")
+    x_axis, y_axis = chart.axes
+    assert x_axis.label == "Dropout"
+    assert x_axis.tick_labels == {"0": "0.0", "0.2": "0.2", "0.5": "0.5"}
+    assert x_axis.scale.min < 0 < 0.5 < x_axis.scale.max
+    assert list(chart.marks[0].labels) == ["Optimizer adam", "Optimizer sgd"]
+    labels = list(y_axis.tick_labels.values())
+    assert len(labels) == len(set(labels)) and y_axis.scale.max <= 1.0
