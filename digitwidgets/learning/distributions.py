@@ -15,7 +15,9 @@ the run (``RunRecord.distributions``). No TensorFlow is imported until a recorde
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +28,8 @@ HEALTHY_RATIO = 1e-3
 RATIO_TOLERANCE = 10.0
 GRADIENT_BATCH = 32
 # Quantiles between the extremes are read from at most this many evenly spaced values of a
-# layer (f5 holds 48,120): within a percent of the exact ones, at a tenth of the cost.
-QUANTILE_SAMPLE = 8192
+# layer (f5 holds 48,120): close enough for bands drawn a few pixels wide, and cheap.
+QUANTILE_SAMPLE = 2048
 
 
 @dataclass(frozen=True)
@@ -173,23 +175,30 @@ class DistributionRecorder:
         self._images = images.astype(np.float32) / scale
         self._labels = np.asarray(labels).astype(np.int32)
         self._before: list[list[np.ndarray]] | None = None
-        self._gradient = None
+        self._gradient = None  # the traced gradient, found on the first epoch's end
         self.distributions = Distributions()
 
     def step_begins(self, model) -> None:
         """Keep the trainable weights before the epoch's last step."""
         self._before = [_values(layer) for layer in _trainable(model)]
 
-    def epoch_ended(self, model) -> Distributions:
-        """Measure every trainable layer now; return all epochs recorded so far."""
+    def epoch_ended(self, model, weights: list[np.ndarray] | None = None) -> Distributions:
+        """Measure every trainable layer now; return all epochs recorded so far.
+
+        ``weights`` is ``model.get_weights()`` if the caller has just taken it (read, never
+        written), saving a copy.
+        """
         layers = _trainable(model)
         gradients = self._gradients(model, layers)
         before, self._before = self._before, None
+        if weights is None:
+            weights = model.get_weights()
+        position = {id(variable): index for index, variable in enumerate(model.weights)}
         epoch = {}
         for index, layer in enumerate(layers):
-            weights = _values(layer)
-            ratio = update_ratio(before[index], weights) if before is not None else None
-            flat_weights = np.concatenate([w.ravel() for w in weights])
+            weights_of = [weights[position[id(v)]] for v in layer.trainable_weights]
+            ratio = update_ratio(before[index], weights_of) if before is not None else None
+            flat_weights = np.concatenate([w.ravel() for w in weights_of])
             flat_gradients = np.concatenate([g.ravel() for g in gradients[index]])
             epoch[layer.name] = (quantiles(flat_weights), quantiles(flat_gradients), ratio)
         self.distributions = self.distributions.added(epoch)
@@ -198,28 +207,55 @@ class DistributionRecorder:
     def _gradients(self, model, layers) -> list[list[np.ndarray]]:
         import tensorflow as tf
 
-        from ..keras_import import keras
-
-        variables = [v for layer in layers for v in layer.trainable_weights]
         if self._gradient is None:
-            # Traced once per run: an eager pass would cost more than the trace over a run.
-            @tf.function(reduce_retracing=True)
-            def gradient(images, labels):
-                with tf.GradientTape() as tape:
-                    predictions = model(images, training=False)
-                    loss = tf.reduce_mean(
-                        keras.losses.sparse_categorical_crossentropy(labels, predictions)
-                    )
-                return tape.gradient(loss, variables)
+            self._gradient = _gradient_function(model)
+        trainable = [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
+        non_trainable = [tf.convert_to_tensor(v.value) for v in model.non_trainable_variables]
+        values = self._gradient(trainable, non_trainable, self._images, self._labels)
+        by_variable = {
+            id(v): g.numpy() for v, g in zip(model.trainable_variables, values, strict=True)
+        }
+        return [[by_variable[id(v)] for v in layer.trainable_weights] for layer in layers]
 
-            self._gradient = gradient
-        values = [g.numpy() for g in self._gradient(self._images, self._labels)]
-        grouped, start = [], 0
-        for layer in layers:
-            count = len(layer.trainable_weights)
-            grouped.append(values[start : start + count])
-            start += count
-        return grouped
+
+_functions: dict[str, object] = {}
+_MAX_FUNCTIONS = 4
+_functions_lock = threading.Lock()
+
+
+def _gradient_function(model):
+    """The loss's gradient on a batch for ``model``'s architecture, traced once per
+    architecture: each run builds a new model, and a trace per run would cost more than all
+    its epochs' measurements (``bench/bench_distributions.py``)."""
+    import tensorflow as tf
+
+    from ..keras_import import keras
+
+    signature = json.dumps(model.get_config(), sort_keys=True, default=str)
+    with _functions_lock:
+        function = _functions.get(signature)
+        if function is not None:
+            return function
+        # The first model of the architecture is the template; any other's variables are
+        # passed in as values (Keras's stateless call), so the trace is shared.
+        template = model
+
+        @tf.function(reduce_retracing=True)
+        def gradient(trainable, non_trainable, images, labels):
+            with tf.GradientTape() as tape:
+                tape.watch(trainable)
+                predictions, _ = template.stateless_call(
+                    trainable, non_trainable, images, training=False
+                )
+                loss = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(labels, predictions)
+                )
+            return tape.gradient(loss, trainable)
+
+        _functions[signature] = gradient
+        while len(_functions) > _MAX_FUNCTIONS:
+            _functions.pop(next(iter(_functions)))
+        return gradient
 
 
 def _trainable(model) -> list:

@@ -36,10 +36,11 @@ class ModelSnapshot:
     normally the event worker. Thread-safe: every caller gets the same copy.
     """
 
-    def __init__(self, model):
-        """Copy ``model``'s weights now; its layers are read later, to build the copy."""
+    def __init__(self, model, weights=None):
+        """Copy ``model``'s weights now (or keep ``weights``, its ``get_weights()`` just
+        taken); its layers are read later, to build the copy."""
         self._template = model
-        self._weights = model.get_weights()
+        self._weights = weights if weights is not None else model.get_weights()
         self._lock = threading.Lock()
         self._copy = None
 
@@ -181,9 +182,10 @@ class RunProgress:
             # The rate at the epoch's end: a steered run's schedule, epoch by epoch.
             self.history.setdefault("learning_rate", []).append(self.learning_rate)
         self.last_logs = self.epoch_logs = logs
+        weights = model.get_weights()  # one copy, for the snapshot and the recorder
         if self.recorder is not None:
-            self.distributions = self.recorder.epoch_ended(model)
-        self.last_snapshot = ModelSnapshot(model)
+            self.distributions = self.recorder.epoch_ended(model, weights)
+        self.last_snapshot = ModelSnapshot(model, weights)
         points = self._take_batch_points()
         self.send(
             self.event(EventKind.EPOCH, time.monotonic(), logs, batch_points=points),
