@@ -4,7 +4,10 @@ Each helper returns ``Ticks``: where the scale starts and ends, the tick values 
 labels. ``show_ticks(axis, ticks)`` puts them on an axis and its scale. The labels travel
 as bqplot's ``tick_labels`` (value -> text), so a label always says the value its tick
 stands at ("95.5%" where the tick is at 0.955, "0.003" and "1e-6" on a log axis) instead of
-whatever a d3 format string would round it to.
+whatever a d3 format string would round it to; ``format``, a d3 format that writes the same
+text, is the axis's ``tick_format`` too: a page that updates a live axis has been seen to
+keep the previous ``tick_labels`` with the new tick values, and a value missing from them
+is then written by the format, the same way.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ _ROUND_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 @dataclass(frozen=True)
 class Ticks:
-    """An axis's domain (``low``..``high``), its tick values and the label of each."""
+    """An axis's domain (``low``..``high``), its tick values, the label of each, and a d3
+    format writing those labels where it can ("" where none does: a log axis's)."""
 
     low: float
     high: float
     values: tuple[float, ...]
     labels: tuple[str, ...]
+    format: str = ""
 
     def tick_labels(self) -> dict[str, str]:
         """The labels as bqplot's ``Axis.tick_labels`` wants them: keyed as JavaScript
@@ -102,7 +107,7 @@ def number_ticks(low: float, high: float, *, most: int = 6) -> Ticks:
     values = _multiples(low, high, step)
     decimals = _decimals(values)
     labels = tuple(f"{v:.{decimals}f}" for v in values)
-    return Ticks(values[0], values[-1], tuple(values), labels)
+    return Ticks(values[0], values[-1], tuple(values), labels, f".{decimals}f")
 
 
 def percent_ticks(fractions: Sequence[float] = (), *, margin: float = 0.02, most: int = 6) -> Ticks:
@@ -121,7 +126,7 @@ def percent_ticks(fractions: Sequence[float] = (), *, margin: float = 0.02, most
     percents = [v * 100 for v in values]
     decimals = _decimals(percents)
     labels = tuple(f"{p:.{decimals}f}%" for p in percents)
-    return Ticks(values[0], values[-1], tuple(values), labels)
+    return Ticks(values[0], values[-1], tuple(values), labels, f".{decimals}%")
 
 
 def whole_ticks(first: int, last: int, *, most: int = 8, margin: float = 0.0) -> Ticks:
@@ -134,7 +139,11 @@ def whole_ticks(first: int, last: int, *, most: int = 8, margin: float = 0.0) ->
     # ``first`` itself, and the round ones not crowding it.
     values = [first, *(v for v in multiples if v - first >= step / 2)]
     return Ticks(
-        values[0] - margin, values[-1] + margin, tuple(map(float, values)), tuple(map(str, values))
+        values[0] - margin,
+        values[-1] + margin,
+        tuple(map(float, values)),
+        tuple(map(str, values)),
+        ".0f",
     )
 
 
@@ -180,6 +189,7 @@ def value_ticks(values: Sequence[float], *, margin: float = 0.1) -> Ticks:
         chosen[-1] + margin * spread,
         tuple(chosen),
         tuple(f"{v:.{decimals}f}" for v in chosen),
+        f".{decimals}f",
     )
 
 
@@ -190,5 +200,6 @@ def show_ticks(axis, ticks: Ticks) -> None:
         scale.min = float(ticks.low)
         scale.max = float(ticks.high)
     with axis.hold_sync():
+        axis.tick_format = ticks.format or None
         axis.tick_values = np.asarray(ticks.values, dtype=float)
         axis.tick_labels = ticks.tick_labels()
