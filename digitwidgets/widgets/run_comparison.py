@@ -421,8 +421,9 @@ class RunComparison(widgets.VBox):
 def _legend_html(labels: list[str]) -> str:
     """Each curve's colour and label, wrapping under the chart."""
     items = "".join(
-        f"<span style='white-space:nowrap'><span style='color:{_COLORS[index % len(_COLORS)]}'>"
-        f"━●━</span> {html.escape(label)}</span>"
+        "<span class='dw-compare-curve' style='white-space:nowrap'>"
+        f"<span style='color:{_COLORS[index % len(_COLORS)]}'>"
+        f"━●━</span> <span class='dw-compare-label'>{html.escape(label)}</span></span>"
         for index, label in enumerate(labels)
     )
     return (

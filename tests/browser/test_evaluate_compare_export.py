@@ -82,7 +82,8 @@ def tick_every_run_until_overlaid(page, curves: int, timeout_s: float = 60) -> N
                 checkbox.click()  # not check(): that fails when the row is replaced meanwhile
         try:
             page.wait_for_function(
-                "n => document.querySelectorAll('.dw-compare-chart text.legendtext').length === n",
+                "n => document.querySelectorAll("
+                "'.dw-compare-legend .dw-compare-curve').length === n",
                 arg=curves,
                 timeout=5_000,
             )
@@ -146,7 +147,7 @@ def test_second_run_then_overlay_both(page, artifacts):
     rows = page.locator(".dw-run-row").count()  # 2, unless another test trained more first
     tick_every_run_until_overlaid(page, rows)
     legend = page.eval_on_selector_all(
-        ".dw-compare-chart text.legendtext", "els => els.map(e => e.textContent.trim())"
+        ".dw-compare-legend .dw-compare-label", "els => els.map(e => e.textContent.trim())"
     )
     assert len(legend) == rows and len(set(legend)) == rows, legend
     assert any(label.startswith("sgd") for label in legend)
@@ -196,7 +197,7 @@ def test_delete_a_run_after_confirming(page):
         "n => document.querySelectorAll('.dw-run-row').length === n", arg=rows - 1
     )
     page.wait_for_function(
-        "n => document.querySelectorAll('.dw-compare-chart text.legendtext').length === n",
+        "n => document.querySelectorAll('.dw-compare-legend .dw-compare-curve').length === n",
         arg=rows - 1,
     )
     assert page.locator(".dw-download-model a").count() == 0

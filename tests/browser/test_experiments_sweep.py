@@ -112,7 +112,15 @@ def test_a_link_opens_a_preheated_kernel_with_its_settings_and_a_sweep_marks_the
         )
         best = page.inner_text(".dw-sweep-best")
         assert best.startswith("Best: learning_rate "), best
+        # The pad reads with the best run, and the model line says so.
+        assert "the best of your sweep's 3 runs" in page.inner_text(".dw-model-label")
         page.locator(".dw-sweep-chart").scroll_into_view_if_needed()
+        # The swept rates are the ticks, written as typed; no percent above 100.
+        ticks = page.eval_on_selector_all(
+            ".dw-sweep-chart .tick text", "els => els.map(e => e.textContent.trim())"
+        )
+        assert {"0.005", "0.05", "0.3"} <= set(ticks), ticks
+        assert not any(t.endswith("%") and float(t[:-1]) > 100 for t in ticks), ticks
         page.screenshot(path=str(artifacts / "sweep-panel.png"), full_page=True)
         assert not page.locator("button.dw-train").is_disabled()
 

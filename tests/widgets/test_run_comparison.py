@@ -299,5 +299,9 @@ def test_a_run_cut_short_is_labelled_with_the_epochs_it_ran(tmp_path, model):
     panel = RunComparison(store)
     panel.selected = ["run-full", "run-cut"]
     assert panel.compared == ["epochs 3", "epochs 3 of 20, stopped"]
+    # The legend is HTML under the chart, one coloured entry per curve.
+    (legend,) = widgets_with(panel, "dw-compare-legend")
+    assert legend.value.count("class='dw-compare-curve'") == 2
+    assert "<span class='dw-compare-label'>epochs 3 of 20, stopped</span>" in legend.value
     epoch, _ = _axes(panel)
     assert list(epoch.tick_values) == [1.0, 2.0, 3.0]
