@@ -13,6 +13,8 @@ import numpy as np
 
 from .photo import PageInk
 
+# Pieces one above the other closer than this share of the frame's height are one digit.
+_NEAR_LINES = 0.15
 # Two pieces both at least this share of the taller's height are separate digits unless they
 # overlap side by side by this share of the narrower one (slanted digits written close).
 _TALL_PIECE = 0.6
@@ -34,7 +36,7 @@ _LINE_LIKE_ASPECT = 6
 _SHARED_HEIGHT = 0.4
 _WIDEST_GAP = 2.0
 # Ink whose edge is wider than this many pixels is a shadow's (its penumbra), not a pen's.
-_SOFTEST_INK_EDGE = 5.0
+_SOFTEST_INK_EDGE = 3.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +71,7 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
     height, width = page.labels.shape
     areas = np.bincount(page.labels.ravel())
     slopes = filters.sobel(page.strength)
-    pieces = []
+    pieces, soft_pieces = [], []
     for number, where in enumerate(ndimage.find_objects(page.labels), start=1):
         if where is None:
             continue
@@ -79,10 +81,12 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
             continue
         if bottom - top > _WIDEST_DIGIT * height or right - left > _WIDEST_DIGIT * width:
             continue  # across the whole frame: the rim of the page or of a shadow, a line
-        if _edge_width(page, slopes, number, where) > _SOFTEST_INK_EDGE:
-            continue
-        pieces.append((number, (top, left, bottom, right), int(areas[number])))
-    groups = _side_by_side(pieces)
+        piece = (number, (top, left, bottom, right), int(areas[number]))
+        soft = _edge_width(page, slopes, number, where) > _SOFTEST_INK_EDGE
+        (soft_pieces if soft else pieces).append(piece)
+    # In a sharp photo soft ink is a shadow's; when all of it is soft the photo is blurred,
+    # which ``photo_reading`` tells from the digits' edges.
+    groups = _side_by_side(pieces or soft_pieces, _NEAR_LINES * height)
     if len(groups) > 1:
         # A long thin straight piece beside other writing is a line the ruling missed (a
         # margin, a page's edge): a 1 is as tall as the digits beside it.
@@ -104,14 +108,18 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
 
 
 def _line_like(group: DigitInk, shape: tuple[int, int]) -> bool:
-    """True for thin, straight ink spanning most of the frame: a line, not a digit."""
+    """True for thin, straight ink spanning most of the frame: a line, not a digit.
+
+    Its length is its box's diagonal (a page's edge may lie slanted in the frame), its
+    thickness its ink over that length.
+    """
     top, left, bottom, right = group.box
-    long_side, short_side = sorted((bottom - top, right - left), reverse=True)
+    long_side = float(np.hypot(bottom - top, right - left))
     length = max((bottom - top) / shape[0], (right - left) / shape[1])
     thickness = group.mass / long_side
     return (
         length >= _LINE_LIKE_LENGTH
-        and long_side >= _LINE_LIKE_ASPECT * short_side
+        and long_side >= _LINE_LIKE_ASPECT * thickness
         and thickness <= _LINE_LIKE_THICKNESS * min(shape)
     )
 
@@ -137,7 +145,7 @@ def _neighbours(left: DigitInk, right: DigitInk) -> bool:
     return shared >= _SHARED_HEIGHT * min(left.height, right.height) and gap <= _WIDEST_GAP * taller
 
 
-def _side_by_side(pieces: list[tuple[int, tuple[int, int, int, int], int]]) -> list[DigitInk]:
+def _side_by_side(pieces: list[tuple[int, tuple, int]], near: float) -> list[DigitInk]:
     """Groups of pieces joined when they overlap (or nearly) along the line of writing."""
     parent = list(range(len(pieces)))
 
@@ -149,7 +157,7 @@ def _side_by_side(pieces: list[tuple[int, tuple[int, int, int, int], int]]) -> l
 
     for first in range(len(pieces)):
         for second in range(first + 1, len(pieces)):
-            if one_digit(pieces[first][1], pieces[second][1]):
+            if one_digit(pieces[first][1], pieces[second][1], near):
                 parent[root(first)] = root(second)
     members: dict[int, list[int]] = {}
     for index in range(len(pieces)):
@@ -168,11 +176,13 @@ def _side_by_side(pieces: list[tuple[int, tuple[int, int, int, int], int]]) -> l
     return groups
 
 
-def one_digit(first: tuple[int, int, int, int], second: tuple[int, int, int, int]) -> bool:
-    """True when two pieces of ink are parts of one digit.
+def one_digit(first: tuple, second: tuple, near: float = 0.0) -> bool:
+    """True when two pieces of ink, boxes (top, left, bottom, right), are parts of one digit.
 
     They overlap side by side (or nearly), and not as two slanted digits written close do:
-    those are both tall and overlap only at their edges.
+    those are both tall and overlap only at their edges. One above the other, they are
+    farther apart than the taller's height and than ``near`` pixels only when they are two
+    lines of writing (a blurred or broken stroke leaves gaps shorter than its pieces).
     """
     heights = sorted((first[2] - first[0], second[2] - second[0]))
     gap = _SAME_DIGIT_GAP * heights[1]
@@ -180,7 +190,8 @@ def one_digit(first: tuple[int, int, int, int], second: tuple[int, int, int, int
     if overlap <= -gap:
         return False
     # Far above or below is another line of writing, not the same digit.
-    if first[0] - heights[1] >= second[2] or second[0] - heights[1] >= first[2]:
+    apart = max(heights[1], near)
+    if first[0] - apart >= second[2] or second[0] - apart >= first[2]:
         return False
     narrower = min(first[3] - first[1], second[3] - second[1])
     both_tall = heights[0] >= _TALL_PIECE * heights[1]

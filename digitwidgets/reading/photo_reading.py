@@ -37,6 +37,9 @@ _SOFT_EDGE = 0.03
 # An edge spread over more than this share of the digit's height (and 4 px) is a blur.
 _BLURRIEST_EDGE = 0.12
 _SOFTEST_SHARP_EDGE = 4.0
+# Contrast and slope are taken at this percentile of the digit's box: its strokes and their
+# edges, not one noisy pixel.
+_STEEP_SHARE = 97
 # A smudge darker than this (smoothed) is writing, however blurred; paper's grain is lighter.
 _SMUDGE_CONTRAST = 0.03
 _SMUDGE_SMOOTHING = 4.0
@@ -191,10 +194,10 @@ def _blurred(page: PageInk, digits: list[DigitInk]) -> bool:
         row, col = row + margin_rows, col + margin_cols
         height = min(rows, cols) // 4
         region = smooth[max(row - height, 0) : row + height, max(col - height, 0) : col + height]
-    contrast = float(region.max()) if region.size else 0.0
+    contrast = float(np.percentile(region, _STEEP_SHARE)) if region.size else 0.0
     if contrast < _SMUDGE_CONTRAST:
         return False
-    slope = float(filters.sobel(region).max()) * 4  # Sobel averages 4 differences
+    slope = float(np.percentile(filters.sobel(region), _STEEP_SHARE)) * 4  # Sobel: 4 differences
     edge = contrast / max(slope, 1e-6)
     return edge > max(_SOFTEST_SHARP_EDGE, _BLURRIEST_EDGE * height)
 

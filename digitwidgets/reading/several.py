@@ -27,6 +27,9 @@ from .preprocessing import (
 )
 from .recognition import Recognition, read
 
+# Strokes one above the other closer than this share of the pad's height are one digit.
+_NEAR_LINES = 0.15
+
 
 @dataclass(frozen=True, eq=False)
 class Number:
@@ -111,7 +114,7 @@ def split_drawing(drawing: Drawing) -> list[Drawing]:
     for stroke in strokes:
         low, high = stroke.min(axis=0) - half_pen, stroke.max(axis=0) + half_pen
         boxes.append((low[1], low[0], high[1], high[0]))  # top, left, bottom, right
-    groups = _joined(boxes)
+    groups = _joined(boxes, _NEAR_LINES * drawing.height)
     groups.sort(key=lambda members: min(boxes[i][1] + boxes[i][3] for i in members))
     return [
         Drawing(
@@ -124,7 +127,7 @@ def split_drawing(drawing: Drawing) -> list[Drawing]:
     ]
 
 
-def _joined(boxes: list[tuple[float, float, float, float]]) -> list[list[int]]:
+def _joined(boxes: list[tuple[float, float, float, float]], near: float) -> list[list[int]]:
     """Indices of boxes grouped: two boxes in one group when ``one_digit`` says so."""
     parent = list(range(len(boxes)))
 
@@ -136,7 +139,7 @@ def _joined(boxes: list[tuple[float, float, float, float]]) -> list[list[int]]:
 
     for first in range(len(boxes)):
         for second in range(first + 1, len(boxes)):
-            if one_digit(boxes[first], boxes[second]):
+            if one_digit(boxes[first], boxes[second], near):
                 parent[root(first)] = root(second)
     groups: dict[int, list[int]] = {}
     for index in range(len(boxes)):
