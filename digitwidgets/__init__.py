@@ -62,6 +62,8 @@ _EXPORTS = {
     "ExportPanel": "widgets",
     "LayerView": "widgets",
     "DigitMap": "widgets",
+    "NumberExplanation": "widgets",
+    "WeightDistributions": "widgets",
     "SweepPanel": "widgets",
     "SettingsLink": "widgets",
     "Sweep": "learning.sweeps",

@@ -20,12 +20,14 @@ _EXPORTS = {
     "ImageUpload": "image_upload",
     "LayerView": "layer_view",
     "LearningRateFinder": "learning_rate_finder",
+    "NumberExplanation": "number_explanation",
     "PredictionView": "prediction_view",
     "RunComparison": "run_comparison",
     "SettingsLink": "settings_link",
     "SweepPanel": "sweep_panel",
     "TrainingChart": "training_chart",
     "TrainingPanel": "training_panel",
+    "WeightDistributions": "weight_distributions",
 }
 
 __all__ = sorted(_EXPORTS)
