@@ -371,6 +371,42 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                 )
             )
         return out
+    if name == "photos":
+        phone = figures["phone_photo"]
+        worst = min(figures["variations"], key=figures["variations"].get)
+        return [
+            (
+                f"Photos of digits on paper ({figures['photos']}): read right by the photo path "
+                "(the old upload path)",
+                "",
+                f"{figures['accuracy']:.1%} ({figures['old_path_accuracy']:.1%}); weakest: "
+                f"{worst} {figures['variations'][worst]:.1%}",
+                _verdict(figures.get("passed")),
+            ),
+            (
+                "A 12-megapixel phone photo read, decoding included: median (decode alone)",
+                f"< {figures['target_median_ms']:.0f} ms",
+                f"{phone['median_ms']:.0f} ms ({phone['decode_median_ms']:.0f} ms)",
+                _verdict(phone["median_ms"] < figures["target_median_ms"]),
+            ),
+        ]
+    if name == "distributions":
+        return [
+            (
+                f"Recording how the weights move, {figures['epochs']} epochs: the recorder's "
+                "share of the run (ms per epoch)",
+                f"≤ {figures['target_share']:.0%}",
+                f"{figures['recorder_share_median']:.2%} "
+                f"({figures['recorder_ms_per_epoch']:.0f} ms)",
+                _verdict(figures.get("passed")),
+            ),
+            (
+                "The same run with the recorder / without: wall time, processor time (medians)",
+                "",
+                f"{figures['ratio_median']:.3f}, {figures['cpu_ratio_median']:.3f}",
+                "",
+            ),
+        ]
     return [("(figures)", "", "see benchmarks.json", "")]
 
 
@@ -388,6 +424,8 @@ TITLES = {
     "capacity": "7. How many people one machine holds",
     "crowd": "8. A burst of page loads against the kernel cap",
     "inside": "9. Inside the network: layer outputs, maps of digits",
+    "photos": "11. Photos of digits written on paper",
+    "distributions": "12. What recording the weights' distributions costs a run",
 }
 
 
@@ -572,6 +610,14 @@ def _readme_row(name: str, figures: dict) -> tuple[str, str, str, str] | None:
             f"{shipped[0]['drawn_mnist']:.1%}; {shipped[0]['mnist_test']:.1%}",
             "",
         )
+    if name == "photos":
+        phone = figures["phone_photo"]
+        return (
+            "Photos of digits written on paper: read right; a 12-megapixel photo, median",
+            f"< {figures['target_median_ms']:.0f} ms",
+            f"{figures['accuracy']:.1%}; {phone['median_ms']:.0f} ms",
+            _verdict(figures.get("passed")),
+        )
     if name == "capacity":
         return (
             "People drawing at once while one page trains, the digit shown within "
@@ -600,6 +646,7 @@ README_ORDER = (
     "training_overhead",
     "time_to_interactive",
     "handwriting",
+    "photos",
     "sweep",
     "kernel_memory",
     "kernel_start",
