@@ -133,6 +133,9 @@ class Dashboard(widgets.VBox):
         # A new drawing or upload shows; a new model's reading of them does not switch the
         # view to them: the view reads again what it shows itself.
         show_new_inputs(self.pad, self.prediction)
+        # A new picture takes the pad's place: its old strokes go (registered first, so the
+        # picture is shown after the cleared pad's empty reading).
+        self.upload.observe(self._on_new_upload, "value")
         show_new_inputs(self.upload, self.prediction)
         self.handwriting = HandwritingPanel(self.current, data)
         # The drawing first: the panel files each answer with the drawing it was given.
@@ -230,6 +233,11 @@ class Dashboard(widgets.VBox):
         ]
         self.add_class("dw-dashboard")
 
+    def _on_new_upload(self, change) -> None:
+        old, new = change["old"], change["new"]
+        if new is not None and (old is None or new.preprocessed is not old.preprocessed):
+            self.pad.clear()
+
     def _on_page_built(self) -> None:
         # The pretrained model's loader changes the model line and the pad's message; a link's
         # query (a preheated kernel receives it on a thread as its visitor arrives) changes
@@ -280,8 +288,9 @@ class Dashboard(widgets.VBox):
         """Build step 4 (evaluation, run comparison, export) if it is not built yet."""
         if self.evaluation is not None:
             return
+        # A test digit clicked in the gallery or on the map is read there, beside the click:
+        # step 3 and the handwriting panel stay with the visitor's own drawing or picture.
         self.evaluation = EvaluationPanel(self.data)
-        self.evaluation.on_image_selected(self._show_recognition)
         self.export = ExportPanel(run=self._latest_run)
         self.export.follow(self.trainer)
         self.runs = RunComparison(self.trainer.store)
@@ -299,7 +308,6 @@ class Dashboard(widgets.VBox):
         traitlets.dlink((self.current, "description"), (self.digit_map, "model_description"))
         traitlets.dlink((self.current, "model"), (self.digit_map, "model"))
         traitlets.dlink((self.prediction, "value"), (self.digit_map, "value"))
-        self.digit_map.on_image_selected(self._show_recognition)
         self.evaluation.observe(self._on_cell_selected, "cell")
         self.sweeps = SweepPanel(self.trainer, self.controls, self.data)
         traitlets.dlink((self.sweeps, "running"), (self.training_panel, "locked"))
@@ -345,9 +353,6 @@ class Dashboard(widgets.VBox):
 
     def _on_description_change(self, change) -> None:
         self.set_trait("model_description", change["new"])
-
-    def _show_recognition(self, recognition) -> None:
-        self.prediction.value = recognition
 
     def _on_run_loaded(self, model, record) -> None:
         self.current.set(

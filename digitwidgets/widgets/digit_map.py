@@ -24,7 +24,8 @@ from digitwidgets.reading.inside.projection import (
 )
 from digitwidgets.reading.preprocessing import Preprocessed
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
-from digitwidgets.widgets.support import png_bytes, test_digits
+from digitwidgets.widgets.picked_digit import PickedDigit
+from digitwidgets.widgets.support import png_bytes, short_model_name, test_digits
 
 # Matplotlib's tab10, one colour per true digit.
 DIGIT_COLORS = (
@@ -64,7 +65,7 @@ class DigitMap(widgets.VBox):
     busy = traitlets.Bool(False, read_only=True, help="Whether a map is being computed.")
     status = traitlets.Unicode("", read_only=True, help="What the map shows, as a sentence.")
     shown_model = traitlets.Unicode(
-        "", read_only=True, help="The description of the model the map shows ('' for none)."
+        "", read_only=True, help="The short name of the model the map shows ('' for none)."
     )
     neighbours = traitlets.Tuple(
         read_only=True, help="Indices of the test digits nearest the current digit."
@@ -100,13 +101,25 @@ class DigitMap(widgets.VBox):
         self._recompute.add_class("dw-map-recompute")
         self._recompute.on_click(lambda _button: self.recompute())
         self._method = widgets.ToggleButtons(
-            options=[(_LABELS[name], name) for name in METHODS], value=self.method
+            options=[(_LABELS[name], name) for name in METHODS],
+            value=self.method,
+            style={"button_width": "auto"},  # each as wide as its words
         )
         self._method.add_class("dw-map-method")
         traitlets.link((self, "method"), (self._method, "value"))
-        self._progress = widgets.FloatProgress(min=0.0, max=1.0, layout={"width": "160px"})
+        # Shown, and named, only while the t-SNE map is being computed.
+        self._progress = widgets.FloatProgress(
+            min=0.0,
+            max=1.0,
+            description="t-SNE map",
+            style={"description_width": "initial"},
+            layout={"width": "240px", "max_width": "100%", "display": "none"},
+        )
         self._progress.add_class("dw-map-progress")
         traitlets.dlink((self, "progress"), (self._progress, "value"))
+        traitlets.dlink(
+            (self, "busy"), (self._progress.layout, "display"), lambda busy: "" if busy else "none"
+        )
         self._status = widgets.HTML("")
         self._status.add_class("dw-map-status")
         traitlets.dlink(
@@ -121,7 +134,7 @@ class DigitMap(widgets.VBox):
                 f"<span style='color:{color}'>●&nbsp;{digit}</span>"
                 for digit, color in enumerate(DIGIT_COLORS)
             )
-            + " &nbsp;× misread &nbsp;◯ highlighted &nbsp;▲ your digit</div>"
+            + " &nbsp;+ misread &nbsp;◯ highlighted &nbsp;▲ your digit</div>"
         )
         self._you = widgets.HTML("")
         self._you.add_class("dw-map-point-you")
@@ -133,6 +146,9 @@ class DigitMap(widgets.VBox):
             layout=widgets.Layout(flex_flow="row wrap"),
         )
         self._neighbours.add_class("dw-neighbours")
+        # A test digit clicked on the map or among the neighbours is read here, under the
+        # map: where the visitor looks (step 3 is for the visitor's own digit).
+        self._picked = PickedDigit()
 
         self.children = [
             self._title,
@@ -143,6 +159,7 @@ class DigitMap(widgets.VBox):
             self._status,
             self._figure,
             self._legend,
+            self._picked,
             self._you,
             self._neighbours_title,
             self._neighbours,
@@ -185,7 +202,8 @@ class DigitMap(widgets.VBox):
         figure = bqplot.Figure(
             marks=[self._points, self._misread, self._highlight, self._you_mark],
             fig_margin={"top": 10, "bottom": 10, "left": 10, "right": 10},
-            layout=widgets.Layout(width="560px", height="520px"),
+            layout=widgets.Layout(width="560px", max_width="100%", height="520px"),
+            display_toolbar=False,  # it would cover the map's top on hover
         )
         figure.add_class("dw-map-figure")
         return figure
@@ -216,7 +234,7 @@ class DigitMap(widgets.VBox):
         if model is None:
             self._forget_map()
             return
-        description = self._describe(model)
+        description = short_model_name(self._describe(model))
         self.set_trait("busy", True)
         self.set_trait("progress", 0.0)
         self.set_trait("status", f"Computing the map for {description}…")
@@ -259,7 +277,9 @@ class DigitMap(widgets.VBox):
         image = self._images[index].astype(np.float32) / 255.0
         probabilities = self._probabilities[index].astype(np.float32)
         preprocessed = Preprocessed(image=image, cropped=image, scaled=image)
-        self._image_callbacks(Recognition(int(probabilities.argmax()), probabilities, preprocessed))
+        recognition = Recognition(int(probabilities.argmax()), probabilities, preprocessed)
+        self._picked.show(recognition, int(self._labels[index]), f"Test digit #{index}")
+        self._image_callbacks(recognition)
 
     def hover(self, index: int) -> None:
         """Show test digit ``index`` in the point's tooltip (as hovering it does)."""
@@ -328,7 +348,7 @@ class DigitMap(widgets.VBox):
 
     def _status_text(self, extra: str = "") -> str:
         count = f"{len(self._labels):,} test digits"
-        text = f"{count} placed by what {self.shown_model} makes of them (its f6 features)"
+        text = f"{count} placed by what the model makes of them (its f6 features)"
         if self.model is not None and self.model is not self._map_model:
             text += ". The current model has changed: press Recompute to map it"
         return f"{text}{'; ' + extra if extra else '.'}"
@@ -358,7 +378,7 @@ class DigitMap(widgets.VBox):
         self._figure.layout.visibility = "visible" if mapped else "hidden"
         self._legend.layout.visibility = "visible" if mapped else "hidden"
         self._title.value = (
-            f"<div style='{_TEXT}'><b>Map of the test digits for {html.escape(self.shown_model)}"
+            f"<div style='{_TEXT}'><b>Map of the test digits: {html.escape(self.shown_model)}"
             f"</b> ({_LABELS[projection.method]})</div>"
             if mapped
             else ""

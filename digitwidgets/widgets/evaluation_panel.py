@@ -13,30 +13,49 @@ import traitlets
 
 from digitwidgets.background import BackgroundTask
 from digitwidgets.learning.evaluation import Evaluation, evaluate
+from digitwidgets.widgets.picked_digit import PickedDigit
 from digitwidgets.widgets.support import percent, png_bytes, test_digits
 
-_CELL_COLORS = ["#f7fbff", "#6baed6"]
+# Two meanings, two hues on one scale: a mistake cell (off the diagonal) takes a value in
+# 0..1, its count over the largest mistake count (white to red); a diagonal cell takes
+# 2 + the share of its row read right (pale to full green). Values between 1 and 2 are never
+# used. A count of 7 mistakes is then never as loud as a diagonal of 147 right.
+_CELL_COLORS = ["#ffffff", "#f4815f", "#e5f5e0", "#74c476"]
+_RIGHT = 2.0
 _SELECTED_STYLE = {"stroke": "#d62728", "stroke-width": 3}
 _THUMBNAIL_SIZE = 56
 
 
 def _class_accuracy_html(evaluation: Evaluation | None) -> str:
-    """A two-row table: each digit and the fraction of its test images read right."""
+    """Each digit over the share of its test images read right, in cells that wrap onto
+    more rows on a narrow screen (a table would run off a phone's side)."""
     if evaluation is None:
         return ""
     totals = evaluation.confusion.sum(axis=1)
     accuracy = evaluation.per_class_accuracy
-    cell = "padding:2px 6px;text-align:center"
-    digits = "".join(f'<th style="{cell}">{digit}</th>' for digit in range(10))
-    values = "".join(
-        f'<td style="{cell}" title="{int(np.diag(evaluation.confusion)[digit])} of '
-        f'{int(totals[digit])}">{percent(accuracy[digit])}</td>'
+    cells = "".join(
+        f'<div style="text-align:center; min-width:52px" title="'
+        f'{int(np.diag(evaluation.confusion)[digit])} of {int(totals[digit])}">'
+        f"<b>{digit}</b><br>{percent(accuracy[digit])}</div>"
         for digit in range(10)
     )
     return (
-        '<table style="border-collapse:collapse"><tr><th style="padding:2px 6px">digit</th>'
-        f'{digits}</tr><tr><th style="padding:2px 6px">right</th>{values}</tr></table>'
+        '<div style="line-height:1.4">Read right, per digit:</div>'
+        f'<div style="display:flex; flex-wrap:wrap; gap:4px 6px; line-height:1.4">{cells}</div>'
     )
+
+
+def cell_colors(confusion: np.ndarray) -> np.ndarray:
+    """The colour-scale value of each cell: mistakes 0..1 by count over the largest mistake
+    count, the diagonal 2..3 by the share of its row read right."""
+    confusion = np.asarray(confusion, dtype=float)
+    diagonal = np.eye(len(confusion), dtype=bool)
+    largest_mistake = max(1.0, confusion[~diagonal].max(initial=0.0))
+    values = confusion / largest_mistake
+    totals = confusion.sum(axis=1)
+    shares = np.divide(np.diag(confusion), totals, out=np.zeros(len(totals)), where=totals > 0)
+    values[diagonal] = _RIGHT + shares
+    return values
 
 
 def _status_text(evaluation: Evaluation) -> str:
@@ -92,7 +111,10 @@ class EvaluationPanel(widgets.VBox):
         self._image_callbacks = widgets.CallbackDispatcher()
 
         self._evaluate = widgets.Button(
-            description="Evaluate", icon="table", tooltip="Run the model on every test digit"
+            description="Evaluate",
+            icon="table",
+            tooltip="Run the model on every test digit",
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),
         )
         self._evaluate.add_class("dw-evaluate")
         self._evaluate.on_click(lambda _: self.evaluate())
@@ -109,12 +131,33 @@ class EvaluationPanel(widgets.VBox):
             layout=widgets.Layout(flex_flow="row wrap", grid_gap="4px", max_width="900px")
         )
         self._gallery.add_class("dw-gallery")
+        # A digit clicked in the gallery is read here, just above it: where the visitor looks.
+        self._picked = PickedDigit()
+        self._legend = widgets.HTML(
+            "<div style='font-size:13px; line-height:1.4'>"
+            "<span style='background:#74c476; padding:0 6px'>&nbsp;</span> read right "
+            "&nbsp; <span style='background:#f4815f; padding:0 6px'>&nbsp;</span> mistakes, "
+            "darker for more · rows: the true digit, columns: what the model read</div>"
+        )
+        self._legend.add_class("dw-confusion-legend")
 
+        # The counts are drawn over the cells: a click on a count is a click on its cell.
+        style = widgets.HTML(
+            "<style>.dw-confusion .mark text, .dw-confusion g.label text "
+            "{ pointer-events: none; }</style>",
+            layout=widgets.Layout(display="none"),
+        )
         self.children = [
-            widgets.HBox([self._evaluate, self._status], layout={"align_items": "center"}),
+            style,
+            widgets.HBox(
+                [self._evaluate, self._status],
+                layout={"align_items": "center", "flex_flow": "row wrap", "grid_gap": "8px"},
+            ),
             figure,
+            self._legend,
             self._class_accuracy,
             self._gallery_title,
+            self._picked,
             self._gallery,
         ]
         self.add_class("dw-evaluation")
@@ -124,15 +167,16 @@ class EvaluationPanel(widgets.VBox):
     def _build_matrix(self) -> tuple[bqplot.GridHeatMap, bqplot.Figure]:
         rows = bqplot.OrdinalScale(reverse=True)
         columns = bqplot.OrdinalScale()
-        # Capped at the largest mistake count, so the diagonal saturates and errors stand out.
-        colors = bqplot.ColorScale(colors=_CELL_COLORS, min=0, max=1)
+        colors = bqplot.ColorScale(colors=_CELL_COLORS, min=0, max=_RIGHT + 1)
         digits = np.arange(10)
         heatmap = bqplot.GridHeatMap(
             row=digits,
             column=digits,
             color=np.zeros((10, 10)),
             scales={"row": rows, "column": columns, "color": colors},
-            display_format="d",
+            # The counts are written by the Label mark below: the cells' colour values
+            # are not counts (``cell_colors``).
+            display_format=None,
             stroke="#ffffff",
             # No "select" interaction: bqplot cannot echo a selection made in the browser
             # back (nested lists arrive as object arrays); the panel highlights the cell.
@@ -141,18 +185,43 @@ class EvaluationPanel(widgets.VBox):
             tooltip=None,
         )
         heatmap.on_element_click(self._on_cell_click)
+        # Each cell's count at its centre: unit steps from -0.5 to 9.5 fall on the bands'
+        # middles; row 0 at the top, as the rows' reversed scale puts it.
+        cells = np.indices((10, 10)).reshape(2, -1)
+        self._counts = bqplot.Label(
+            x=cells[1].astype(float),
+            y=cells[0].astype(float),
+            text=np.zeros(100, dtype=int).astype(str),
+            scales={
+                "x": bqplot.LinearScale(min=-0.5, max=9.5),
+                "y": bqplot.LinearScale(min=-0.5, max=9.5, reverse=True),
+            },
+            colors=["#222222"],
+            default_size=12,
+            font_weight="normal",
+            align="middle",
+            y_offset=4,
+        )
         figure = bqplot.Figure(
-            marks=[heatmap],
+            marks=[heatmap, self._counts],
             axes=[
                 bqplot.Axis(scale=columns, label="predicted", label_offset="32px"),
-                bqplot.Axis(scale=rows, side="left", label="true", label_offset="-28px"),
+                bqplot.Axis(scale=rows, side="left", label="true", label_offset="28px"),
             ],
             title="Confusion matrix",
             fig_margin={"top": 40, "bottom": 50, "left": 50, "right": 10},
-            layout=widgets.Layout(width="440px", height="440px"),
+            # A phone's width shrinks the cells; the figure never runs off the screen.
+            layout=widgets.Layout(width="440px", max_width="100%", height="440px"),
+            # The pan/zoom toolbar would cover the title on hover; nothing here pans.
+            display_toolbar=False,
         )
         figure.add_class("dw-confusion")
         return heatmap, figure
+
+    @property
+    def counts(self) -> list[int]:
+        """The counts written in the matrix's cells, row by row (empty cells: 0)."""
+        return [int(text) for text in self._counts.text]
 
     def follow(self, current) -> None:
         """Evaluate each model ``current`` (a ``CurrentModel``) settles on, and keep its
@@ -211,10 +280,13 @@ class EvaluationPanel(widgets.VBox):
         self._image_callbacks.register_callback(callback, remove=remove)
 
     def select_image(self, index: int) -> None:
-        """Hand test digit ``index`` to the ``on_image_selected`` callbacks as a Recognition."""
+        """Read test digit ``index`` beside the gallery, and hand it to the
+        ``on_image_selected`` callbacks as a Recognition."""
         evaluation = self.value
         if evaluation is not None:
-            self._image_callbacks(evaluation.recognition(index))
+            recognition = evaluation.recognition(index)
+            self._picked.show(recognition, int(evaluation.labels[index]), f"Test digit #{index}")
+            self._image_callbacks(recognition)
 
     @traitlets.observe("model", "busy")
     def _on_model_or_busy_change(self, _change) -> None:
@@ -227,11 +299,10 @@ class EvaluationPanel(widgets.VBox):
         self.set_trait("cell", None)
         self._class_accuracy.value = _class_accuracy_html(evaluation)
         confusion = evaluation.confusion if evaluation is not None else np.zeros((10, 10), int)
-        mistakes = confusion[~np.eye(10, dtype=bool)]
         with self._heatmap.hold_sync():
-            self._heatmap.scales["color"].max = float(max(1, mistakes.max()))
-            self._heatmap.color = confusion
+            self._heatmap.color = cell_colors(confusion)
             self._heatmap.selected = None
+        self._counts.text = np.asarray(confusion, dtype=int).reshape(-1).astype(str)
 
     def _evaluated(self, model, evaluation: Evaluation | None, error) -> None:
         # Evaluation thread, newest evaluation only: set traits.
@@ -266,6 +337,7 @@ class EvaluationPanel(widgets.VBox):
                 child.close()
             item.close()
         self._gallery_title.value = ""
+        self._picked.value = None
         self.set_trait("gallery_indices", [])
 
     def _show_gallery(self, evaluation, shown, total: int, true: int, predicted: int) -> None:

@@ -83,6 +83,14 @@ def send_state_again(*roots) -> None:
         pending.extend(getattr(widget, "children", ()))
 
 
+def short_model_name(description: str) -> str:
+    """A model's name for a title: its description up to the first parenthesis or colon
+    ("Pretrained LeNet-5", "your run 20261207-0606-7cee21"), the whole of a short one."""
+    cut = min((i for i in (description.find(" ("), description.find(":")) if i > 0), default=-1)
+    name = description[:cut] if cut > 0 else description
+    return name.strip().rstrip(".,;") or description
+
+
 def message_html(message: str) -> str:
     """A message as HTML that wraps within its box."""
     return f"<div style='line-height: 1.4; padding: 4px 0'>{html.escape(message)}</div>"

@@ -137,31 +137,51 @@ def test_a_new_model_reads_again_what_each_view_shows(sample, fake_trainer, untr
     dashboard = Dashboard(data=sample, trainer=fake_trainer)
     dashboard.wait_until_ready()
     pretrained = dashboard.current.model
-    dashboard.pad._on_mouse_down(140, 40)
-    dashboard.pad._on_mouse_up(140, 240)
-    drawn = dashboard.pad.value
     picture = io.BytesIO()
     Image.fromarray(sample.x_test[0]).save(picture, format="PNG")
     dashboard.upload.recognize_file(picture.getvalue(), "digit.png")
     uploaded = dashboard.upload.value
     assert dashboard.prediction.value is uploaded
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    drawn = dashboard.pad.value
+    assert dashboard.prediction.value is drawn
     fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=untrained_model))
-    # Each view read its own input again with the new model; the upload stays on show.
+    # Each view read its own input again with the new model; the drawing stays on show.
     assert dashboard.pad.value is not drawn
     assert dashboard.pad.value.preprocessed is drawn.preprocessed
     assert dashboard.upload.value is not uploaded
+    assert dashboard.upload.value.preprocessed is uploaded.preprocessed
     shown = dashboard.prediction.value
-    assert shown.preprocessed is uploaded.preprocessed
-    expected = read(untrained_model, uploaded.preprocessed).probabilities
+    assert shown.preprocessed is drawn.preprocessed
+    expected = read(untrained_model, drawn.preprocessed).probabilities
     np.testing.assert_allclose(shown.probabilities, expected, rtol=1e-5)
-    # Whatever is on show (here as a test digit picked in step 4 would be) is read again.
-    dashboard._show_recognition(dashboard.pad.value)
+    # Whatever is on show (here the upload, set as any code may) is read again.
+    dashboard.prediction.value = dashboard.upload.value
     dashboard.current.set(pretrained, source="loaded", description="the pretrained one")
-    assert dashboard.prediction.value is not dashboard.pad.value
-    assert dashboard.prediction.value.preprocessed is drawn.preprocessed
-    assert dashboard.prediction.value.digit == drawn.digit == 1
+    assert dashboard.prediction.value is not dashboard.upload.value
+    assert dashboard.prediction.value.preprocessed is uploaded.preprocessed
     dashboard.pad.clear()  # a new input of the pad takes over
     assert dashboard.prediction.value is None
+
+
+def test_an_upload_clears_the_pad_and_shows_the_picture(sample, fake_trainer):
+    import io
+
+    from PIL import Image
+
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    assert dashboard.pad.strokes
+    picture = io.BytesIO()
+    Image.fromarray(sample.x_test[0]).save(picture, format="PNG")
+    dashboard.upload.recognize_file(picture.getvalue(), "digit.png")
+    # The old stroke is gone: the pad no longer shows something the steps do not.
+    assert dashboard.pad.strokes == [] and dashboard.pad.value is None
+    assert dashboard.prediction.value is dashboard.upload.value is not None
+    assert dashboard.handwriting.value is None  # nothing drawn to answer for
 
 
 def test_handwriting_panel_follows_the_pad_and_can_bring_the_pretrained_model_back(
@@ -331,3 +351,28 @@ def test_a_sweep_locks_train_and_its_end_overlays_its_runs(sample, fake_trainer)
     assert dashboard.training_panel.locked and find_widget(dashboard, "dw-train").disabled
     dashboard.sweeps.set_trait("running", False)
     assert not find_widget(dashboard, "dw-train").disabled
+
+
+def test_a_test_digit_clicked_in_step_4_is_read_there_and_step_3_keeps_the_drawing(
+    sample, fake_trainer
+):
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    drawn = dashboard.prediction.value
+    assert drawn is dashboard.pad.value
+    dashboard.open_details()
+    dashboard.evaluation.evaluate_model(dashboard.current.model)
+    assert dashboard.evaluation.wait(120)
+    evaluation = dashboard.evaluation.value
+    dashboard.evaluation.select_cell(1, 1)
+    index = dashboard.evaluation.gallery_indices[0]
+    dashboard.evaluation.select_image(index)
+    # Read beside the gallery, as a test digit; step 3 and the question stay with the drawing.
+    picked = find_widget(dashboard.evaluation, "dw-picked-digit")
+    assert picked.value.digit == int(evaluation.predictions[index])
+    assert picked.true_digit == 1 and picked.layout.display == "flex"
+    assert dashboard.prediction.value is drawn
+    assert dashboard.handwriting.value is dashboard.pad.value
+    assert dashboard.digit_map.value is drawn  # the map's "your digit" is still yours

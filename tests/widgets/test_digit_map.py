@@ -108,6 +108,34 @@ def test_hover_shows_the_point_s_digit_and_click_sends_it_on(mapped, data, drawn
     np.testing.assert_allclose(chosen[0].image, data.x_test[12] / 255.0, atol=1e-6)
     np.testing.assert_allclose(chosen[1].image, data.x_test[mapped.neighbours[0]] / 255.0)
     assert chosen[0].ok and chosen[0].probabilities.shape == (10,)
+    # The clicked digit is read under the map, named as a test digit, not as "your digit".
+    picked = find_widget(mapped, "dw-picked-digit")
+    assert picked.value is chosen[1] and picked.layout.display == "flex"
+    assert picked.true_digit == int(data.y_test[mapped.neighbours[0]])
+    assert f"Test digit #{mapped.neighbours[0]}" in find_widget(picked, "dw-picked-text").value
+    children = list(mapped.children)
+    assert children.index(picked) == children.index(mapped._legend) + 1
+
+
+def test_a_long_model_description_is_named_short_and_the_words_read_right(pretrained, data):
+    description = (
+        "Pretrained LeNet-5 (60,000 MNIST digits, augmented): 99.3% on MNIST's 10,000 test "
+        "digits, 99.8% on 2,800 drawn in other ways."
+    )
+    digit_map = DigitMap(data, pretrained, model_description=description)
+    assert digit_map.wait(300)
+    assert digit_map.shown_model == "Pretrained LeNet-5"
+    title = find_widget(digit_map, "dw-map-title").value
+    assert "Map of the test digits: Pretrained LeNet-5" in title and "99.3%" not in title
+    assert digit_map.status.startswith(
+        f"{MAPPED:,} test digits placed by what the model makes of them (its f6 features)"
+    )
+    # The progress bar is named, and gone once the map is done.
+    progress = find_widget(digit_map, "dw-map-progress")
+    assert progress.description and progress.layout.display == "none"
+    # The legend draws the misread mark as bqplot does: a "+" (its "cross" marker).
+    assert digit_map._misread.marker == "cross" and "+ misread" in digit_map._legend.value
+    assert find_widget(digit_map, "dw-map-method").style.button_width == "auto"
 
 
 def test_a_confusion_cell_highlights_its_digits(mapped, pretrained, data):

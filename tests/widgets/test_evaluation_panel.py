@@ -51,8 +51,7 @@ def test_confusion_counts_add_up_to_the_test_size(panel, data):
     evaluation = panel.value
     assert evaluation.run_id == "run-a"
     assert evaluation.confusion.sum() == len(data.y_test) == 1500
-    heatmap = panel._heatmap
-    np.testing.assert_array_equal(heatmap.color, evaluation.confusion)
+    assert panel.counts == evaluation.confusion.reshape(-1).tolist()
     assert not panel.busy
     assert f"{evaluation.accuracy:.1%}" in panel.status and "1,500" in panel.status
 
@@ -61,7 +60,27 @@ def test_per_class_accuracy_table_shows_each_digit(panel):
     table = _one(panel, "dw-class-accuracy").value
     for digit in range(10):
         assert f"{panel.value.per_class_accuracy[digit]:.1%}" in table
-    assert table.count("<td") == 10
+    # Cells that wrap onto more rows on a phone, not a table that runs off its side.
+    assert "<table" not in table and "flex-wrap:wrap" in table
+
+
+def test_mistakes_and_right_answers_are_coloured_on_scales_of_their_own(panel):
+    from digitwidgets.widgets.evaluation_panel import cell_colors
+
+    confusion = np.diag([147, 120, 5] + [100] * 7)
+    confusion[0, 1], confusion[2, 0] = 7, 1
+    values = cell_colors(confusion)
+    # The largest mistake is the reddest; a diagonal of 147 is green, never a mistake's red.
+    assert values[0, 1] == 1.0 and values[2, 0] == pytest.approx(1 / 7)
+    assert values[1, 2] == 0.0
+    assert values[0, 0] == pytest.approx(2 + 147 / 154) and values[1, 1] == 3.0
+    scale = panel._heatmap.scales["color"]
+    assert (scale.min, scale.max) == (0, 3) and len(scale.colors) == 4
+    figure = _one(panel, "dw-confusion")
+    # No pan/zoom toolbar over the title; "true" beside the rows, not behind the cells.
+    assert figure.display_toolbar is False
+    assert not figure.axes[1].label_offset.startswith("-")
+    assert figure.layout.max_width == "100%"
 
 
 def test_an_off_diagonal_cell_shows_exactly_its_misread_digits(panel, data):
@@ -104,6 +123,16 @@ def test_clicking_a_digit_hands_its_recognition_on(panel, data):
     assert recognition.digit == predicted != true
     np.testing.assert_array_equal(recognition.probabilities, panel.value.probabilities[index])
     np.testing.assert_allclose(recognition.image, data.x_test[index] / 255.0)
+    # Read where it was clicked: just above the gallery, naming what it really is.
+    picked = _one(panel, "dw-picked-digit")
+    children = list(panel.children)
+    assert children.index(picked) == children.index(_one(panel, "dw-gallery")) - 1
+    assert picked.value is recognition and picked.layout.display == "flex"
+    text = _one(picked, "dw-picked-text").value
+    assert f"Test digit #{index}</b>: really a {true}, misread as {predicted}" in text
+    # A new cell's gallery takes it away.
+    panel.select_cell(true, true)
+    assert picked.value is None and picked.layout.display == "none"
 
 
 def test_a_new_evaluation_clears_the_gallery_and_the_newest_wins(panel, model):
