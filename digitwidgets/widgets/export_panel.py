@@ -13,6 +13,8 @@ from digitwidgets.learning.export import ExportError, history_csv, model_bytes, 
 from digitwidgets.learning.runs import RunRecord
 
 _NO_RUN = "Train a model or load a saved run to download it."
+# A link looks like one wherever the panel is shown (Voila's page draws links as plain text).
+LINK_STYLE = "color:#1a5fb4; text-decoration:underline"
 
 
 def download_link(data: bytes, filename: str, mime: str, text: str) -> str:
@@ -20,7 +22,7 @@ def download_link(data: bytes, filename: str, mime: str, text: str) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     return (
         f'<a download="{html.escape(filename)}" href="data:{mime};base64,{encoded}" '
-        f'target="_blank">{html.escape(text)}</a>'
+        f'target="_blank" style="{LINK_STYLE}">{html.escape(text)}</a>'
     )
 
 

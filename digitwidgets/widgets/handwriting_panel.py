@@ -10,7 +10,7 @@ from digitwidgets.learning.current_model import CurrentModel
 from digitwidgets.learning.feedback import HandwritingLog, fine_tune
 from digitwidgets.reading.preprocessing import Drawing
 from digitwidgets.reading.recognition import Recognition
-from digitwidgets.widgets.support import paragraph_html
+from digitwidgets.widgets.support import paragraph_html, test_digits
 
 ASK = "Right?"
 NOTHING_TO_ANSWER = "Draw a digit: then say whether the model read it right."
@@ -90,7 +90,7 @@ class HandwritingPanel(widgets.VBox):
             description="Fine-tune on my drawings",
             icon="graduation-cap",
             tooltip="Train the current model a little more on the drawings you answered for",
-            layout=widgets.Layout(width="210px"),
+            layout=widgets.Layout(width="auto", max_width="100%"),
         )
         self._fine_tune.add_class("dw-fine-tune")
         self._fine_tune.on_click(lambda _: self.fine_tune())
@@ -98,7 +98,7 @@ class HandwritingPanel(widgets.VBox):
             description="Use the pretrained model",
             icon="undo",
             tooltip="Go back to the LeNet-5 shipped with the app",
-            layout=widgets.Layout(width="210px"),
+            layout=widgets.Layout(width="auto", max_width="100%"),
         )
         self._pretrained.add_class("dw-use-pretrained")
         self._pretrained.on_click(lambda _: self.use_pretrained())
@@ -116,7 +116,11 @@ class HandwritingPanel(widgets.VBox):
                 layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
             ),
             self._score,
-            widgets.HBox([self._fine_tune, self._pretrained]),
+            # Side by side where they fit, one above the other on a phone.
+            widgets.HBox(
+                [self._fine_tune, self._pretrained],
+                layout=widgets.Layout(flex_flow="row wrap", grid_gap="4px"),
+            ),
             self._status,
         ]
         self.add_class("dw-handwriting")
@@ -188,7 +192,12 @@ class HandwritingPanel(widgets.VBox):
 
     @traitlets.observe("value")
     def _on_value_change(self, change) -> None:
-        self.set_trait("answered", False)
+        # The same drawing read again by a new model (fine-tuning, a run's epoch) keeps its
+        # answer: it is not offered for confirmation twice.
+        old, new = change["old"], change["new"]
+        same = old is not None and new is not None and new.preprocessed is old.preprocessed
+        if not same:
+            self.set_trait("answered", False)
         self._update()
 
     @traitlets.observe("test_accuracy", "busy")
@@ -218,6 +227,13 @@ class HandwritingPanel(widgets.VBox):
         self._fine_tune.disabled = self.busy or not self.handwriting_log.total
         self.set_trait("score", self._describe_score())
 
+    def _test_digits(self) -> str:
+        try:
+            count = len(test_digits(self.data)[1])
+        except ValueError:
+            return "the test digits"
+        return f"this page's {count:,} MNIST test digits"
+
     def _describe_score(self) -> str:
         total, right = self.handwriting_log.total, self.handwriting_log.right
         if total:
@@ -228,5 +244,7 @@ class HandwritingPanel(widgets.VBox):
         else:
             text = "Confirm or correct a prediction to count how well it reads you"
         if self.test_accuracy is not None:
-            text += f" · on MNIST test digits: {self.test_accuracy:.1%}"
+            # Which test digits: the model line may quote MNIST's full 10,000 for the same
+            # model, and a page trained on a sample evaluates on the sample's.
+            text += f" · on {self._test_digits()}: {self.test_accuracy:.1%}"
         return text + "."

@@ -91,12 +91,14 @@ class PredictionView(widgets.VBox):
 
         x_scale = bqplot.OrdinalScale()
         y_scale = bqplot.LinearScale(min=0.0, max=1.0)
+        # The winner is marked in the data (1, the others 0) through a colour scale: a list
+        # of per-bar ``colors`` is applied by bqplot to the first bar only.
+        winner_scale = bqplot.ColorScale(colors=[_BAR_COLOR, _WINNER_COLOR], min=0.0, max=1.0)
         self._bars = bqplot.Bars(
             x=np.arange(10),
             y=np.zeros(10),
-            scales={"x": x_scale, "y": y_scale},
-            color_mode="element",
-            colors=[_BAR_COLOR] * 10,
+            color=np.zeros(10),
+            scales={"x": x_scale, "y": y_scale, "color": winner_scale},
             padding=0.2,
         )
         self._probabilities = bqplot.Figure(
@@ -107,7 +109,8 @@ class PredictionView(widgets.VBox):
             ],
             title="Probabilities",
             fig_margin={"top": 35, "bottom": 40, "left": 55, "right": 10},
-            layout=widgets.Layout(width="340px", height="220px"),
+            layout=widgets.Layout(width="340px", max_width="100%", height="220px"),
+            display_toolbar=False,  # it would cover the title on hover
         )
         self._probabilities.add_class("dw-probabilities")
 
@@ -184,12 +187,12 @@ class PredictionView(widgets.VBox):
         probabilities = (
             np.asarray(recognition.probabilities, dtype=float) if ok else np.zeros(10, dtype=float)
         )
-        colors = [_BAR_COLOR] * 10
+        winner = np.zeros(10, dtype=float)
         if ok:
-            colors[recognition.digit] = _WINNER_COLOR
+            winner[recognition.digit] = 1.0
         with self._bars.hold_sync():
             self._bars.y = probabilities
-            self._bars.colors = colors
+            self._bars.color = winner
 
         preprocessed = recognition.preprocessed if recognition is not None else None
         cropped = square(getattr(preprocessed, "cropped", None))

@@ -127,3 +127,10 @@ def test_follow_offers_each_saved_run(record):
     assert panel.run is None
     listener(TrainingEvent("finish", record.run_id, run=record))
     assert panel.run is record
+
+
+def test_links_look_like_links():
+    from digitwidgets.widgets.export_panel import download_link
+
+    link = download_link(b"x", "a.csv", "text/csv", "History (CSV)")
+    assert "text-decoration:underline" in link and "color:#1a5fb4" in link

@@ -87,7 +87,27 @@ def test_confirm_and_correct_update_the_running_count(pretrained_model, data, di
     panel.correct(3)  # picking the digit it read counts as right
     assert _text(score) == "The model read 2 of your 3 drawings right (67%)."
     panel.test_accuracy = 0.975
-    assert _text(score).endswith("(67%) · on MNIST test digits: 97.5%.")
+    # Which test digits it is: the model line may quote another set for the same model.
+    assert _text(score).endswith("(67%) · on this page's 50 MNIST test digits: 97.5%.")
+
+
+def test_a_drawing_read_again_by_a_new_model_keeps_its_answer(pretrained_model, data):
+    from digitwidgets.reading.preprocessing import preprocess_drawing
+    from digitwidgets.reading.recognition import read
+
+    panel = HandwritingPanel(CurrentModel(model=pretrained_model), data, HandwritingLog())
+    preprocessed = preprocess_drawing(ONE)
+    panel.drawing = ONE
+    panel.value = read(pretrained_model, preprocessed)
+    panel.correct(1)
+    assert panel.answered
+    # Fine-tuning (or a run's epoch) hands a new model: the pad reads the same drawing again.
+    panel.value = read(pretrained_model, preprocessed)
+    assert panel.answered and all(button.disabled for button in _answer_buttons(panel))
+    assert "Right?" not in _text(panel.children[0].children[0])
+    # A new drawing is asked about.
+    panel.value = read(pretrained_model, preprocess_drawing(ONE))
+    assert not panel.answered and "Right?" in _text(panel.children[0].children[0])
 
 
 def test_use_pretrained_makes_the_pretrained_model_current(data):

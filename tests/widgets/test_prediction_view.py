@@ -46,8 +46,16 @@ def test_shows_digit_confidence_and_highlights_the_winner(digit_images):
     assert _text(find_widget(view, "dw-confidence")) == "82% sure"
     bars = find_widget(view, "dw-probabilities").marks[0]
     np.testing.assert_allclose(bars.y, view.value.probabilities, rtol=1e-6)
-    assert len(set(bars.colors)) == 2
-    assert [i for i, color in enumerate(bars.colors) if color != bars.colors[0]] == [3]
+    # The winner is marked in the data the colour scale reads, whichever digit wins (a list
+    # of per-bar colours was drawn by bqplot for the first bar only: 0 alone turned dark).
+    assert list(np.flatnonzero(bars.color)) == [3]
+    scale = bars.scales["color"]
+    assert (scale.min, scale.max) == (0.0, 1.0) and scale.colors[-1] != scale.colors[0]
+    for digit in (7, 0, 9):
+        view.value = _recognition(digit_images, digit=digit)
+        assert list(np.flatnonzero(bars.color)) == [digit]
+    view.value = None
+    assert not np.any(bars.color)
 
 
 def test_shows_the_model_input_and_the_steps_enlarged(digit_images):
