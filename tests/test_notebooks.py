@@ -59,8 +59,9 @@ def test_tour_notebook_runs_top_to_bottom():
     notebook = execute("tour.ipynb", TINY)
     assert_clean(notebook)
     # controls, training panel with chart, the learning-rate finder, the steered run's panel
-    # and chart again, pad with view, layers, map of digits, sweeps
-    assert widget_views(notebook) == 8
+    # and chart again, the weights' distributions, pad with view, layers, the explanation of
+    # one number, map of digits, sweeps
+    assert widget_views(notebook) == 10
     text = "".join(
         "".join(output.get("data", {}).get("text/plain", "")) + output.get("text", "")
         for output in outputs_of(notebook)
@@ -71,3 +72,7 @@ def test_tour_notebook_runs_top_to_bottom():
     assert "[{'epoch': 0, 'batch': 1, 'learning_rate':" in text, text
     assert re.search(r"The model reads digit \d \(\d+% sure\); the label is \d\.", text), text
     assert "(0.01, 'finished', 'learning_rate 0.001, 0.01')" in text, text
+    explained = re.search(r"c1, map 1, row 15, column 15: (-?[\d.]+) computed, (-?[\d.]+) in", text)
+    assert explained and explained[1] == explained[2], text
+    assert "(['c1', 'c3', 'f5', 'f6', 'probabilities'], 1)" in text, text
+    assert "[(100, 'finished'), (300, 'finished'), (1000, 'finished')]" in text, text
