@@ -70,7 +70,7 @@ def main() -> None:
                 ".innerText)"
             )
             counts = page.eval_on_selector_all(
-                ".dw-confusion text.heatmapcell_label", "els => els.map(e => Number(e.textContent))"
+                ".dw-confusion text.label", "els => els.map(e => Number(e.textContent))"
             )
             worst = max((k for k in range(100) if k // 10 != k % 10), key=lambda k: counts[k])
             page.locator(".dw-confusion rect.heatmapcell").nth(worst).click()

@@ -143,8 +143,7 @@ class EvaluationPanel(widgets.VBox):
 
         # The counts are drawn over the cells: a click on a count is a click on its cell.
         style = widgets.HTML(
-            "<style>.dw-confusion .mark text, .dw-confusion g.label text "
-            "{ pointer-events: none; }</style>",
+            "<style>.dw-confusion text.label { pointer-events: none; }</style>",
             layout=widgets.Layout(display="none"),
         )
         self.children = [
@@ -199,8 +198,7 @@ class EvaluationPanel(widgets.VBox):
             colors=["#222222"],
             default_size=12,
             font_weight="normal",
-            align="middle",
-            y_offset=4,
+            align="middle",  # and centred vertically by bqplot (dominant-baseline)
         )
         figure = bqplot.Figure(
             marks=[heatmap, self._counts],

@@ -100,7 +100,7 @@ def test_train_then_the_confusion_matrix_appears(page, artifacts):
     train_and_wait(page, page.locator(".dw-run-row").count())
     evaluated(page)
     counts = page.eval_on_selector_all(
-        ".dw-confusion text.heatmapcell_label", "els => els.map(e => Number(e.textContent))"
+        ".dw-confusion text.label", "els => els.map(e => Number(e.textContent))"
     )
     assert len(counts) == 100 and sum(counts) == 1500
     assert page.locator(".dw-class-accuracy td").count() == 10
@@ -111,7 +111,7 @@ def test_click_an_off_diagonal_cell_and_see_its_digits(page, artifacts):
     with_runs(page, 1)
     evaluated(page)
     counts = page.eval_on_selector_all(
-        ".dw-confusion text.heatmapcell_label", "els => els.map(e => Number(e.textContent))"
+        ".dw-confusion text.label", "els => els.map(e => Number(e.textContent))"
     )
     off_diagonal = [k for k, count in enumerate(counts) if k // 10 != k % 10 and count]
     assert off_diagonal, "a model trained for one epoch on 1,500 digits makes mistakes"
