@@ -58,9 +58,10 @@ def grid_html(values: np.ndarray, caption: str, terms: bool = False) -> str:
 
 
 def _window_grids(terms, source: str) -> str:
+    """The window, the weights and the products of one input map (``source`` names it)."""
     return (
         "<div class='dw-explain-grids'>"
-        + grid_html(terms.window, f"the {source} under the filter")
+        + grid_html(terms.window, f"{source} under the filter")
         + grid_html(terms.weights, "× the filter's weights")
         + grid_html(terms.products, "= 25 products", terms=True)
         + "</div>"
@@ -90,12 +91,13 @@ def explanation_html(explained, source: str) -> str:
             f"column {explained.column + 1}</b>"
         )
         if len(explained.maps) == 1:
-            body = _window_grids(explained.maps[0], source)
+            body = _window_grids(explained.maps[0], f"the {source}")
             sums = f"sum of the 25 products {describe_value(explained.total)}"
         else:
             body = "".join(
                 f"<details><summary>{source} map {terms.channel + 1}: the 25 products sum to "
-                f"<b>{describe_value(terms.sum)}</b></summary>{_window_grids(terms, source)}"
+                f"<b>{describe_value(terms.sum)}</b></summary>"
+                f"{_window_grids(terms, f'{source} map {terms.channel + 1}')}"
                 "</details>"
                 for terms in explained.maps
             )
@@ -181,8 +183,10 @@ class NumberExplanation(widgets.VBox):
         self._pick.layout = widgets.Layout(width=f"{_MAP_PIXELS}px", height=f"{_MAP_PIXELS}px")
         self._pick.add_class("dw-explain-pick")
         self._pick.on_mouse_down(self._on_map_click)
-        self._figure = widgets.Box([self._map, self._pick])
-        self._figure.add_class("dw-explain-figure")
+        box = widgets.Box([self._map, self._pick])
+        box.add_class("dw-explain-figure")
+        self._caption = widgets.HTML("", layout=widgets.Layout(width=f"{_MAP_PIXELS}px"))
+        self._figure = widgets.VBox([box, self._caption])
         self._unit = widgets.BoundedIntText(
             value=1, min=1, max=1, description="Unit", layout=widgets.Layout(width="150px")
         )
@@ -250,10 +254,14 @@ class NumberExplanation(widgets.VBox):
                 self._unit.max = len(outputs[explained.layer])
                 self._unit.value = explained.unit + 1
         maps = explained is not None and not dense
-        self._figure.layout.display = "block" if maps else "none"
+        self._figure.layout.display = "flex" if maps else "none"
         if maps:
             values = outputs[explained.layer][..., explained.channel]
             self._map.value = png_bytes(_marked(values, explained.row, explained.column), 168)
+            self._caption.value = (
+                f"<div style='{_TEXT}'>{explained.layer}, map {explained.channel + 1}: the "
+                "explained pixel in orange. Click another.</div>"
+            )
         if explained is None:
             self._text.value = f"<div style='{_TEXT}'>{html.escape(text)}</div>"
             return

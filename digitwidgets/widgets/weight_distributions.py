@@ -73,13 +73,14 @@ class _LayerFigure:
         )
         self.figure.add_class("dw-distribution-layer")
 
-    def show(self, name: str, quantiles: tuple[tuple[float, ...], ...]) -> None:
+    def show(self, name: str, quantiles: tuple[tuple[float, ...], ...], label: str) -> None:
         values = np.asarray(quantiles, dtype=float)  # (epochs, 9)
         epochs = np.arange(1, len(values) + 1, dtype=float)
         if len(values) == 1:
             # One epoch: a narrow bar rather than bands of no width.
             epochs, values = np.array([0.8, 1.2]), np.repeat(values, 2, axis=0)
         self.figure.title = name
+        self.y_axis.label = label
         for (low, high), band in zip(_BANDS, self.bands, strict=True):
             with band.hold_sync():
                 band.x = epochs
@@ -209,7 +210,8 @@ class WeightDistributions(widgets.VBox):
             figure.figure.layout.display = "flex" if shown else "none"
             if shown:
                 layer = layers[index]
-                figure.show(layer.name, getattr(layer, self.shown))
+                label = "Weight" if self.shown == "weights" else "Gradient"
+                figure.show(layer.name, getattr(layer, self.shown), label)
         self._draw_ratios(layers, distributions.epochs)
         advice = distributions.advice()
         self.set_trait("advice", " ".join(advice))
