@@ -83,6 +83,13 @@ EXPECTED = {
     ],
     "bench_crowd.py": ["peak_kernels", "served", "full", "drawer_p95_ms", "recovery_s", "passed"],
     "bench_capacity.py": ["levels.1.p95_ms", "largest_n_drawing", "memory_per_kernel_mb"],
+    "bench_distributions.py": [
+        "ratio_median",
+        "cpu_ratio_median",
+        "recorder_share_median",
+        "recorder_ms_per_epoch",
+        "passed",
+    ],
     "bench_inside.py": [
         "layer_outputs.median_ms",
         "epoch_end_share",
