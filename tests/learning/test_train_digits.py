@@ -112,3 +112,27 @@ def test_the_reproduction_script_honours_it(tmp_path):
     )
     assert namespace["n_train"] == 500
     assert len(namespace["validation"][0]) == 100
+
+
+def test_a_sweep_over_it_draws_the_learning_curve_on_a_log_axis(sample_arrays, tmp_path):
+    import bqplot
+
+    from digitwidgets.widgets.hyperparameter_controls import HyperparameterControls
+    from digitwidgets.widgets.sweep_panel import SweepPanel
+    from tests.support import find_widget
+
+    data = sample_subset(sample_arrays, 600, 100)
+    controls = HyperparameterControls(Hyperparameters(epochs=1, batch_size=50, dropout=0.0))
+    panel = SweepPanel(Trainer(RunStore(tmp_path)), controls, data)
+    find_widget(panel, "dw-sweep-setting").value = "train_digits"
+    find_widget(panel, "dw-sweep-values").value = "100, 500"
+    panel.start()
+    assert panel.value.wait(300)
+    lines = find_widget(panel, "dw-sweep-chart").marks[0]
+    assert isinstance(lines.scales["x"], bqplot.LogScale)
+    assert list(np.atleast_2d(lines.x)[0]) == [100, 500]
+    accuracies = [result.val_accuracy for result in panel.value.results]
+    assert None not in accuracies
+    assert np.allclose(np.atleast_2d(lines.y)[0], accuracies)
+    axis = find_widget(panel, "dw-sweep-chart").axes[0]
+    assert axis.label == "Training digits (log scale)"
