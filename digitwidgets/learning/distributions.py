@@ -61,7 +61,8 @@ class LayerDistributions:
         if ratio < HEALTHY_RATIO / RATIO_TOLERANCE:
             return (
                 f"{self.name}: each step changes its weights by {ratio:.1e} of their size, "
-                "far below 1e-3: the learning rate may be too low."
+                "far below 1e-3: the learning rate may be too low (or, if the loss stopped "
+                "falling, one too high has killed its units)."
             )
         return ""
 
