@@ -1,15 +1,16 @@
 """What recording how the weights move costs a run: the same run with and without it.
 
 Trains the same small run (the default settings, 20 epochs, on the embedded sample's 8,500
-digits: the run a visitor starts offline) the way ``Trainer`` does (``datasets``, ``build_lenet5``, ``fit`` with the
-``ProgressCallback``), once with the ``DistributionRecorder`` the Trainer gives every run and
-once without, in alternating pairs (with first, then without first, so that drift in the
-shared machine's load falls on both alike). Reports the median of the pairs' ratios of
-wall time and of the process's CPU time, and the recorder's own time on the training thread
-(``step_begins`` and ``epoch_ended``, timed inside the run) as a share of that run's wall
-time. On a loaded machine the pairs' ratios wander by tens of percent from run to run (the
-same run took 5.6 s and 10.8 s here at a load of 7 on 2 cores): the recorder's own share is
-the figure such noise does not blur, and the target is on it: at most 1%.
+digits: the run a visitor starts offline) the way ``Trainer`` does (``datasets``,
+``build_lenet5``, ``fit`` with the ``ProgressCallback``), once with the
+``DistributionRecorder`` the Trainer gives every run and once without, in alternating pairs
+(with first, then without first, so that drift in the shared machine's load falls on both
+alike). Reports the median of the pairs' ratios of wall time and of the process's CPU time,
+and the recorder's own time on the training thread (``step_begins`` and ``epoch_ended``,
+timed inside the run) as a share of that run's wall time. On a loaded machine the pairs'
+ratios wander by tens of percent from run to run (the same run took 5.6 s and 10.8 s here
+at a load of 7 on 2 cores): the recorder's own share is the figure such noise does not blur,
+and the target is on it: at most 1%.
 
     .venv/bin/python bench/bench_distributions.py --json distributions.json [--quick]
 """
