@@ -140,8 +140,10 @@ class PredictionView(widgets.VBox):
         )
         self.children = [
             self._pixelated,
+            # Side by side, or the chart under the digit where they do not fit (a phone).
             widgets.HBox(
-                [verdict, self._probabilities], layout=widgets.Layout(align_items="center")
+                [verdict, self._probabilities],
+                layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
             ),
             self._steps,
         ]
@@ -200,7 +202,9 @@ class PredictionView(widgets.VBox):
         self._cropped.value = png_bytes(cropped, _STEP_SIZE)
         self._scaled.value = png_bytes(scaled, _STEP_SIZE)
         self._input.value = png_bytes(getattr(preprocessed, "image", None), _INPUT_SIZE)
-        self._steps.layout.visibility = "visible" if self._input.value else "hidden"
+        # Gone, not hidden, while there is nothing to show: a hidden row of steps left 400 px
+        # of blank under the waiting message on a phone.
+        self._steps.layout.display = "flex" if self._input.value else "none"
         self._show_saliency(recognition)
 
     def _show_saliency(self, recognition: Recognition | None) -> None:

@@ -56,6 +56,8 @@ def test_shows_digit_confidence_and_highlights_the_winner(digit_images):
         assert list(np.flatnonzero(bars.color)) == [digit]
     view.value = None
     assert not np.any(bars.color)
+    # Nothing to show: the steps take no room (not a hidden block of blank).
+    assert find_widget(view, "dw-steps").layout.display == "none"
 
 
 def test_shows_the_model_input_and_the_steps_enlarged(digit_images):
