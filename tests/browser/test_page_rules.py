@@ -6,8 +6,10 @@ page, its viewport resized: no reload) by JavaScript in the page:
 
 - no axis with repeated or overlapping tick labels (bqplot draws ticks as ``g.tick text``);
 - percent ticks within 0-100 %; an axis of epochs or runs counts in whole numbers;
-- no button, tab or label whose text is cut off (wider than its box, which hides the rest);
-- nothing runs off the side of the screen unless it sits in a box that scrolls sideways.
+- no button, tab, label or chart title whose text is cut off (wider than its box, which
+  hides the rest);
+- nothing runs off the side of the screen unless it sits in a box that scrolls sideways and
+  says so (every widget box scrolls what overflows it, without a cue on a phone).
 
 Every broken rule is collected, with the action and the width, and reported together.
 Runs are tiny (one epoch on the embedded sample).
@@ -77,6 +79,16 @@ RULES_JS = r"""
       broken.push(`${where}: counts whole ${label} with decimals: ${texts.join(' ')}`);
     }
   });
+  // A chart's title wider than the chart is cut at its edges.
+  root.querySelectorAll('.bqplot').forEach(figure => {
+    const svg = figure.querySelector('svg');
+    const title = figure.querySelector('text.mainheading');
+    if (!svg || !title || !shown(title) || title.textContent.trim() === '') { return; }
+    const outer = svg.getBoundingClientRect(), box = title.getBoundingClientRect();
+    if (box.left < outer.left - 1 || box.right > outer.right + 1) {
+      broken.push(`${owner(figure)}: title cut off: "${title.textContent.trim()}"`);
+    }
+  });
   // Text cut off: wider than its box while the box hides what does not fit.
   const texty = 'button, .lm-TabBar-tabLabel, .widget-label, label, .widget-html-content';
   root.querySelectorAll(texty).forEach(el => {
@@ -88,23 +100,31 @@ RULES_JS = r"""
       broken.push(`${owner(el)}: text cut off: "${el.textContent.trim().slice(0, 40)}"`);
     }
   });
-  // Off the side of the screen, outside any box that scrolls sideways.
+  // Off the side of the screen, outside any box that scrolls sideways and says so. Every
+  // widget box scrolls what overflows it, with no cue on a phone: only a box whose own text
+  // (its ::before) says it scrolls sideways counts.
   const width = document.documentElement.clientWidth;
   const scrolls = el => {
     for (let e = el.parentElement; e && e !== root.parentElement; e = e.parentElement) {
       const x = getComputedStyle(e).overflowX;
-      if ((x === 'auto' || x === 'scroll') && e.scrollWidth > e.clientWidth) { return true; }
+      const cue = getComputedStyle(e, '::before').content || '';
+      if ((x === 'auto' || x === 'scroll') && /sideways/i.test(cue)) { return true; }
     }
     return false;
   };
-  const off = new Set();
+  const off = new Map();
   root.querySelectorAll('table, svg, img, canvas, button, .widget-html-content')
     .forEach(el => {
       if (!shown(el) || el.closest('.dw-kernel-gone')) { return; }
+      // bqplot's WebGL layer: empty for these SVG charts, and resized only when drawn on.
+      if (el.tagName === 'CANVAS' && el.closest('.bqplot')) { return; }
       const box = el.getBoundingClientRect();
-      if (box.right > width + 1 && !scrolls(el)) { off.add(owner(el)); }
+      if (box.right > width + 1 && !scrolls(el) && !off.has(owner(el))) {
+        off.set(owner(el), `${el.tagName.toLowerCase()} to ${Math.round(box.right)} px`);
+      }
     });
-  off.forEach(name => broken.push(`${name}: runs off the side of the screen (${width} px)`));
+  off.forEach((what, name) => broken.push(
+    `${name}: runs off the side of the screen (${what}; the screen is ${width} px)`));
   return broken;
 }
 """
@@ -141,9 +161,11 @@ def broken_rules(page, action: str, artifacts) -> list[str]:
         # bqplot redraws a resized figure when the browser reports the new size: wait for
         # every figure to be as wide as the box it sits in, or narrower.
         page.wait_for_function(
-            """() => [...document.querySelectorAll('.dw-dashboard .bqplot > svg')]
-                .every(svg => svg.getBoundingClientRect().width <=
-                              svg.parentElement.getBoundingClientRect().width + 1)""",
+            """() => [...document.querySelectorAll('.dw-dashboard .bqplot')].every(figure => {
+                const svg = figure.querySelector('svg');
+                return !svg || svg.getBoundingClientRect().width <=
+                    figure.getBoundingClientRect().width + 1;
+            })""",
             timeout=10_000,
         )
         settle(page)
