@@ -135,10 +135,12 @@ def test_click_an_off_diagonal_cell_and_see_its_digits(page, artifacts):
     page.locator(".dw-evaluation").screenshot(path=str(artifacts / "evaluation-gallery.png"))
 
     page.locator(".dw-gallery-item button").first.click()
-    page.wait_for_function(
-        "d => document.querySelector('.dw-prediction').innerText.trim() === d",
-        arg=str(predicted),
-    )
+    # Read beside the gallery, where the visitor clicked, as a test digit: step 3 keeps
+    # the visitor's own drawing (none here).
+    picked = page.locator(".dw-evaluation .dw-picked-digit")
+    picked.wait_for(state="visible")
+    assert f"really a {true}, misread as {predicted}" in picked.inner_text()
+    assert page.inner_text(".dw-prediction").strip() == ""
 
 
 def test_second_run_then_overlay_both(page, artifacts):
