@@ -9,7 +9,7 @@ import numpy as np
 import traitlets
 
 from digitwidgets.reading.recognition import Recognition
-from digitwidgets.widgets.support import png_bytes
+from digitwidgets.widgets.support import png_bytes, sure
 
 _SIZE = 84
 _BAR_COLOR = "#c6dbef"
@@ -96,7 +96,7 @@ class PickedDigit(widgets.HBox):
         self._text.value = (
             "<div style='font-size:13px; line-height:1.4'>"
             f"<b>{html.escape(self.name)}</b>: really a {self.true_digit}, {verdict} "
-            f"({recognition.confidence:.0%} sure).</div>"
+            f"({sure(recognition.confidence)}).</div>"
             + probability_bars_html(recognition.probabilities, read)
         )
         self.layout.display = "flex"

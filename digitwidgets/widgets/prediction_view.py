@@ -11,7 +11,7 @@ import numpy as np
 import traitlets
 
 from digitwidgets.reading.recognition import Recognition, read
-from digitwidgets.widgets.support import WAITING, png_bytes
+from digitwidgets.widgets.support import WAITING, png_bytes, sure
 
 _BAR_COLOR = "#c6dbef"
 _WINNER_COLOR = "#08519c"
@@ -179,7 +179,7 @@ class PredictionView(widgets.VBox):
         digit = str(recognition.digit) if ok else ""
         self._digit.value = f"<div style='{_DIGIT_STYLE}'>{digit}</div>" if ok else ""
         if ok:
-            text = _confidence(recognition.confidence)
+            text = sure(recognition.confidence)
         elif recognition is not None:
             text = recognition.message
         else:
@@ -215,10 +215,3 @@ class PredictionView(widgets.VBox):
             heat = overlay(recognition.image, saliency(self.model, recognition.image))
         self._saliency.value = png_bytes(heat, _INPUT_SIZE)
         self._why.layout.visibility = "visible" if heat is not None else "hidden"
-
-
-def _confidence(probability: float) -> str:
-    # "100% sure" overstates a softmax that is merely very close to 1.
-    if probability >= 0.995:
-        return "over 99% sure"
-    return f"{probability:.0%} sure"

@@ -115,6 +115,14 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def sure(probability: float) -> str:
+    """How sure a model is, as "87% sure"; "over 99% sure" rather than an overstated "100%"
+    for a softmax merely very close to 1."""
+    if probability >= 0.995:
+        return "over 99% sure"
+    return f"{probability:.0%} sure"
+
+
 def percent(value: float | None) -> str:
     """A fraction as "97.5%"; "–" for NaN or None."""
     return "–" if value is None or value != value else f"{value:.1%}"
