@@ -7,7 +7,7 @@ Run from the repository root with the project's environment (``python3 tasks.py 
 
 It serves the dashboard on a free loopback port with a throw-away runs folder, trains two
 short runs (SGD, then Adam), draws a digit, opens step 4, sweeps the learning rate and writes
-PNGs into ``docs/images/``.
+PNGs into ``docs/images/``; ``phone.png`` is the page at a phone's 390 px with a 7 drawn.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def main() -> None:
             page.wait_for_timeout(1500)
             page.locator(".dw-details").screenshot(path=str(IMAGES / "compare-runs.png"))
             sweep_screenshot(page)
+            phone_screenshot(browser, server.url)
             browser.close()
     finally:
         server.stop()
@@ -103,6 +104,29 @@ def sweep_screenshot(page) -> None:
     )
     page.wait_for_timeout(1500)
     page.locator(".dw-details").screenshot(path=str(IMAGES / "sweep.png"))
+
+
+def phone_screenshot(browser, url: str) -> None:
+    """The page on a 390 px touch screen: the model line, the pad with a 7 and its reading."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(url)
+    page.wait_for_selector("button.dw-train", state="visible")
+    page.wait_for_function(
+        "() => !/Loading the pretrained/.test("
+        "(document.querySelector('.dw-model-label') || {}).textContent || '')"
+    )
+    draw_stroke(page, SEVEN)
+    page.wait_for_function(
+        "() => document.querySelector('.dw-prediction').textContent.trim() !== ''"
+    )
+    page.evaluate("() => document.querySelector('.dw-model-label').scrollIntoView()")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(IMAGES / "phone.png"))
+    context.close()
 
 
 def _clip(page, width: int, height: int) -> dict:
