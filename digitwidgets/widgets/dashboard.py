@@ -19,6 +19,7 @@ from digitwidgets.widgets.hyperparameter_controls import HyperparameterControls
 from digitwidgets.widgets.image_upload import ImageUpload
 from digitwidgets.widgets.layer_view import LayerView
 from digitwidgets.widgets.learning_rate_finder import LearningRateFinder
+from digitwidgets.widgets.number_explanation import NumberExplanation
 from digitwidgets.widgets.prediction_view import PredictionView
 from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.settings_link import SettingsLink
@@ -26,6 +27,7 @@ from digitwidgets.widgets.support import send_state_again, show_new_inputs
 from digitwidgets.widgets.sweep_panel import SweepPanel
 from digitwidgets.widgets.training_chart import TrainingChart
 from digitwidgets.widgets.training_panel import TrainingPanel
+from digitwidgets.widgets.weight_distributions import WeightDistributions
 
 # Scoped to the components' own classes so the page around the dashboard is untouched; the
 # file ships inside the package (hatchling puts every file of the package in the wheel).
@@ -144,11 +146,12 @@ class Dashboard(widgets.VBox):
         # Step 4 is built when the visitor opens it: its widgets would otherwise be half of
         # what the page must fetch and render before it is usable (docs/benchmarks.md).
         self.evaluation = self.runs = self.export = self.digit_map = self.sweeps = None
+        self.weights = None
         self._latest_run = None
         self._details = widgets.VBox([self._open_details_button()])
         self._details.add_class("dw-details")
         # The layers view too: built when asked for, and then it follows every drawing.
-        self.layers = None
+        self.layers = self.explanation = None
         self._inside = widgets.VBox([self._open_layers_button()])
         self._inside.add_class("dw-inside")
         trainer.add_listener(self._on_training_event)
@@ -282,7 +285,10 @@ class Dashboard(widgets.VBox):
         traitlets.dlink((self.current, "model"), (self.layers, "model"))
         # Drawings, uploads and gallery picks alike: whatever the prediction view shows.
         traitlets.dlink((self.prediction, "value"), (self.layers, "value"))
-        self._inside.children = [self.layers]
+        # Where one number comes from: a pixel clicked in the layers view's maps.
+        self.explanation = NumberExplanation()
+        self.explanation.follow(self.layers)
+        self._inside.children = [self.layers, self.explanation]
 
     def open_details(self) -> None:
         """Build step 4 (evaluation, run comparison, export) if it is not built yet."""
@@ -312,11 +318,17 @@ class Dashboard(widgets.VBox):
         self.sweeps = SweepPanel(self.trainer, self.controls, self.data)
         traitlets.dlink((self.sweeps, "running"), (self.training_panel, "locked"))
         self.sweeps.on_end(self._on_sweep_end)
+        # How the weights move: the latest run's, then each run's live.
+        latest = self._latest_run.distributions if self._latest_run is not None else None
+        self.weights = WeightDistributions(latest)
+        self.weights.follow(self.trainer)
         self._details.children = [self._tabs()]
 
     def _tabs(self) -> widgets.Tab:
-        tabs = widgets.Tab([self.evaluation, self.digit_map, self.runs, self.sweeps, self.export])
-        titles = ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export")
+        tabs = widgets.Tab(
+            [self.evaluation, self.digit_map, self.runs, self.sweeps, self.weights, self.export]
+        )
+        titles = ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Weights", "Export")
         for index, title in enumerate(titles):
             tabs.set_title(index, title)
         tabs.add_class("dw-tabs")
@@ -362,6 +374,8 @@ class Dashboard(widgets.VBox):
             description=f"saved run {record.run_id} ({record.status})",
         )
         self.export.run = record
+        if record.distributions is not None:
+            self.weights.value = record.distributions
 
     def _on_training_event(self, event) -> None:
         # The Trainer's event worker: remember the latest saved run for the export tab.

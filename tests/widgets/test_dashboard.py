@@ -285,10 +285,23 @@ def test_the_views_inside_the_network_follow_the_owner_and_the_digit(sample, fak
     dashboard.pad._on_mouse_down(140, 40)
     dashboard.pad._on_mouse_up(140, 240)
     assert dashboard.layers.value is dashboard.prediction.value is not None
+    # A click on a map's pixel is explained under the layers view (issue 34).
+    dashboard.layers.select("c1")
+    dashboard.layers.pick(0, 14, 14)
+    explained = dashboard.explanation.explanation
+    assert explained is not None and explained.value == pytest.approx(explained.output, abs=1e-5)
 
     dashboard.open_details()
+    assert "dw-distributions" in dashboard.weights._dom_classes
     tabs = widgets_with(dashboard, "dw-tabs")[0]
-    assert tabs.titles == ("Evaluate", "Map of digits", "Compare runs", "Sweeps", "Export")
+    assert tabs.titles == (
+        "Evaluate",
+        "Map of digits",
+        "Compare runs",
+        "Sweeps",
+        "Weights",
+        "Export",
+    )
     assert dashboard.digit_map.shown_model == ""  # nothing computed until the tab is opened
     tabs.selected_index = 1
     assert dashboard.digit_map.wait(240)
