@@ -8,7 +8,9 @@ import ipywidgets as widgets
 import traitlets
 
 from digitwidgets.reading.images import ImageError, decode_image
+from digitwidgets.reading.outcome import Outcome
 from digitwidgets.reading.recognition import Recognition, Recognizer, preprocess, read
+from digitwidgets.reading.several import Number, read_digits
 from digitwidgets.widgets.support import message_html
 
 HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP)."
@@ -32,6 +34,12 @@ class ImageUpload(widgets.VBox):
         None, allow_none=True, help="The Keras model that reads the upload, or None."
     )
     message = traitlets.Unicode(HINT, read_only=True, help="What the upload tells the user.")
+    number = traitlets.Instance(
+        Number,
+        allow_none=True,
+        read_only=True,
+        help="Every digit of the last upload read left to right when it holds several, or None.",
+    )
 
     def __init__(self, recognizer: Recognizer | None = None, **kwargs):
         """Build the upload button and its message line.
@@ -41,6 +49,7 @@ class ImageUpload(widgets.VBox):
         super().__init__(**kwargs)
         self._recognizing = threading.RLock()  # the kernel's thread and the event worker
         self._preprocessed = None  # the last readable upload, as the model reads it
+        self._image = None  # and as decoded, to read several digits in it one by one
         self._name = ""
         self._upload = widgets.FileUpload(
             accept="image/*", multiple=False, description="Upload image"
@@ -66,6 +75,7 @@ class ImageUpload(widgets.VBox):
             return
         with self._recognizing:
             self._preprocessed = preprocess(image)
+            self._image = image
             self._name = name
             self._recognize()
 
@@ -83,9 +93,17 @@ class ImageUpload(widgets.VBox):
         if self._preprocessed is None:
             return
         recognition = read(self.model, self._preprocessed)
+        several = self._preprocessed.outcome is Outcome.SEVERAL and self.model is not None
+        # A photo of a number: each digit read, left to right (the single reading says how many).
+        self.set_trait("number", read_digits(self.model, self._image) if several else None)
         self.set_trait("value", recognition)
         if recognition.ok:
             self.set_trait("message", f"{self._name}: looks like a {recognition.digit}.")
+        elif self.number is not None:
+            count, text = len(self.number.digits), self.number.text
+            self.set_trait(
+                "message", f"{self._name}: {count} separate digits, read left to right: {text}."
+            )
         else:
             self.set_trait("message", f"{self._name}: {recognition.message}")
 
