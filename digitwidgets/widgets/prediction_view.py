@@ -27,6 +27,13 @@ _DIGIT_STYLE = (
 )
 _CONFIDENCE_STYLE = "font-size: 15px; line-height: 1.35; text-align: center; color: #333;"
 _CAPTION_STYLE = "font-size: 13px; line-height: 1.3; color: #333;"
+# The photo path's steps, by the class of their picture and their caption.
+_PHOTO_STEPS = {
+    "photo": "a · your photo, small",
+    "flattened": "b · the light divided out",
+    "ink": "c · the ink found (lines removed in grey)",
+    "kept": "d · the digit kept",
+}
 _PIXELATED = "image-rendering: pixelated; border: 1px solid #ccc; background: black;"
 
 
@@ -131,6 +138,15 @@ class PredictionView(widgets.VBox):
             layout=widgets.Layout(align_items="flex-start"),
         )
         self._steps.add_class("dw-steps")
+        # A photo of paper first goes its own way to the ink (docs/photos.md): shown above.
+        self._photo_images = [_image(_STEP_SIZE, f"dw-photo-{name}") for name in _PHOTO_STEPS]
+        self._photo_steps = widgets.HBox(
+            [_step(caption, image) for caption, image in zip(
+                _PHOTO_STEPS.values(), self._photo_images, strict=True
+            )],
+            layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap", display="none"),
+        )  # fmt: skip
+        self._photo_steps.add_class("dw-photo-steps")
         self._why = _step("Why this digit: red pixels pushed the model to it", self._saliency)
         self._steps.children = [*self._steps.children, self._why]
 
@@ -145,6 +161,7 @@ class PredictionView(widgets.VBox):
                 [verdict, self._probabilities],
                 layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
             ),
+            self._photo_steps,
             self._steps,
         ]
         self.add_class("dw-prediction-view")
@@ -205,7 +222,19 @@ class PredictionView(widgets.VBox):
         # Gone, not hidden, while there is nothing to show: a hidden row of steps left 400 px
         # of blank under the waiting message on a phone.
         self._steps.layout.display = "flex" if self._input.value else "none"
+        self._show_photo_steps(getattr(preprocessed, "photo", None))
         self._show_saliency(recognition)
+
+    def _show_photo_steps(self, steps) -> None:
+        """The photo path's steps (a ``PhotoSteps``), even when it found no digit; else none."""
+        if steps is None:
+            self._photo_steps.layout.display = "none"
+            return
+        ink = steps.ink.astype(np.float32) + 0.4 * steps.lines
+        pictures = (steps.photo, steps.flattened, ink, steps.kept)
+        for image, picture in zip(self._photo_images, pictures, strict=True):
+            image.value = png_bytes(square(np.asarray(picture, dtype=np.float32)), _STEP_SIZE)
+        self._photo_steps.layout.display = "flex"
 
     def _show_saliency(self, recognition: Recognition | None) -> None:
         heat = None
