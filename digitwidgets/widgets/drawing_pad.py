@@ -11,6 +11,7 @@ from ipycanvas import Canvas, hold_canvas
 
 from digitwidgets.reading.preprocessing import Drawing, preprocess_drawing
 from digitwidgets.reading.recognition import Recognition, Recognizer, read
+from digitwidgets.reading.several import Number, read_digits, split_drawing
 from digitwidgets.widgets.support import message_html
 
 _PAPER = "white"
@@ -52,6 +53,12 @@ class DrawingPad(widgets.VBox):
         help="The current strokes as a Drawing (what the model reads), or None when empty.",
     )
     message = traitlets.Unicode(DRAW_A_DIGIT, read_only=True, help="What the pad tells the user.")
+    number = traitlets.Instance(
+        Number,
+        allow_none=True,
+        read_only=True,
+        help="The digits of a number written with gaps, read left to right, or None.",
+    )
     focus_previous = traitlets.Instance(
         widgets.DOMWidget,
         allow_none=True,
@@ -149,6 +156,7 @@ class DrawingPad(widgets.VBox):
         if not self.strokes:
             self.set_trait("drawing", None)
             self.set_trait("value", None)
+            self.set_trait("number", None)
             self._show_idle_message()
             return
         drawing = Drawing(
@@ -159,12 +167,21 @@ class DrawingPad(widgets.VBox):
         )
         # The drawing first: whoever follows ``value`` finds the drawing it came from.
         self.set_trait("drawing", drawing)
-        self._show(read(self.model, preprocess_drawing(drawing)))
+        recognition = read(self.model, preprocess_drawing(drawing))
+        # A number written with gaps: each digit read, left to right; no single digit guessed.
+        several = self.model is not None and len(split_drawing(drawing)) > 1
+        self.set_trait("number", read_digits(self.model, drawing) if several else None)
+        if several:
+            recognition = Recognition(None, None, recognition.preprocessed, self.number.message)
+        self._show(recognition)
 
     def _show(self, recognition: Recognition) -> None:
         self.set_trait("value", recognition)
         if recognition.ok:
             message = f"Looks like a {recognition.digit}. Undo or Clear to draw again."
+        elif self.number is not None:
+            count, text = len(self.number.digits), self.number.text
+            message = f"{count} digits, read left to right: {text}. Undo or Clear to draw again."
         elif self.model is None and self.model_loading:
             message = MODEL_LOADING
         else:
