@@ -9,9 +9,9 @@ import weakref
 import numpy as np
 import pytest
 
-from digitwidgets.reading import inference
 from digitwidgets.learning.hyperparameters import Hyperparameters
 from digitwidgets.learning.model import build_lenet5
+from digitwidgets.reading import inference
 
 
 class _Model:
