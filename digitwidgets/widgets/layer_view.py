@@ -412,8 +412,7 @@ class LayerView(widgets.VBox):
             # Every digit; a unit in ten of a wide layer (84 labels would overlap). An ordinal
             # axis ticks every category whatever tick_values says: the others' labels are "".
             self._bar_axis.tick_labels = {
-                str(unit): str(unit) if len(units) <= 12 or unit % 10 == 0 else ""
-                for unit in units
+                str(unit): str(unit) if len(units) <= 12 or unit % 10 == 0 else "" for unit in units
             }
         if probabilities:
             self._value_axis.label = "Probability"

@@ -162,6 +162,7 @@ def test_recognizing_does_not_change_the_preprocessing(untrained_model, digit_im
 
 def test_recognizers_share_the_models_traced_function(untrained_model, digit_images):
     from digitwidgets.reading import inference
+
     first = Recognizer(untrained_model).recognize(digit_images[3])
     traced = inference.probabilities(untrained_model)
     recognizer = Recognizer(untrained_model)
