@@ -2,19 +2,18 @@
 
 ``photo.find_ink`` finds the ink and ``photo_digits.digit_inks`` groups it into digits; here
 the photo is judged (too dark, too blurred, no digit, several) and each digit is framed by
-``preprocessing.frame_ink``, with the steps kept for the page to show.
+``framing.frame_ink``, with the steps kept for the page to show.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from .framing import Preprocessed, frame_ink
 from .outcome import Outcome
 from .photo import PageInk, find_ink
 from .photo_digits import DigitInk, digit_inks
-from .preprocessing import Preprocessed, frame_ink
+from .photo_steps import PhotoSteps
 
 NO_DIGIT = "No digit found on the paper: write one larger or darker, or photograph it closer."
 TOO_DARK = "The photo is too dark to read: take it again in more light."
@@ -43,32 +42,6 @@ _STEEP_SHARE = 97
 # A smudge darker than this (smoothed) is writing, however blurred; paper's grain is lighter.
 _SMUDGE_CONTRAST = 0.03
 _SMUDGE_SMOOTHING = 4.0
-
-
-@dataclass(frozen=True, eq=False)
-class PhotoSteps:
-    """What the photo path did, to show: each image float32 or bool at the working size.
-
-    Attributes:
-        photo: the grey photo, downscaled.
-        flattened: the page with the light divided out.
-        ink: the ink found (lines and specks removed).
-        lines: the ruled or squared lines removed.
-        kept: the digit kept (False everywhere when none was).
-        digit_boxes: every digit's box (top, left, bottom, right), left to right.
-    """
-
-    photo: np.ndarray
-    flattened: np.ndarray
-    ink: np.ndarray
-    lines: np.ndarray
-    kept: np.ndarray
-    digit_boxes: tuple[tuple[int, int, int, int], ...]
-
-    @property
-    def digit_count(self) -> int:
-        """How many separate digits the page holds."""
-        return len(self.digit_boxes)
 
 
 def preprocess_photo(grey: np.ndarray) -> Preprocessed | None:

@@ -17,6 +17,9 @@ Two ways in:
   of a page) first goes through the photo path (``photo_reading``, ``docs/photos.md``):
   the light flattened, the ink thresholded, lines and specks removed, the digit kept.
 
+The framing both paths end with (``frame_ink``) and the ``Preprocessed`` they return live in
+``framing``, which both import; only this module chooses between them.
+
 NumPy and Pillow only here (the photo path imports scikit-image when a photo comes): no
 TensorFlow, so preprocessing stays fast to import and to run.
 """
@@ -25,33 +28,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
-from .outcome import Outcome
+from .framing import (
+    DIGIT_SIZE,
+    NOTHING_DRAWN,
+    SIZE,
+    THINNED_STROKE_WIDTH,
+    Preprocessed,
+    frame_ink,
+    paste_centred_by_mass,
+    resize,
+    scaled_shape,
+)
+from .photo_reading import preprocess_photo
 
-if TYPE_CHECKING:
-    from .photo_reading import PhotoSteps
+__all__ = [
+    "DIGIT_SIZE",
+    "NOTHING_DRAWN",
+    "SIZE",
+    "THINNED_STROKE_WIDTH",
+    "Drawing",
+    "Preprocessed",
+    "frame_ink",
+    "grey_levels",
+    "looks_like_paper",
+    "plain_resize",
+    "preprocess_digit",
+    "preprocess_drawing",
+    "rasterize_strokes",
+]
 
-NOTHING_DRAWN = "Nothing drawn yet: draw a digit or upload an image."
-SIZE = 28
-DIGIT_SIZE = 20
 
 # Ink weaker than this (on a 0..1 scale) is noise: JPEG ringing, paper grain, a stray alpha.
 _MIN_CONTRAST = 0.05
-# Pixels under this fraction of the strongest ink do not widen the bounding box.
-_BOX_THRESHOLD = 0.1
 # Pillow draws with C ints; farther coordinates only move lines that are off the canvas anyway.
 _COORDINATE_LIMIT = 1e6
 # The pen a drawing is drawn again with, in pixels of the 28x28 image: MNIST's strokes are
 # about this wide once the digit's longest side is 20 px.
 MODEL_PEN_WIDTH = 2.5
-# With ``stroke_width``, strokes wider in the 20 px box than 95% of MNIST's (3.4 px by the
-# estimate of ``_normalise_stroke_width``) are thinned, to about MNIST's median for example.
-_WIDEST_MNIST_STROKE = 3.5
-THINNED_STROKE_WIDTH = 2.5
 # Strokes are drawn this many times finer than the 20 px box, then averaged down: the
 # anti-aliasing MNIST's digits have.
 _SUPERSAMPLING = 4
@@ -112,31 +129,6 @@ def rasterize_strokes(
     return np.asarray(canvas)
 
 
-@dataclass(frozen=True, eq=False)
-class Preprocessed:
-    """A digit prepared for the model, with the intermediate steps a person may want to see."""
-
-    image: np.ndarray | None
-    cropped: np.ndarray | None = None
-    scaled: np.ndarray | None = None
-    inverted: bool = False
-    message: str = ""
-    outcome: Outcome = Outcome.DIGIT
-    """What the picture held: a digit, or why there is none (nothing, several, too dark...)."""
-    photo: PhotoSteps | None = None
-    """For a photo of paper, its steps (``photo_reading.PhotoSteps``): the photo, the
-    flattened page, the ink found, the digit kept; None for a drawing or a plain picture."""
-
-    def __post_init__(self):
-        if self.image is None and self.outcome is Outcome.DIGIT:
-            object.__setattr__(self, "outcome", Outcome.NOTHING)
-
-    @property
-    def empty(self) -> bool:
-        """True when there was no ink to recognize."""
-        return self.image is None
-
-
 def preprocess_digit(image: np.ndarray, stroke_width: float | None = None) -> Preprocessed:
     """Crop, scale to 20 pixels and centre by mass in 28x28, as MNIST was made.
 
@@ -162,8 +154,6 @@ def preprocess_digit(image: np.ndarray, stroke_width: float | None = None) -> Pr
     grey = grey_levels(image)
     ink, inverted = _ink_from_grey(grey)
     if grey is not None and looks_like_paper(grey, inverted):
-        from .photo_reading import preprocess_photo
-
         photo = preprocess_photo(grey)
         if photo is not None:
             return photo
@@ -198,34 +188,6 @@ def looks_like_paper(grey: np.ndarray, inverted: bool | None = None) -> bool:
     return bool(middle >= _LIGHT_PAGE or middle - low > _EVEN_GROUND or dim)
 
 
-def frame_ink(
-    ink: np.ndarray, stroke_width: float | None = None, inverted: bool = False
-) -> Preprocessed:
-    """Frame an ink map (float (H, W), ink high, background 0) as MNIST's digits were framed.
-
-    Crop to the ink, scale the longer side to 20 pixels, centre by mass in 28x28; see
-    ``preprocess_digit`` for ``stroke_width``. ``inverted`` is only recorded.
-    """
-    if ink.size == 0 or ink.max() <= 0:
-        return Preprocessed(image=None, message=NOTHING_DRAWN)
-    rows = np.flatnonzero((ink >= _BOX_THRESHOLD * ink.max()).any(axis=1))
-    cols = np.flatnonzero((ink >= _BOX_THRESHOLD * ink.max()).any(axis=0))
-    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    cropped = cropped / cropped.max()
-    if stroke_width is not None:
-        cropped = _normalise_stroke_width(cropped, stroke_width)
-    scaled = _resize(cropped, _scaled_shape(cropped.shape))
-    if scaled.max() <= 0:
-        return Preprocessed(image=None, message=NOTHING_DRAWN)
-    digit = _paste_centred_by_mass(scaled)
-    return Preprocessed(
-        image=(digit / digit.max()).astype(np.float32),
-        cropped=cropped.astype(np.float32),
-        scaled=scaled.astype(np.float32),
-        inverted=inverted,
-    )
-
-
 def preprocess_drawing(drawing: Drawing, pen_width: float = MODEL_PEN_WIDTH) -> Preprocessed:
     """Draw the strokes again at MNIST's scale and centre them by mass in 28x28.
 
@@ -249,7 +211,7 @@ def preprocess_drawing(drawing: Drawing, pen_width: float = MODEL_PEN_WIDTH) -> 
     extent = max(float((high - low).max()), float(drawing.pen_width), 1e-6)
     scale = (DIGIT_SIZE - pen) / extent
     ink_width, ink_height = (high - low) * scale + pen
-    shape = _scaled_shape((ink_height, ink_width))
+    shape = scaled_shape((ink_height, ink_width))
     fine = _SUPERSAMPLING
     # Centre the strokes in the supersampled box, whose size is a whole number of pixels.
     box = np.array([shape[1], shape[0]], dtype=np.float64) * fine
@@ -262,47 +224,12 @@ def preprocess_drawing(drawing: Drawing, pen_width: float = MODEL_PEN_WIDTH) -> 
     scaled = np.asarray(Image.fromarray(rendered).reduce(fine), dtype=np.float64) / 255.0
     if scaled.max() <= 0:
         return Preprocessed(image=None, message=NOTHING_DRAWN)
-    digit = _paste_centred_by_mass(scaled / scaled.max())
+    digit = paste_centred_by_mass(scaled / scaled.max())
     return Preprocessed(
         image=(digit / digit.max()).astype(np.float32),
         cropped=_ink_on_pad(strokes, low, high, drawing),
         scaled=(scaled / scaled.max()).astype(np.float32),
     )
-
-
-def _normalise_stroke_width(cropped: np.ndarray, stroke_width: float) -> np.ndarray:
-    """Cropped ink with strokes wider than MNIST's eroded (3x3 steps) to ``stroke_width`` px.
-
-    The width now is estimated as twice the ink's area over its outline's length (exact for
-    a long, even stroke); each 3x3 step thins it by about 2 pixels. The result is cropped to
-    its ink again. A step that would erase the ink is not taken; thin strokes stay.
-    """
-    mask = cropped >= 0.5
-    area = int(mask.sum())
-    outline = int((mask[1:] != mask[:-1]).sum() + (mask[:, 1:] != mask[:, :-1]).sum())
-    if area == 0 or outline == 0:
-        return cropped
-    width_now = 2 * area / outline
-    if width_now * DIGIT_SIZE / max(cropped.shape) <= _WIDEST_MNIST_STROKE:
-        return cropped
-    # k steps thin the strokes by 2k and shrink the extent as much, so solve
-    # (width - 2k) / (extent - 2k) = stroke_width / DIGIT_SIZE for k.
-    ratio = min(stroke_width / DIGIT_SIZE, 0.5)
-    steps = int(round((width_now - ratio * max(cropped.shape)) / (2 - 2 * ratio)))
-    if steps <= 0:
-        return cropped
-    picture = Image.fromarray(cropped.astype(np.float32), mode="F")
-    step = ImageFilter.MinFilter(3)
-    for _ in range(steps):
-        changed = picture.filter(step)
-        if np.asarray(changed).max() < 0.5:
-            break
-        picture = changed
-    values = np.asarray(picture, dtype=np.float64)
-    keep = values >= _BOX_THRESHOLD * values.max()
-    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
-    values = values[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return values / values.max()
 
 
 def _finite_strokes(strokes) -> list[np.ndarray]:
@@ -345,7 +272,7 @@ def plain_resize(image: np.ndarray) -> np.ndarray:
     ink, _ = _ink_map(image)
     if ink is None:
         return np.zeros((SIZE, SIZE), dtype=np.float32)
-    resized = _resize(ink, (SIZE, SIZE))
+    resized = resize(ink, (SIZE, SIZE))
     peak = resized.max()
     return (resized / peak if peak > 0 else resized).astype(np.float32)
 
@@ -427,28 +354,3 @@ def _unit_range(array: np.ndarray) -> np.ndarray:
         raise ValueError(f"Expected numbers in the image, got dtype {array.dtype}.")
     values = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
     return np.clip(values, 0.0, 1.0)
-
-
-def _scaled_shape(shape: tuple[int, int]) -> tuple[int, int]:
-    height, width = shape
-    factor = DIGIT_SIZE / max(height, width)
-    return max(1, round(height * factor)), max(1, round(width * factor))
-
-
-def _resize(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    picture = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), mode="F")
-    resized = picture.resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
-    # Lanczos rings a little below 0 and above 1 next to sharp edges.
-    return np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
-
-
-def _paste_centred_by_mass(scaled: np.ndarray) -> np.ndarray:
-    height, width = scaled.shape
-    total = scaled.sum()
-    centre_row = (scaled.sum(axis=1) @ np.arange(height)) / total
-    centre_col = (scaled.sum(axis=0) @ np.arange(width)) / total
-    top = int(np.clip(round(SIZE / 2 - centre_row), 0, SIZE - height))
-    left = int(np.clip(round(SIZE / 2 - centre_col), 0, SIZE - width))
-    digit = np.zeros((SIZE, SIZE), dtype=np.float64)
-    digit[top : top + height, left : left + width] = scaled
-    return digit
