@@ -297,8 +297,10 @@ class Dashboard(widgets.VBox):
         # A test digit clicked in the gallery or on the map is read there, beside the click:
         # step 3 and the handwriting panel stay with the visitor's own drawing or picture.
         self.evaluation = EvaluationPanel(self.data)
-        self.export = ExportPanel(run=self._latest_run)
-        self.export.follow(self.trainer)
+        # Export offers the run whose model is in use (after a sweep its best run, a loaded
+        # run once loaded), not whichever run the trainer ended last.
+        self.export = ExportPanel(run=self.current.run)
+        traitlets.dlink((self.current, "run"), (self.export, "run"))
         self.runs = RunComparison(self.trainer.store)
         self.runs.follow(self.trainer)
         self.runs.on_load(self._on_run_loaded)
@@ -372,8 +374,8 @@ class Dashboard(widgets.VBox):
             source="loaded",
             run_id=record.run_id,
             description=f"saved run {record.run_id} ({record.status})",
+            run=record,
         )
-        self.export.run = record
         if record.distributions is not None:
             self.weights.value = record.distributions
 

@@ -63,6 +63,10 @@ class HandwritingPanel(widgets.VBox):
         self.seed = seed
         self._task = BackgroundTask("digitwidgets-fine-tune")
         traitlets.dlink((current, "test_accuracy"), (self, "test_accuracy"))
+        # The model a status line like "the pad now uses the tuned model" speaks of: once
+        # another model is in use, the line no longer says what is true and is cleared.
+        self._status_model = None
+        current.observe(self._on_model_change, "model")
 
         self._question = widgets.HTML()
         self._question.add_class("dw-handwriting-question")
@@ -168,6 +172,7 @@ class HandwritingPanel(widgets.VBox):
         """Make the pretrained LeNet-5 the current model again."""
         self.current.use_pretrained()
         self.set_trait("status", "The pad uses the pretrained model again.")
+        self._status_model = self.current.model
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a fine-tuning in progress; True when none is left running."""
@@ -188,7 +193,14 @@ class HandwritingPanel(widgets.VBox):
                 "status",
                 f"Fine-tuned on your {count} drawings: the pad now uses the tuned model.",
             )
+            self._status_model = tuned
         self.set_trait("busy", False)
+
+    def _on_model_change(self, change) -> None:
+        # Whichever thread set the model: a trait only.
+        if self._status_model is not None and change["new"] is not self._status_model:
+            self._status_model = None
+            self.set_trait("status", "")
 
     @traitlets.observe("value")
     def _on_value_change(self, change) -> None:

@@ -109,7 +109,7 @@ class TrainingPanel(widgets.VBox):
         None,
         allow_none=True,
         read_only=True,
-        help="The learning rate the run in progress trains at (None before any run).",
+        help="The learning rate the run in progress trains at (None while none trains).",
     )
     steer_message = traitlets.Unicode(
         "", read_only=True, help="What became of the last learning rate typed while training."
@@ -281,6 +281,11 @@ class TrainingPanel(widgets.VBox):
                 f"Learning rate {event.learning_rate:g} from epoch {event.epoch + 1}, "
                 f"batch {event.batch + 1}.",
             )
+        if event.ended:
+            # No run trains now: the (disabled) field shows the rate the next run starts
+            # with, not the last rate of the run that ended.
+            self.set_trait("learning_rate", None)
+            self._show_in_field(self.hyperparameters.learning_rate)
         if event.kind is EventKind.FINISH:
             self.set_trait("progress", 1.0)
         elif event.kind is not EventKind.FAILED:

@@ -389,3 +389,36 @@ def test_a_test_digit_clicked_in_step_4_is_read_there_and_step_3_keeps_the_drawi
     assert dashboard.prediction.value is drawn
     assert dashboard.handwriting.value is dashboard.pad.value
     assert dashboard.digit_map.value is drawn  # the map's "your digit" is still yours
+
+
+def test_export_offers_the_run_whose_model_is_in_use(sample, fake_trainer, untrained_model):
+    from pathlib import Path
+
+    from digitwidgets.learning.runs import RunRecord
+
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    dashboard.open_details()
+
+    def sweep_run(run_id, index, val_accuracy):
+        tag = {"id": "s1", "name": "rates", "settings": ["learning_rate"], "index": index}
+        record = RunRecord(
+            run_id,
+            Path(run_id),
+            "finished",
+            Hyperparameters(learning_rate=0.001 * index),
+            history={"val_accuracy": [val_accuracy]},
+            sweep={**tag, "count": 2},
+        )
+        fake_trainer.emit(
+            TrainingEvent("finish", run_id, epochs=1, batches=3, model=untrained_model, run=record)
+        )
+        return record
+
+    best = sweep_run("best", 1, 0.93)
+    sweep_run("worse", 2, 0.10)  # the sweep's last run, not its best
+    assert dashboard.current.run is best
+    assert dashboard.export.run is best and "run best" in dashboard.export.status
+    loaded = RunRecord("loaded", Path("loaded"), "stopped", Hyperparameters())
+    dashboard._on_run_loaded(untrained_model, loaded)  # Load in the runs table
+    assert dashboard.current.run is loaded and dashboard.export.run is loaded

@@ -151,3 +151,19 @@ def test_fine_tune_swaps_in_a_tuned_model_and_tells(pretrained_model, data, digi
     assert not np.allclose(before, after)
     # The tuned model still reads the drawings it was tuned on.
     assert [recognizer.recognize(digit_images[d]).digit for d in (2, 5, 8)] == [2, 5, 8]
+
+
+def test_the_tuned_model_line_is_cleared_once_another_model_is_in_use(data):
+    current = CurrentModel(model=object(), description="your run run1 (finished)")
+    panel = HandwritingPanel(current, data, HandwritingLog())
+    tuned = object()
+    panel._fine_tuned(tuned, None, 3, current.description)  # the fine-tuning thread's end
+    assert current.model is tuned
+    assert panel.status == "Fine-tuned on your 3 drawings: the pad now uses the tuned model."
+    current.record_test_accuracy(tuned, 0.9)  # the same model measured: still true
+    assert panel.status.startswith("Fine-tuned on your 3 drawings")
+    # A sweep's best run takes the pad: the line would no longer be true.
+    current.set(object(), source="run", description="the best of your sweep's 2 runs")
+    assert panel.status == ""
+    current.set(object(), source="run", description="your run run3 (finished)")
+    assert panel.status == ""

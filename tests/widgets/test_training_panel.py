@@ -157,6 +157,23 @@ def test_progress_of_a_run_stopped_at_an_epoch_end_and_of_a_finished_run():
     assert find_widget(panel, "dw-progress-bar").value == 1.0
 
 
+def test_learning_rate_now_is_the_run_s_while_it_trains_then_the_settings_again():
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=2, learning_rate=0.001), data=None)
+    steer = find_widget(panel, "dw-steer-lr")
+    assert steer.value == 0.001 and steer.disabled and panel.learning_rate is None
+    panel.train()
+    trainer.emit("start", epochs=2, batches=120, learning_rate=0.001)
+    trainer.emit("learning_rate", epoch=0, epochs=2, batch=5, batches=120, learning_rate=0.0002)
+    assert steer.value == 0.0002 and not steer.disabled and panel.learning_rate == 0.0002
+    trainer.emit("finish", epoch=1, epochs=2, batch=120, batches=120, learning_rate=0.0002)
+    # Nothing trains: the field shows the rate the next run starts with, not the last one's.
+    assert steer.disabled and panel.learning_rate is None
+    assert steer.value == 0.001
+    panel.hyperparameters = Hyperparameters(epochs=2, learning_rate=0.05)
+    assert steer.value == 0.05
+
+
 def test_progress_of_a_failed_run_says_where_it_ended():
     trainer = FakeTrainer()
     panel = TrainingPanel(trainer, Hyperparameters(), data=None)
