@@ -46,14 +46,24 @@ def parse_values(name: str, text: str) -> list:
     """
     parts = [part for part in text.replace(",", " ").split() if part]
     if not parts:
-        raise SweepError(f"Give at least one value for {name}.")
+        raise SweepError(f"Give at least one value for {_said(name)}.")
     values = []
     for part in parts:
         try:
             values.append(parse_value(name, part))
         except ValueError as error:
-            raise SweepError(f"Cannot sweep {name} over {part!r}: {error}") from None
+            raise SweepError(f"Cannot sweep {_said(name)} over {part!r}: {error}") from None
     return values
+
+
+def _said(name: str) -> str:
+    """A setting as a visitor names it (its label in FIELDS: "Learning rate")."""
+    return FIELDS[name].label if name in FIELDS else name
+
+
+def describe_choice(values: dict) -> str:
+    """Swept values in words: "Learning rate 0.05 and Optimizer sgd"."""
+    return " and ".join(f"{_said(name)} {format_value(value)}" for name, value in values.items())
 
 
 def suggested_values(name: str) -> list:
@@ -97,16 +107,19 @@ def plan_sweep(base: Hyperparameters, values: dict[str, Sequence]) -> list[Hyper
         if name not in FIELDS:
             raise SweepError(f"Unknown setting {name!r}. Known ones: {', '.join(FIELDS)}.")
         if isinstance(given, (str, bytes)) or not isinstance(given, Sequence) or not given:
-            raise SweepError(f"Give a list of values for {name}, e.g. {suggested_values(name)}.")
+            raise SweepError(
+                f"Give a list of values for {_said(name)}, e.g. {suggested_values(name)}."
+            )
         normalized = []
         for value in given:
             try:
                 normalized.append(getattr(base.replace(**{name: value}), name))
             except (ValueError, TypeError) as error:
-                raise SweepError(f"Cannot sweep {name} over {value!r}: {error}") from None
+                raise SweepError(f"Cannot sweep {_said(name)} over {value!r}: {error}") from None
         repeated = {v for v in normalized if normalized.count(v) > 1}
         if repeated:
-            raise SweepError(f"{name} repeats {describe_values(sorted(repeated, key=str))}.")
+            repeats = describe_values(sorted(repeated, key=str))
+            raise SweepError(f"{_said(name)} repeats {repeats}.")
         checked[name] = normalized
     count = math.prod(len(v) for v in checked.values())
     if count > MAX_RUNS:
@@ -298,9 +311,7 @@ class Sweep(background.Announcer[SweepEvent]):
         self._emit(SweepEventKind.RUN_STARTED, index, self._describe_run(index), run_id=run_id)
 
     def _describe_run(self, index: int) -> str:
-        values = self.results[index - 1].values
-        described = ", ".join(f"{name} {format_value(value)}" for name, value in values.items())
-        return f"Run {index} of {self.count}: {described}"
+        return f"Run {index} of {self.count}: {describe_choice(self.results[index - 1].values)}"
 
     def _on_training_event(self, event) -> None:
         # The Trainer's event worker, after the listeners registered before this sweep.
@@ -338,8 +349,10 @@ class Sweep(background.Announcer[SweepEvent]):
         best = self.best
         if best is None:
             return f"{opening}; no run measured a validation accuracy."
-        values = ", ".join(f"{name} {format_value(v)}" for name, v in best.values.items())
-        return f"{opening}; best: {values} ({best.val_accuracy:.1%} validation accuracy)."
+        return (
+            f"{opening}; best: {describe_choice(best.values)}, "
+            f"{best.val_accuracy:.1%} validation accuracy."
+        )
 
     def _end(self, kind: SweepEventKind, message: str) -> None:
         self.trainer.remove_listener(self._on_training_event)

@@ -12,11 +12,13 @@ is then written by the format, the same way.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import ipywidgets as widgets
 import numpy as np
 
 # Where a left axis's title stands: clear of tick labels as wide as "100%" (bqplot's 4ex
@@ -203,3 +205,16 @@ def show_ticks(axis, ticks: Ticks) -> None:
         axis.tick_format = ticks.format or None
         axis.tick_values = np.asarray(ticks.values, dtype=float)
         axis.tick_labels = ticks.tick_labels()
+
+
+def chart_title(text: str, *, left: int, right: int) -> widgets.HTML:
+    """A chart's title in words above its figure, centred over the plot (the figure's
+    ``left`` and ``right`` margins in px) as bqplot centres its own, but wrapping on a
+    phone where bqplot's one line of SVG text is cut at the figure's edges."""
+    title = widgets.HTML(
+        f"<div style='text-align:center; font-size:16px; line-height:1.3; color:#333; "
+        f"padding:6px {right}px 0 {left}px'>{html.escape(text)}</div>",
+        layout=widgets.Layout(width="100%", max_width="100%"),
+    )
+    title.add_class("dw-chart-title")
+    return title

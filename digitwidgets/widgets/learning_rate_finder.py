@@ -34,9 +34,10 @@ _LEGEND = (
     f"<span style='white-space:nowrap'><span style='color:{_SUGGESTION_COLOR}'>┆</span> "
     "suggested rate</span></div>"
 )
-# The rate axis reaches a little left of the first rate: its "1e-6" stays clear of the loss
-# axis's labels at the corner.
+# The rate axis reaches a little beyond the rates tried: its "1e-6" stays clear of the loss
+# axis's labels at the corner, and its "1" inside the figure, clear of the axis's end tick.
 _RATE_AXIS_START = START_LEARNING_RATE / 3
+_RATE_AXIS_END = END_LEARNING_RATE * 2
 _READY = (
     "Not sure which learning rate? Try rates from 1e-6 to 1 for a few seconds and see where "
     "the loss falls fastest."
@@ -168,7 +169,9 @@ class LearningRateFinder(widgets.VBox):
         # One tick a decade, 1e-6 ... 0.001 ... 1: a log axis labels 2..9 of each decade too.
         rate_axis = bqplot.Axis(scale=x_scale, label="Learning rate (log scale)")
         show_ticks(rate_axis, decade_ticks(START_LEARNING_RATE, END_LEARNING_RATE))
-        x_scale.min = _RATE_AXIS_START
+        with x_scale.hold_sync():
+            x_scale.min = _RATE_AXIS_START
+            x_scale.max = _RATE_AXIS_END
         self._loss_axis = bqplot.Axis(scale=y_scale, label="Loss", side="left")
         self._loss_ticks = number_ticks(0.0, 3.0, most=5)
         show_ticks(self._loss_axis, self._loss_ticks)

@@ -11,6 +11,7 @@ import numpy as np
 import traitlets
 
 from digitwidgets.reading.recognition import Recognition, read
+from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, percent_ticks, show_ticks
 from digitwidgets.widgets.support import WAITING, png_bytes, sure
 
 _BAR_COLOR = "#c6dbef"
@@ -108,14 +109,17 @@ class PredictionView(widgets.VBox):
             scales={"x": x_scale, "y": y_scale, "color": winner_scale},
             padding=0.2,
         )
+        x_axis = bqplot.Axis(scale=x_scale, label="Digit")
+        probability_axis = bqplot.Axis(
+            scale=y_scale, side="left", label="Probability", label_offset=LEFT_TITLE_OFFSET
+        )
+        # 0, 50, 100%: three round ticks on a short axis (eleven crowded it).
+        show_ticks(probability_axis, percent_ticks(most=3))
         self._probabilities = bqplot.Figure(
             marks=[self._bars],
-            axes=[
-                bqplot.Axis(scale=x_scale, label="digit"),
-                bqplot.Axis(scale=y_scale, side="left", label="probability", tick_format=".0%"),
-            ],
+            axes=[x_axis, probability_axis],
             title="Probabilities",
-            fig_margin={"top": 35, "bottom": 40, "left": 55, "right": 10},
+            fig_margin={"top": 35, "bottom": 40, "left": 62, "right": 10},
             layout=widgets.Layout(width="340px", max_width="100%", height="220px"),
             display_toolbar=False,  # it would cover the title on hover
         )

@@ -13,7 +13,13 @@ import traitlets
 
 from digitwidgets.learning.runs import RunRecord, RunStore, RunStoreError, curve_labels, local_time
 from digitwidgets.learning.training.events import EventKind
-from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, percent_ticks, show_ticks, whole_ticks
+from digitwidgets.widgets.charts import (
+    LEFT_TITLE_OFFSET,
+    chart_title,
+    percent_ticks,
+    show_ticks,
+    whole_ticks,
+)
 from digitwidgets.widgets.support import format_duration
 
 _COLUMNS = (
@@ -40,6 +46,7 @@ _COLORS = (
     "#bcbd22",
     "#17becf",
 )
+_CHART_TITLE = "Validation accuracy of the ticked runs"
 _SOURCES = {
     "embedded-sample": "sample",
     "path": "file",
@@ -146,7 +153,18 @@ class RunComparison(widgets.VBox):
         # curves, and long labels ran off its left edge.
         self._legend = widgets.HTML("")
         self._legend.add_class("dw-compare-legend")
-        self.children = [self._table, self._confirmation, self._status, chart, self._legend]
+        # The title above the figure, in HTML that wraps: bqplot's own is one line of SVG,
+        # cut at both edges of a phone-wide figure.
+        title = chart_title(_CHART_TITLE, left=70, right=20)
+        title.layout.max_width = chart.layout.max_width
+        self.children = [
+            self._table,
+            self._confirmation,
+            self._status,
+            title,
+            chart,
+            self._legend,
+        ]
         self.add_class("dw-runs")
         self.refresh()
 
@@ -170,9 +188,8 @@ class RunComparison(widgets.VBox):
         figure = bqplot.Figure(
             marks=[lines],
             axes=[self._epoch_axis, self._accuracy_axis],
-            title="Validation accuracy of the ticked runs",
-            fig_margin={"top": 40, "bottom": 50, "left": 70, "right": 20},
-            layout=widgets.Layout(width="100%", max_width="640px", height="340px"),
+            fig_margin={"top": 16, "bottom": 50, "left": 70, "right": 20},
+            layout=widgets.Layout(width="100%", max_width="640px", height="316px"),
         )
         figure.add_class("dw-compare-chart")
         return lines, figure

@@ -18,12 +18,14 @@ from digitwidgets.learning.sweeps import (
     SweepError,
     SweepEvent,
     SweepEventKind,
+    describe_choice,
     describe_values,
     parse_values,
     suggested_values,
 )
 from digitwidgets.widgets.charts import (
     LEFT_TITLE_OFFSET,
+    chart_title,
     log_value_ticks,
     percent_ticks,
     show_ticks,
@@ -91,7 +93,7 @@ class SweepPanel(widgets.VBox):
         False, read_only=True, help="Whether the trainer runs a training that is not a sweep's."
     )
     progress = traitlets.Unicode(
-        "", read_only=True, help='Where the sweep is: "Run 2 of 6: learning_rate 0.001".'
+        "", read_only=True, help='Where the sweep is: "Run 2 of 6: Learning rate 0.001".'
     )
     message = traitlets.Unicode("", read_only=True, help="Why a sweep could not start, or ''.")
     best = traitlets.Unicode(
@@ -153,6 +155,11 @@ class SweepPanel(widgets.VBox):
         self._best = widgets.HTML("")
         self._best.add_class("dw-sweep-best")
         self._figure = self._build_chart()
+        # The title above the figure, in HTML that wraps (bqplot's own is one line of SVG,
+        # cut at both edges of a phone-wide figure), shown and hidden with it.
+        self._title = chart_title("Final validation accuracy per run", left=70, right=20)
+        self._title.layout.max_width = self._figure.layout.max_width
+        traitlets.dlink((self._figure.layout, "display"), (self._title.layout, "display"))
         self._empty = widgets.HTML(message_html(NO_SWEEP))
         self._empty.add_class("dw-sweep-empty")
 
@@ -192,6 +199,7 @@ class SweepPanel(widgets.VBox):
             self._message,
             self._progress,
             self._empty,
+            self._title,
             self._figure,
             self._best,
         ]
@@ -207,7 +215,9 @@ class SweepPanel(widgets.VBox):
         second = self._setting_2.value
         if second != _NONE:
             if second in chosen:
-                raise SweepError(f"Choose two different settings, not {second} twice.")
+                raise SweepError(
+                    f"Choose two different settings, not {FIELDS[second].label} twice."
+                )
             chosen[second] = parse_values(second, self._values_2.value)
         return chosen
 
@@ -317,11 +327,10 @@ class SweepPanel(widgets.VBox):
         figure = bqplot.Figure(
             marks=[self._lines, self._best_mark, self._best_label],
             axes=[self._x_axis, self._y_axis],
-            title="Final validation accuracy per run",
-            fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 20},
+            fig_margin={"top": 20, "bottom": 45, "left": 70, "right": 20},
             legend_location="bottom-right",
             # Hidden, with a sentence in its place, until a sweep has something to show.
-            layout=widgets.Layout(width="100%", max_width="560px", height="280px", display="none"),
+            layout=widgets.Layout(width="100%", max_width="560px", height="260px", display="none"),
         )
         figure.add_class("dw-sweep-chart")
         return figure
@@ -412,11 +421,10 @@ class SweepPanel(widgets.VBox):
         best = sweep.best
         if best is None:
             return
-        values = ", ".join(f"{name} {format_value(v)}" for name, v in best.values.items())
         self.set_trait(
             "best",
-            f"{opening}: {values}: {percent(best.val_accuracy)} validation accuracy "
-            f"(run {best.index} of {sweep.count}).",
+            f"{opening}: {describe_choice(best.values)}, {percent(best.val_accuracy)} "
+            f"validation accuracy (run {best.index} of {sweep.count}).",
         )
 
     def _on_training_event(self, event) -> None:

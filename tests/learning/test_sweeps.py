@@ -72,12 +72,12 @@ def test_a_sweep_tells_its_progress_run_by_run(swept):
     kinds = [event.kind for event in events]
     assert kinds == ["run-started", "run-ended"] * 3 + ["finished"]
     assert [e.message for e in events if e.kind == "run-started"] == [
-        "Run 1 of 3: learning_rate 0.0001",
-        "Run 2 of 3: learning_rate 0.001",
-        "Run 3 of 3: learning_rate 0.01",
+        "Run 1 of 3: Learning rate 0.0001",
+        "Run 2 of 3: Learning rate 0.001",
+        "Run 3 of 3: Learning rate 0.01",
     ]
     assert [e.run for e in events if e.kind == "run-ended"] == records
-    assert events[-1].message.startswith("All 3 runs done; best: learning_rate ")
+    assert events[-1].message.startswith("All 3 runs done; best: Learning rate ")
     assert events[-1].ended and events[-1].index == 3
 
 
@@ -125,7 +125,7 @@ def test_stop_ends_the_sweep_after_the_current_run_which_is_saved_whole(tiny_dat
     assert sweep.wait(TIMEOUT)
     assert not sweep.running
     assert [e.kind for e in events] == ["run-started", "run-ended", "stopped"]
-    assert events[-1].message.startswith("Stopped after run 1; best: optimizer adam")
+    assert events[-1].message.startswith("Stopped after run 1; best: Optimizer adam")
     (record,) = store.list()
     assert record.status == "finished" and record.hyperparameters.optimizer == "adam"
     assert not trainer.running
@@ -184,13 +184,13 @@ def test_a_sweep_cannot_start_while_the_trainer_is_busy(tiny_data, tmp_path):
 @pytest.mark.parametrize(
     ("values", "words"),
     [
-        ({"learning_rate": [1e-3, 20.0]}, "learning_rate over 20.0"),
-        ({"optimizer": ["adam", "adamw"]}, "optimizer over 'adamw'"),
-        ({"epochs": [1, 2.5]}, "epochs over 2.5"),
+        ({"learning_rate": [1e-3, 20.0]}, "Learning rate over 20.0"),
+        ({"optimizer": ["adam", "adamw"]}, "Optimizer over 'adamw'"),
+        ({"epochs": [1, 2.5]}, "Epochs over 2.5"),
         ({"colour": [1, 2]}, "Unknown setting 'colour'"),
-        ({"seed": []}, "Give a list of values for seed"),
-        ({"seed": "1, 2"}, "Give a list of values for seed"),
-        ({"seed": [1, 1]}, "seed repeats 1"),
+        ({"seed": []}, "Give a list of values for Seed"),
+        ({"seed": "1, 2"}, "Give a list of values for Seed"),
+        ({"seed": [1, 1]}, "Seed repeats 1"),
         ({}, "Choose a setting"),
         ({"seed": [0], "epochs": [1], "dropout": [0.1]}, "at most 2 settings"),
         (
@@ -221,9 +221,9 @@ def test_typed_values_are_parsed_and_checked():
     assert parse_values("augmentation", "false, true") == [False, True]
     assert parse_values("batch_size", "32,64") == [32, 64]
     for name, text, words in [
-        ("learning_rate", "0.1, -1", "learning_rate over '-1'"),
+        ("learning_rate", "0.1, -1", "Learning rate over '-1'"),
         ("learning_rate", "fast", "over 'fast'"),
-        ("epochs", " , ", "at least one value for epochs"),
+        ("epochs", " , ", "at least one value for Epochs"),
     ]:
         with pytest.raises(SweepError, match=words):
             parse_values(name, text)

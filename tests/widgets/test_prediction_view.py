@@ -158,3 +158,11 @@ def _walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
         yield from _walk(child)
+
+
+def test_the_probability_chart_reads_in_words_on_three_round_percents():
+    digit_axis, probability_axis = find_widget(PredictionView(), "dw-probabilities").axes
+    assert (digit_axis.label, probability_axis.label) == ("Digit", "Probability")
+    assert list(probability_axis.tick_values) == [0.0, 0.5, 1.0]
+    assert list(probability_axis.tick_labels.values()) == ["0%", "50%", "100%"]
+    assert (probability_axis.scale.min, probability_axis.scale.max) == (0.0, 1.0)

@@ -53,7 +53,7 @@ def test_choosing_a_setting_suggests_values_and_says_what_will_train(tmp_path, t
 def test_a_bad_value_is_named_beside_the_controls_and_nothing_trains(tmp_path, tiny_data):
     panel, trainer, _ = _panel(tmp_path, tiny_data)
     find_widget(panel, "dw-sweep-values").value = "0.001, 50"
-    assert "Cannot sweep learning_rate over '50'" in panel.message
+    assert "Cannot sweep Learning rate over '50'" in panel.message
     assert "(0, 10]" in find_widget(panel, "dw-sweep-message").value
     find_widget(panel, "dw-sweep").click()
     assert not panel.running and not trainer.running and panel.value is None
@@ -76,7 +76,7 @@ def test_a_sweep_trains_shows_its_progress_charts_and_marks_the_best(tmp_path, t
     trainer.hold()
     find_widget(panel, "dw-sweep").click()
     assert trainer.wait_held(TIMEOUT)
-    assert panel.running and panel.progress == "Run 1 of 2: optimizer adam"
+    assert panel.running and panel.progress == "Run 1 of 2: Optimizer adam"
     assert (
         find_widget(panel, "dw-sweep").disabled and not find_widget(panel, "dw-sweep-stop").disabled
     )
@@ -87,10 +87,10 @@ def test_a_sweep_trains_shows_its_progress_charts_and_marks_the_best(tmp_path, t
     assert panel.value.wait(TIMEOUT)
     assert ended == [panel.value] and not panel.running
     assert not find_widget(training, "dw-train").disabled
-    assert panel.progress.startswith("All 2 runs done; best: optimizer ")
+    assert panel.progress.startswith("All 2 runs done; best: Optimizer ")
     sweep = panel.value
     best = sweep.best
-    assert panel.best.startswith(f"Best: optimizer {best.values['optimizer']}: ")
+    assert panel.best.startswith(f"Best: Optimizer {best.values['optimizer']}, ")
     chart = find_widget(panel, "dw-sweep-chart")
     lines, best_mark, label = chart.marks
     # One series: bqplot keeps it as a flat row.
@@ -298,7 +298,11 @@ def test_after_a_sweep_the_model_in_use_is_its_best_run_and_says_so():
     assert current.description == (
         "the best of your sweep's 3 runs: Learning rate 0.003 (93.1% validation accuracy), run run1"
     )
-    assert panel.best.startswith("Best: learning_rate 0.003: 93.1%")
+    assert panel.best == "Best: Learning rate 0.003, 93.1% validation accuracy (run 1 of 3)."
+    # In words, from FIELDS' labels, not the settings' code names.
+    assert (
+        panel.progress == "All 3 runs done; best: Learning rate 0.003, 93.1% validation accuracy."
+    )
 
 
 def test_a_two_setting_sweep_names_its_series_in_words_on_a_linear_axis_of_its_values():
