@@ -317,27 +317,60 @@ def kernel_id(page) -> str:
 # What a person does on the page.
 
 
-def set_setting(page, css_class: str, value) -> None:
-    """Type ``value`` into the setting whose control has ``css_class`` ("dw-epochs", ...)."""
+# What the kernel says back about the settings: the link that encodes them and the line
+# that refuses a bad value. Either changes once the kernel has taken a value that was typed;
+# None on a page without the link (nothing to wait on there).
+_SETTINGS_SAID = """() => {
+  const link = document.querySelector('.dw-settings-link');
+  if (!link) { return null; }
+  const refusal = document.querySelector('.dw-controls-message');
+  return link.textContent + '|' + (link.querySelector('a') || {}).href + '|' +
+    (refusal ? refusal.textContent : '');
+}"""
+_SETTINGS_CHANGED = f"before => ({_SETTINGS_SAID})() !== before"
+SETTING_TIMEOUT_MS = 30_000
+# What a setting's box shows now: a text box's value, a slider readout's text.
+_SHOWN = "e => 'value' in e ? e.value : e.textContent"
+
+
+def _field(page, css_class: str):
+    """The text box of a setting (a slider's readout where it has no box)."""
     field = page.locator(f".{css_class} input").first
-    if field.count():
+    return field if field.count() else page.locator(f".{css_class} .widget-readout").first
+
+
+def set_setting(page, css_class: str, value) -> None:
+    """Type ``value`` into the setting whose control has ``css_class`` ("dw-epochs", ...).
+
+    Returns once the kernel has taken it: the settings link (or the refusal under the
+    controls) has changed, unless the box showed ``value`` already.
+    """
+    field = _field(page, css_class)
+    shown = field.evaluate(_SHOWN)
+    before = page.evaluate(_SETTINGS_SAID)
+    if page.locator(f".{css_class} input").count():
         field.fill(str(value))
         field.press("Enter")
     else:  # a slider: its readout takes typing
-        page.locator(f".{css_class} .widget-readout").first.click()
+        field.click()
         page.keyboard.press("Control+A")
         page.keyboard.type(str(value))
         page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
+    if before is not None and shown.strip() != str(value):
+        page.wait_for_function(_SETTINGS_CHANGED, arg=before, timeout=SETTING_TIMEOUT_MS)
 
 
 async def type_setting(page, css_class: str, value) -> None:
     """``set_setting`` for an async Playwright page."""
-    await page.locator(f".{css_class} input, .{css_class} .widget-readout").first.click()
+    field = page.locator(f".{css_class} input, .{css_class} .widget-readout").first
+    shown = await field.evaluate(_SHOWN)
+    before = await page.evaluate(_SETTINGS_SAID)
+    await field.click()
     await page.keyboard.press("Control+A")
     await page.keyboard.type(str(value))
     await page.keyboard.press("Enter")
-    await page.wait_for_timeout(300)
+    if before is not None and shown.strip() != str(value):
+        await page.wait_for_function(_SETTINGS_CHANGED, arg=before, timeout=SETTING_TIMEOUT_MS)
 
 
 def set_epochs(page, epochs: int) -> None:
@@ -374,4 +407,7 @@ def show_tab(page, title: str) -> None:
     tab = page.locator(f".dw-tabs .lm-TabBar-tab:has-text('{title}')")
     if tab.count():
         tab.first.click()
-        page.wait_for_timeout(200)
+        # Shown once it is the current tab (the tab bar marks it when its panel shows).
+        page.locator(f".dw-tabs .lm-TabBar-tab.lm-mod-current:has-text('{title}')").first.wait_for(
+            state="visible", timeout=SETTING_TIMEOUT_MS
+        )

@@ -40,12 +40,31 @@ def page(browser, server, artifacts):
     page.context.close()
 
 
+# The model line names the run whose model is in use: "... your run <id> (finished)".
+MODEL_RUN = r"your run (\S+) \((?:finished|stopped)\)"
+
+
+def model_run(page) -> str | None:
+    """The id of the run whose model the page uses now, or None (the pretrained model)."""
+    found = re.search(MODEL_RUN, page.inner_text(".dw-model-label"))
+    return found.group(1) if found else None
+
+
 def train_and_wait(page, runs_before: int) -> None:
-    """Click Train and wait until the run is saved and listed."""
+    """Click Train and wait until the run is saved, listed and its model is in use."""
+    before = model_run(page)
     page.click("button.dw-train")
     page.wait_for_function(
         "n => document.querySelectorAll('.dw-run-row').length > n",
         arg=runs_before,
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.wait_for_function(
+        "([pattern, before]) => {"
+        "  const found = new RegExp(pattern).exec("
+        "    document.querySelector('.dw-model-label').textContent);"
+        "  return found !== null && found[1] !== before; }",
+        arg=[MODEL_RUN, before],
         timeout=RUN_TIMEOUT_MS,
     )
 
@@ -61,10 +80,18 @@ def with_runs(page, count: int) -> None:
 
 
 def evaluated(page) -> None:
-    """Show the Evaluate tab and wait for the current model's test accuracy."""
+    """Show the Evaluate tab and wait for the test accuracy of the model in use.
+
+    The status names the run it evaluated: the previous model's "Test accuracy" can still
+    be there before the new evaluation starts.
+    """
     show_tab(page, "Evaluate")
+    run = model_run(page)
+    pattern = f"Test accuracy .* · run {re.escape(run)} ·" if run else "^Test accuracy"
     page.wait_for_function(
-        "() => /Test accuracy/.test(document.querySelector('.dw-evaluation-status').innerText)",
+        "pattern => new RegExp(pattern).test("
+        "document.querySelector('.dw-evaluation-status').innerText)",
+        arg=pattern,
         timeout=RUN_TIMEOUT_MS,
     )
 

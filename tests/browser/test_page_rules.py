@@ -7,7 +7,8 @@ page, its viewport resized: no reload) by JavaScript in the page:
 - no axis with repeated or overlapping tick labels (bqplot draws ticks as ``g.tick text``);
 - percent ticks within 0-100 %; an axis of epochs or runs counts in whole numbers;
 - no button, tab, label or chart title whose text is cut off (wider than its box, which
-  hides the rest);
+  hides the rest), no tick label cut at its figure's edge (or a box around it that hides
+  what overflows);
 - nothing runs off the side of the screen unless it sits in a box that scrolls sideways and
   says so (every widget box scrolls what overflows it, without a cue on a phone).
 
@@ -17,7 +18,10 @@ Runs are tiny (one epoch on the embedded sample).
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .conftest import ROOT, VoilaServer, draw_stroke, open_dashboard, set_epochs, show_tab
 
@@ -77,6 +81,31 @@ RULES_JS = r"""
     }
     if (/epoch|\brun/i.test(label) && texts.some(t => /\d[.]\d/.test(t))) {
       broken.push(`${where}: counts whole ${label} with decimals: ${texts.join(' ')}`);
+    }
+  });
+  // A tick label beyond its figure's edges, or beyond a box around it that hides what
+  // overflows it, is cut there (the "1" at the end of a rate axis).
+  root.querySelectorAll('.bqplot').forEach(figure => {
+    const svg = figure.querySelector('svg');
+    if (!svg || !shown(svg)) { return; }
+    const box = svg.getBoundingClientRect();
+    const outer = {left: box.left, right: box.right, top: box.top, bottom: box.bottom};
+    for (let e = figure.parentElement; e && e !== root.parentElement; e = e.parentElement) {
+      if (getComputedStyle(e).overflowX === 'visible') { continue; }
+      const clip = e.getBoundingClientRect();
+      outer.left = Math.max(outer.left, clip.left);
+      outer.right = Math.min(outer.right, clip.right);
+    }
+    const cut = [...figure.querySelectorAll('g.axis g.tick text')]
+      .filter(t => shown(t) && t.textContent.trim() !== '')
+      .filter(t => {
+        const box = t.getBoundingClientRect();
+        return box.left < outer.left - 1 || box.right > outer.right + 1 ||
+          box.top < outer.top - 1 || box.bottom > outer.bottom + 1;
+      })
+      .map(t => `"${t.textContent.trim()}"`);
+    if (cut.length) {
+      broken.push(`${owner(figure)}: tick labels cut at the figure's edge: ${cut.join(' ')}`);
     }
   });
   // A chart's title wider than the chart is cut at its edges.
@@ -152,6 +181,34 @@ def settle(page) -> None:
     )
 
 
+# bqplot lays a figure out again only while it is on screen (an IntersectionObserver), 300 ms
+# after its size changed: each figure is brought into view and its plot area waited for to
+# fit inside it again (a figure laid out for a wider screen overflows a narrower one).
+FITS_JS = """index => {
+  const figure = [...document.querySelectorAll('.dw-dashboard .bqplot')][index];
+  const svg = figure && figure.querySelector('svg');
+  const plot = svg && svg.querySelector('rect.plotarea_background');
+  if (!plot || svg.getBoundingClientRect().width === 0) { return true; }
+  return plot.getBoundingClientRect().right <= svg.getBoundingClientRect().right + 1;
+}"""
+
+
+def laid_out_again(page) -> None:
+    """Bring each chart into view in turn and wait until bqplot has fitted it to its box."""
+    count = page.locator(".dw-dashboard .bqplot").count()
+    for index in range(count):
+        page.evaluate(
+            "index => { const figure = [...document.querySelectorAll("
+            "'.dw-dashboard .bqplot')][index]; if (figure) { figure.scrollIntoView("
+            "{block: 'center'}); } }",
+            index,
+        )
+        # The rules below say what stays cut where it does not fit in time.
+        with contextlib.suppress(PlaywrightTimeoutError):
+            page.wait_for_function(FITS_JS, arg=index, timeout=5_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+
+
 def broken_rules(page, action: str, artifacts) -> list[str]:
     """The rules the page breaks after ``action``, at each width, as sentences."""
     found = []
@@ -168,6 +225,7 @@ def broken_rules(page, action: str, artifacts) -> list[str]:
             })""",
             timeout=10_000,
         )
+        laid_out_again(page)
         settle(page)
         for sentence in page.evaluate(RULES_JS):
             found.append(f"after {action} at {width} px: {sentence}")
