@@ -93,9 +93,16 @@ def test_change_the_learning_rate_mid_run(page, artifacts):
     # The live chart marks the change with the new rate.
     page.wait_for_function(
         "() => [...document.querySelectorAll('.dw-chart text')]"
-        ".some(t => t.textContent.trim() === 'lr 0.0005')",
+        ".some(t => t.textContent.trim() === 'rate 0.0005')",
     )
     page.locator(".dw-chart").screenshot(path=str(artifacts / "steered-chart.png"))
+    # The epoch of the change ends before Stop: its row of the history has the new rate.
+    page.wait_for_function(
+        "epoch => new RegExp(`^Epoch ${epoch}/`).test("
+        "document.querySelector('.dw-progress-text').textContent)",
+        arg=changed_epoch + 1,
+        timeout=TIMEOUT_MS,
+    )
     page.click("button.dw-stop")
     page.wait_for_function(
         "() => /Stopped/.test(document.querySelector('.dw-status').textContent)",

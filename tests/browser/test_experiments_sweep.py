@@ -111,7 +111,7 @@ def test_a_link_opens_a_preheated_kernel_with_its_settings_and_a_sweep_marks_the
             timeout=SWEEP_TIMEOUT_MS,
         )
         best = page.inner_text(".dw-sweep-best")
-        assert best.startswith("Best: learning_rate "), best
+        assert best.startswith("Best: Learning rate "), best
         # The pad reads with the best run, and the model line says so.
         assert "the best of your sweep's 3 runs" in page.inner_text(".dw-model-label")
         page.locator(".dw-sweep-chart").scroll_into_view_if_needed()
