@@ -35,6 +35,11 @@ _LINE_LIKE_ASPECT = 6
 # apart.
 _SHARED_HEIGHT = 0.4
 _WIDEST_GAP = 2.0
+# A small piece much fainter than the heaviest piece's ink is not the same pen's: a shadow's
+# tip, a smudge. Small: under this share of the heaviest's area; faint: its median darkness
+# under this share of the heaviest's.
+_SMALL_PIECE = 0.3
+_FAINTER_PEN = 0.65
 # Ink whose edge is wider than this many pixels is a shadow's (its penumbra), not a pen's.
 _SOFTEST_INK_EDGE = 3.5
 
@@ -63,7 +68,8 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
     Pieces touching the frame's edge or spanning it are the page's edge, the table or a
     shadow's rim, not writing. Pieces that overlap side by side (within a small gap) are one
     digit; a group counts as a digit when it is nearly as tall and a fair share as heavy as
-    the largest. Soft-edged pieces are a shadow's, not a pen's.
+    the largest. Soft-edged pieces are a shadow's, not a pen's, and so is a small piece much
+    fainter than its digit's heaviest.
     """
     from scipy import ndimage
     from skimage import filters
@@ -86,11 +92,21 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
         (soft_pieces if soft else pieces).append(piece)
     # In a sharp photo soft ink is a shadow's; when all of it is soft the photo is blurred,
     # which ``photo_reading`` tells from the digits' edges.
-    groups = _side_by_side(pieces or soft_pieces, _NEAR_LINES * height)
+    pieces = pieces or soft_pieces
+    groups = _side_by_side(pieces, _NEAR_LINES * height)
     if len(groups) > 1:
         # A long thin straight piece beside other writing is a line the ruling missed (a
         # margin, a page's edge): a 1 is as tall as the digits beside it.
         groups = [group for group in groups if not _line_like(group, page.labels.shape)]
+    # Then each digit is one pen's: a shadow's tip beside it is not part of it.
+    by_number = {piece[0]: piece for piece in pieces}
+    groups = [
+        regrouped
+        for group in groups
+        for regrouped in _side_by_side(
+            _one_pen(page, [by_number[number] for number in group.labels]), _NEAR_LINES * height
+        )
+    ]
     if not groups:
         return []
     tallest = max(group.height for group in groups)
@@ -105,6 +121,22 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
         key=lambda group: group.box[1] + group.box[3],
     )
     return _written_together(candidates, _main_index(page, candidates))
+
+
+def _one_pen(page: PageInk, pieces: list[tuple[int, tuple, int]]) -> list[tuple[int, tuple, int]]:
+    """One digit's pieces less small ones much fainter than its heaviest: one pen wrote it."""
+    if len(pieces) < 2:
+        return pieces
+    darkness = {
+        number: float(np.median(page.strength[page.labels == number])) for number, _, _ in pieces
+    }
+    heaviest = max(pieces, key=lambda piece: piece[2])
+    pen = darkness[heaviest[0]]
+    return [
+        piece
+        for piece in pieces
+        if piece[2] >= _SMALL_PIECE * heaviest[2] or darkness[piece[0]] >= _FAINTER_PEN * pen
+    ]
 
 
 def _line_like(group: DigitInk, shape: tuple[int, int]) -> bool:
