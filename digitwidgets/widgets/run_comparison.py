@@ -438,13 +438,14 @@ class RunComparison(widgets.VBox):
 def _legend_html(labels: list[str]) -> str:
     """Each curve's colour and label, wrapping under the chart."""
     items = "".join(
-        "<span class='dw-compare-curve' style='white-space:nowrap'>"
-        f"<span style='color:{_COLORS[index % len(_COLORS)]}'>"
-        f"━●━</span> <span class='dw-compare-label'>{html.escape(label)}</span></span>"
+        "<span class='dw-compare-curve' style='display:inline-flex; column-gap:4px; "
+        "max-width:100%'>"
+        f"<span style='color:{_COLORS[index % len(_COLORS)]}; white-space:nowrap'>"
+        f"━●━</span><span class='dw-compare-label'>{html.escape(label)}</span></span>"
         for index, label in enumerate(labels)
     )
     return (
-        "<div style='padding-left:70px; font-size:13px; color:#333; display:flex; "
+        "<div style='padding-left:min(70px, 10%); font-size:13px; color:#333; display:flex; "
         f"flex-wrap:wrap; column-gap:18px; row-gap:4px; max-width:570px'>{items}</div>"
         if labels
         else ""
