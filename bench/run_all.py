@@ -46,6 +46,8 @@ BENCHMARKS = {
     "inside": ("bench_inside.py", []),
     # 2,200 generated photos read, then a 12-megapixel one timed: about 6 minutes.
     "photos": ("bench_photos.py", []),
+    # The default 20-epoch run with and without the weight recorder, 3 alternating pairs.
+    "distributions": ("bench_distributions.py", []),
 }
 TIMEOUT_S = 900
 

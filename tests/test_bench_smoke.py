@@ -90,6 +90,13 @@ EXPECTED = {
         "recorder_ms_per_epoch",
         "passed",
     ],
+    "bench_photos.py": [
+        "accuracy",
+        "variations.ruled",
+        "digits.7",
+        "phone_photo.median_ms",
+        "passed",
+    ],
     "bench_inside.py": [
         "layer_outputs.median_ms",
         "epoch_end_share",
