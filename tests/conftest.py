@@ -18,7 +18,7 @@ SAMPLE_PATH = Path(__file__).resolve().parents[1] / "digitwidgets" / "assets" / 
 # loadgroup``, what ``python3 tasks.py test`` runs) they stay on one worker, one after the
 # other, as in a serial run, while the other worker takes the rest.
 # The browser benchmarks' smoke tests join the group in test_bench_smoke.py.
-SERVER_TESTS = ("tests/browser/", "tests/server/test_kernel_cap.py", "tests/test_app.py")
+SERVER_TESTS = ("tests/browser/", "tests/server/test_kernel_cap.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -26,7 +26,6 @@ import psutil
 import pytest
 
 from digitwidgets.app import PLUMBING_NOTICES, main, serve
-from tests.browser.conftest import browser, chromium_path  # noqa: F401  (fixtures)
 from tools.pagedriver import ROOT, _Server, draw_stroke, free_port, open_dashboard
 
 TEMPLATE = "share/jupyter/voila/templates/digitwidgets"
@@ -153,7 +152,7 @@ class InstalledApp(_Server):
 @pytest.mark.browser
 def test_the_installed_command_serves_a_page_that_reads_a_drawing(
     installed,
-    browser,  # noqa: F811  (the fixture imported above)
+    browser,
     tmp_path,
 ):
     elsewhere = tmp_path / "elsewhere"
