@@ -18,6 +18,8 @@ _NEAR_LINES = 0.15
 # Two pieces both at least this share of the taller's height are separate digits unless they
 # overlap side by side by this share of the narrower one (slanted digits written close).
 _TALL_PIECE = 0.6
+# A piece flatter than this (height over width) is a stroke of a digit, never a whole one.
+_UPRIGHT = 0.5
 _DIGIT_OVERLAP = 0.35
 # Ink spanning more than this share of the frame's height or width is not a digit.
 _WIDEST_DIGIT = 0.92
@@ -226,7 +228,8 @@ def one_digit(first: tuple, second: tuple, near: float = 0.0) -> bool:
     if first[0] - apart >= second[2] or second[0] - apart >= first[2]:
         return False
     narrower = min(first[3] - first[1], second[3] - second[1])
-    both_tall = heights[0] >= _TALL_PIECE * heights[1]
+    upright = all(box[2] - box[0] >= _UPRIGHT * (box[3] - box[1]) for box in (first, second))
+    both_tall = upright and heights[0] >= _TALL_PIECE * heights[1]
     return not both_tall or overlap >= _DIGIT_OVERLAP * narrower
 
 

@@ -27,8 +27,8 @@ from .preprocessing import (
 )
 from .recognition import Recognition, read
 
-# Strokes one above the other closer than this share of the pad's height are one digit.
-_NEAR_LINES = 0.15
+# The pad holds one line of writing: strokes one above the other are one digit however far
+# apart (a number is written left to right, its digits side by side).
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +114,7 @@ def split_drawing(drawing: Drawing) -> list[Drawing]:
     for stroke in strokes:
         low, high = stroke.min(axis=0) - half_pen, stroke.max(axis=0) + half_pen
         boxes.append((low[1], low[0], high[1], high[0]))  # top, left, bottom, right
-    groups = _joined(boxes, _NEAR_LINES * drawing.height)
+    groups = _joined(boxes, float(drawing.height))
     groups.sort(key=lambda members: min(boxes[i][1] + boxes[i][3] for i in members))
     return [
         Drawing(
