@@ -1,22 +1,30 @@
-"""One cache, per model, of the traced functions that run it, shared by every reader of a model.
+"""The traced functions that run a model, shared by every reader of it and by every model of
+the same architecture.
 
 Calling a Keras model through a ``tf.function`` costs well under a millisecond for a digit
 once traced; tracing costs 0.1 to 0.5 s. Recognition, saliency, evaluation and the layer
-probe all need such functions of the current model. ``traced(model, name, build)`` builds
-each one once per model and hands the same one to every caller, from any thread; the
-recognizer and the evaluation share ``probabilities(model)``.
+probe all need such functions of the current model, and training hands over a new model
+copy at every epoch's end: tracing again for each copy would cost more than the readings
+themselves. So the functions are traced once per *architecture* (``Architecture``: a private
+clone of the graph, which holds one model's weights at a time, copied in when another model
+asks), and ``traced(model, name, build)`` keeps, per model, the small wrapper that copies
+that model's weights in and calls them; the recognizer and the evaluation share
+``probabilities(model)``.
 
-Entries are keyed weakly by the model: a model nobody else holds any more (training hands
-over a new copy at every epoch end) is freed together with its functions. So what ``build``
-returns must not hold the model itself (its layers and variables are fine): a strong
-reference from a value to its key would keep both alive for ever.
+Entries are keyed weakly by the model: a model nobody else holds any more is freed together
+with its wrappers. So what ``build`` returns must not hold the model itself (its layers and
+variables are fine): a strong reference from a value to its key would keep both alive for
+ever.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import weakref
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -88,19 +96,117 @@ def image_shape(model) -> tuple[int, ...]:
 
 
 def _trace_probabilities(model):
+    shape = image_shape(model)
+    shared = architecture(model)
+    call = shared.function("probabilities", _probabilities_of)
+    # Weakly: the wrapper is the value of the model's own entry (see the module docstring).
+    model_ref = weakref.ref(model)
+
+    def run(images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, dtype=np.float32).reshape((len(images), *shape))
+        with shared.holding(model_ref()):
+            return np.asarray(call(images))
+
+    return run
+
+
+def _probabilities_of(clone):
     import tensorflow as tf
 
-    shape = image_shape(model)
-    # Weakly: the function is the value of the model's own entry (see the module docstring).
-    # It is traced on its first call, while the caller holds the model.
-    model_ref = weakref.ref(model)
+    shape = image_shape(clone)
 
     @tf.function(input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
     def call(batch):
-        return model_ref()(batch, training=False)
+        return clone(batch, training=False)
 
-    def run(images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images, dtype=np.float32)
-        return np.asarray(call(images.reshape((len(images), *shape))))
+    return call
 
-    return run
+
+class Architecture:
+    """A private clone of one model architecture, the functions traced on it, and whose
+    weights it holds.
+
+    ``function(name, build)`` builds ``build(clone)`` once; ``holding(model)`` is the lock
+    under which the clone holds ``model``'s weights (copied in only when the previous caller
+    held another model's: about a millisecond for LeNet-5). Every model of one architecture
+    (each epoch's copy of one run, runs with the same settings) shares the traces.
+    """
+
+    def __init__(self, model, *, clone: bool = True):
+        """Clone ``model``'s graph (``clone=False``: use the model itself, never copied into,
+        through a weak proxy: this object lives in the model's own weakly keyed entry)."""
+        from ..keras_import import keras
+
+        self.clone = keras.models.clone_model(model) if clone else weakref.proxy(model)
+        self.described = clone  # False: Keras could not describe the model
+        self._lock = threading.RLock()
+        self._holder: Callable[[], Any] = lambda: None
+        self._functions: dict[str, Any] = {}
+
+    def function(self, name: str, build: Callable[[Any], Any]) -> Any:
+        """``build(clone)``, built once per ``name`` (a traced function, or anything derived
+        from the architecture alone); a build that raises keeps nothing."""
+        with self._lock:
+            function = self._functions.get(name)
+            if function is None:
+                function = self._functions[name] = build(self.clone)
+            return function
+
+    @contextlib.contextmanager
+    def holding(self, model) -> Iterator[Any]:
+        """Hold the lock with ``model``'s weights in the clone, which is yielded."""
+        if model is None:
+            raise RuntimeError("The model of this function no longer exists.")
+        with self._lock:
+            if self.described and self._holder() is not model:
+                self.clone.set_weights(model.get_weights())
+                self._holder = weakref.ref(model)
+            yield self.clone
+
+
+_architectures: OrderedDict[str, Architecture] = OrderedDict()
+_MAX_ARCHITECTURES = 4
+_architectures_lock = threading.Lock()
+
+
+def architecture(model) -> Architecture:
+    """The ``Architecture`` shared by ``model`` and every model described the same way.
+
+    A model Keras cannot describe (``get_config`` fails) gets one of its own, which uses it
+    directly. The last few architectures are kept, each with its traces.
+    """
+    return traced(model, "architecture", _find_architecture)
+
+
+def _find_architecture(model) -> Architecture:
+    signature = architecture_signature(model)
+    if signature is None:
+        return Architecture(model, clone=False)
+    with _architectures_lock:
+        shared = _architectures.get(signature)
+        if shared is not None:
+            _architectures.move_to_end(signature)
+            return shared
+    shared = Architecture(model)
+    with _architectures_lock:
+        shared = _architectures.setdefault(signature, shared)
+        while len(_architectures) > _MAX_ARCHITECTURES:
+            _architectures.popitem(last=False)
+    return shared
+
+
+def architecture_signature(model) -> str | None:
+    """The model's graph and settings as text (two models share traces when it is equal), or
+    None when Keras cannot describe it: only Keras's own graph models (functional and
+    sequential) are fully described by their config; a subclassed model's is not."""
+    kind = type(model)
+    if kind.__name__ not in _GRAPH_MODELS or not kind.__module__.startswith("keras."):
+        return None
+    try:
+        config = model.get_config()
+    except Exception:  # noqa: BLE001 - a model Keras cannot describe gets traces of its own
+        return None
+    return json.dumps({"class": kind.__name__, "config": config}, sort_keys=True, default=str)
+
+
+_GRAPH_MODELS = ("Functional", "Sequential")

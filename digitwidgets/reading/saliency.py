@@ -6,12 +6,15 @@ much as the score would fall without it, to first order. The score is the class'
 last layer's value before softmax, when the model ends in a softmax ``Dense`` layer: the
 probability of a confident answer is flat (about 1) and its gradient nearly 0.
 
-The gradient function is traced once per model with ``tf.function`` and kept in the shared
-per-model cache (``digitwidgets.reading.inference``), so a map costs about a millisecond on a CPU
-after the first (``bench/bench_handwriting.py`` measures it).
+The gradient function is traced once per architecture with ``tf.function`` and shared by
+every model of it (``digitwidgets.reading.inference``: each epoch's copy of a training
+reuses the trace), so a map costs about a millisecond on a CPU after the first
+(``bench/bench_handwriting.py`` measures it).
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -31,18 +34,32 @@ def saliency(model, image28: np.ndarray) -> np.ndarray:
     image = np.asarray(image28, dtype=np.float32)
     if image.size != SIZE * SIZE:
         raise ValueError(f"Expected a 28x28 image, got shape {image.shape}.")
-    explain = inference.traced(model, "saliency", _trace)
-    evidence = np.asarray(explain(image.reshape(1, SIZE, SIZE))).reshape(SIZE, SIZE)
+    explain = inference.traced(model, "saliency", _wrap)
+    evidence = explain(image.reshape(1, SIZE, SIZE)).reshape(SIZE, SIZE)
     evidence = np.clip(evidence, 0.0, None)
     peak = evidence.max()
     return (evidence / peak if peak > 0 else evidence).astype(np.float32)
 
 
-def _trace(model):
-    """A traced function from a (1, 28, 28) image to its gradient x input for the top class.
+def _wrap(model):
+    """``model``'s saliency function: the architecture's trace, with its weights copied in.
 
-    It holds the model's layers, not the model: it lives in the model's weakly keyed entry.
+    It holds the model weakly: it lives in the model's weakly keyed entry.
     """
+    shared = inference.architecture(model)
+    explain = shared.function("saliency", _trace)
+    model_ref = weakref.ref(model)
+
+    def run(image: np.ndarray) -> np.ndarray:
+        with shared.holding(model_ref()):
+            return np.asarray(explain(image))
+
+    return run
+
+
+def _trace(model):
+    """A traced function from a (1, 28, 28) image to its gradient x input for the top class,
+    built on an architecture's own clone (``inference.Architecture``)."""
     import tensorflow as tf
 
     score_model, head = _score_parts(model)

@@ -92,7 +92,12 @@ def test_recognition_saliency_evaluation_and_layer_probe_share_one_entry(model, 
     saliency(model, recognition.image)
     probe = layer_probe(model)
     assert layer_probe(model) is probe
-    assert set(inference.cached_names(model)) == {"probabilities", "saliency", "layer probe"}
+    assert set(inference.cached_names(model)) == {
+        "architecture",
+        "probabilities",
+        "saliency",
+        "layer probe",
+    }
     assert inference.probabilities(model) is probabilities
     # The evaluation and the recognizer ran the same function on the same digits.
     batch = images.astype(np.float32) / 255.0
@@ -110,7 +115,7 @@ def test_a_dropped_model_is_freed_with_its_functions(digits):
     recognition = Recognizer(model).recognize(images[1])
     saliency(model, recognition.image)
     layer_probe(model).outputs(recognition.image)
-    assert len(inference.cached_names(model)) == 3
+    assert len(inference.cached_names(model)) == 4
     dropped = weakref.ref(model)
     del model
     gc.collect()
@@ -147,3 +152,49 @@ def test_building_one_function_does_not_hold_up_another_of_the_same_model():
         release.set()
         slow.join(30)
     assert inference.traced(model, "slow", slow_build) == "slow"
+
+
+def test_models_of_one_architecture_share_traces_and_read_with_their_own_weights(model, digits):
+    """Each epoch's copy of a training is a new model: it must cost no new trace."""
+    import keras
+
+    from digitwidgets.reading.saliency import saliency
+
+    images, _ = digits
+    batch = images[:5].astype(np.float32) / 255.0
+    other = keras.models.clone_model(model)
+    other.set_weights([w * 0.7 for w in model.get_weights()])
+    assert inference.architecture(model) is inference.architecture(other)
+    # Alternating, so that each call has to copy its own model's weights in.
+    for _ in range(2):
+        for each in (model, other):
+            np.testing.assert_allclose(inference.probabilities(each)(batch), each(batch), atol=1e-5)
+    shared = inference.architecture(model)
+    assert shared.function("probabilities", None) is shared.function("probabilities", None)
+    one, two = saliency(model, batch[0]), saliency(other, batch[0])
+    assert one.shape == two.shape == (28, 28) and not np.allclose(one, two)
+    assert saliency(model, batch[0]) == pytest.approx(one)
+
+
+def test_a_model_keras_cannot_describe_is_used_directly_and_still_freed():
+    """A subclassed model has no config: it gets functions of its own, held weakly."""
+    import keras
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(10, activation="softmax")
+
+        def call(self, inputs):
+            return self.dense(keras.ops.reshape(inputs, (-1, 784)))
+
+    model = Subclassed()
+    images = np.zeros((2, 28, 28), np.float32)
+    model(images)
+    assert inference.architecture_signature(model) is None
+    assert not inference.architecture(model).described
+    assert inference.probabilities(model)(images).shape == (2, 10)
+    dropped = weakref.ref(model)
+    del model
+    gc.collect()
+    assert dropped() is None

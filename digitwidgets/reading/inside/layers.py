@@ -1,17 +1,15 @@
 """Every layer's output for a digit in one traced call, and the learned convolution filters.
 
 A ``LayerProbe`` calls a copy of a model's graph with one output per shown layer through a
-``tf.function`` traced once per architecture: all outputs of one drawing cost about a
-millisecond (``bench/bench_inside.py``), instead of a Keras sub-model per layer per drawing.
-Training hands over a new model copy at every epoch end; the copies share one architecture,
-so they share the trace and an epoch end costs a weight copy, not a new trace.
+``tf.function`` traced once per architecture (``reading.inference.Architecture``): all
+outputs of one drawing cost about a millisecond (``bench/bench_inside.py``), instead of a
+Keras sub-model per layer per drawing. Training hands over a new model copy at every epoch
+end; the copies share one architecture, so they share the trace and an epoch end costs a
+weight copy, not a new trace.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
 import weakref
 from dataclasses import dataclass
 
@@ -65,8 +63,13 @@ class LayerProbe:
         """Describe ``model``'s layers, reusing (or tracing) the function giving their outputs."""
         # A weak reference: probes are cached per model and must not keep models alive.
         self._model = weakref.ref(model)
-        self._trace = _trace_for(model)
-        self.layers: tuple[LayerInfo, ...] = self._trace.layers
+        self._architecture = inference.architecture(model)
+        if not self._architecture.described:
+            raise ArchitectureError(
+                "This model cannot be opened up: Keras cannot describe it as a graph of layers."
+            )
+        self._functions = self._architecture.function("layer probe", _Trace)
+        self.layers: tuple[LayerInfo, ...] = self._functions.layers
 
     def outputs(self, image28: np.ndarray) -> dict[str, np.ndarray]:
         """Each shown layer's output for one (28, 28) image in [0, 1]: ``{name: array}``.
@@ -85,8 +88,8 @@ class LayerProbe:
     def outputs_batch(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Each shown layer's outputs for (N, 28, 28) images in [0, 1]: ``{name: (N, ...)}``."""
         images = np.asarray(images, dtype=np.float32).reshape(-1, SIZE, SIZE)
-        with self._trace.holding(self._alive()):
-            values = self._trace.call(images)
+        with self._architecture.holding(self._alive()):
+            values = self._functions.call(images)
             values = [np.asarray(array) for array in values]
         result = {"input": images[..., None]}
         for layer, array in zip(self.layers[1:], values, strict=True):
@@ -114,8 +117,8 @@ class LayerProbe:
         model = self._alive()
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size].astype(np.float32) / scale
-            with self._trace.holding(model):
-                values, output = self._trace.penultimate(chunk.reshape(-1, SIZE, SIZE))
+            with self._architecture.holding(model):
+                values, output = self._functions.penultimate(chunk.reshape(-1, SIZE, SIZE))
                 values, output = np.asarray(values), np.asarray(output)
             features.append(values.reshape(len(chunk), -1))
             probabilities.append(output.reshape(len(chunk), -1))
@@ -131,23 +134,17 @@ class LayerProbe:
 
 
 class _Trace:
-    """A clone of one architecture's graph with all shown outputs, traced once."""
+    """The functions giving every shown layer's output, traced on an architecture's clone."""
 
-    def __init__(self, model, signature: str):
+    def __init__(self, clone):
         import tensorflow as tf
 
         from ...keras_import import keras
 
-        self.signature = signature
-        self.layers, names = _describe(model)
-        self.lock = threading.Lock()
-        self._holder = lambda: None
-        # The clone's variables are the trace's own: another model's weights are copied in.
-        self._clone = keras.models.clone_model(model)
-        probe = keras.Model(self._clone.input, [self._clone.get_layer(n).output for n in names])
-        features = keras.Model(self._clone.input, self._clone.layers[-1].input)
-        clone = self._clone
-        input_shape = tuple(model.inputs[0].shape[1:])
+        self.layers, names = _describe(clone)
+        probe = keras.Model(clone.input, [clone.get_layer(n).output for n in names])
+        features = keras.Model(clone.input, clone.layers[-1].input)
+        input_shape = tuple(clone.inputs[0].shape[1:])
         spec = [tf.TensorSpec((None, SIZE, SIZE), tf.float32)]
 
         @tf.function(input_signature=spec)
@@ -162,20 +159,6 @@ class _Trace:
         self.call = call
         self.penultimate = penultimate
 
-    @contextlib.contextmanager
-    def holding(self, model):
-        """Hold the lock with ``model``'s weights in the clone."""
-        with self.lock:
-            if self._holder() is not model:
-                self._clone.set_weights(model.get_weights())
-                self._holder = weakref.ref(model)
-            yield
-
-
-_traces: dict[str, _Trace] = {}
-_MAX_TRACES = 4
-_traces_lock = threading.Lock()
-
 
 def layer_probe(model) -> LayerProbe:
     """The probe for ``model``, kept in the shared per-model cache (``reading.inference``).
@@ -188,29 +171,6 @@ def layer_probe(model) -> LayerProbe:
         ArchitectureError: see ``LayerProbe``.
     """
     return inference.traced(model, "layer probe", LayerProbe)
-
-
-def _trace_for(model) -> _Trace:
-    signature = _signature(model)
-    with _traces_lock:
-        trace = _traces.get(signature)
-    if trace is None:
-        trace = _Trace(model, signature)
-        with _traces_lock:
-            _traces[signature] = trace
-            while len(_traces) > _MAX_TRACES:
-                _traces.pop(next(iter(_traces)))
-    return trace
-
-
-def _signature(model) -> str:
-    try:
-        return json.dumps(model.get_config(), sort_keys=True, default=str)
-    except Exception as error:  # noqa: BLE001 - a model Keras cannot describe is unusable here
-        raise ArchitectureError(
-            f"This model cannot be opened up ({type(error).__name__}): it is not a Keras "
-            "graph of layers."
-        ) from error
 
 
 def _describe(model) -> tuple[tuple[LayerInfo, ...], list[str]]:
