@@ -12,7 +12,13 @@ Two helpers carry events from them: ``Announcer``, the listeners of one source o
 (a training, a sweep, a learning-rate range test), and ``Throttle``, which thins frequent
 events (a training's batches, a range test's points) on the thread that makes them, before
 they cross to the worker: the hand-over, and every message a listener sends to the page
-for it, is the cost, so the thinning happens once, there, and nowhere downstream.
+for it, is the cost, so the thinning happens once, there, and nowhere downstream. And
+``one_pass`` with ``react``: one change (a new model) reaches a view along several paths
+(the model, then the reading of the digit it shows); the view computes once, at the end.
+
+The worker that reacts to a training's events runs at a lower scheduling priority than the
+training (``SerialWorker(nice=...)``, Linux), so that an epoch's reactions wait for a
+processor rather than take one from ``fit``.
 
 A thread still running TensorFlow when Python finalizes kills the process with SIGABRT
 ("terminate called without an active exception"), so every one of them is stopped and
@@ -24,10 +30,13 @@ weakly: registering keeps nothing alive.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import math
+import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -37,6 +46,9 @@ from typing import Generic, TypeVar
 log = logging.getLogger(__name__)
 
 Event = TypeVar("Event")
+
+# How much lower than the training the threads that react to its events run (Linux nice).
+REACTIONS_NICE = 10
 
 # What must end first (trainers), then every worker and task: both in registration order.
 _first: dict[int, weakref.ref] = {}
@@ -181,10 +193,12 @@ class SerialWorker:
     that raises is logged and the next one runs.
     """
 
-    def __init__(self, name: str, *, idle: float = 5.0):
-        """``name`` names the thread."""
+    def __init__(self, name: str, *, idle: float = 5.0, nice: int = 0):
+        """``name`` names the thread; ``nice`` (Linux) lowers its scheduling priority by that
+        much (0 to 19) against the rest of the process."""
         self.name = name
         self.idle = idle
+        self.nice = nice
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Condition()
         self._submitted = 0
@@ -235,6 +249,7 @@ class SerialWorker:
             log.warning("%s did not end within %s s", self.name, timeout)
 
     def _loop(self) -> None:
+        lower_priority(self.nice)
         while True:
             try:
                 item = self._queue.get(timeout=self.idle)
@@ -308,3 +323,60 @@ class Throttle:
             return False
         self._last = now
         return True
+
+
+def lower_priority(nice: int) -> bool:
+    """Lower the calling thread's scheduling priority by ``nice``; True if it was done.
+
+    Linux schedules threads as tasks of their own, so a thread can lower its own priority
+    (never raise it back: it ends with its thread); elsewhere nothing is done.
+    """
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+    except OSError:
+        log.debug("Could not lower the priority of %s", threading.current_thread().name)
+        return False
+    return True
+
+
+_pass = threading.local()
+
+
+@contextlib.contextmanager
+def one_pass():
+    """Within it, on this thread, ``react(key, call)`` keeps one call per key (the newest)
+    and runs them all at its end, in the order the keys first asked.
+
+    Opened where one change fans out (``CurrentModel.set``): a view that hears of it twice,
+    through the model and through the reading of its digit, computes once, with both.
+    Nested passes are one pass. A call that raises is logged; the others still run.
+    """
+    if getattr(_pass, "calls", None) is not None:
+        yield
+        return
+    _pass.calls = {}
+    try:
+        yield
+    finally:
+        try:
+            while _pass.calls:
+                key = next(iter(_pass.calls))
+                call = _pass.calls.pop(key)
+                try:
+                    call()
+                except Exception:
+                    log.exception("Reacting with %r failed", call)
+        finally:
+            _pass.calls = None
+
+
+def react(key, call: Callable[[], object]) -> None:
+    """Run ``call()`` now, or at the end of this thread's ``one_pass`` (once per ``key``)."""
+    calls = getattr(_pass, "calls", None)
+    if calls is None:
+        call()
+    else:
+        calls[key] = call

@@ -18,6 +18,7 @@ from typing import Any
 
 import traitlets
 
+from ..background import one_pass
 from .runs import RunRecord
 from .sweeps import describe_swept, run_score
 from .training.events import EventKind
@@ -91,7 +92,9 @@ class CurrentModel(traitlets.HasTraits):
         """
         if run is not None and run_id is None:
             run_id = run.run_id
-        with self._lock, self.hold_trait_notifications():
+        # One pass: a view that hears of the new model twice (through the model and through
+        # its digit's new reading) computes once, after every observer has run.
+        with self._lock, one_pass(), self.hold_trait_notifications():
             self.source = source
             self.run_id = run_id
             self.run = run

@@ -313,7 +313,9 @@ class LearningRateRangeTest(background.Announcer[LearningRateRange]):
         self.trainer = trainer
         self.interval = interval
         self._task = background.BackgroundTask("digitwidgets-lr-finder")
-        self._events = background.SerialWorker("digitwidgets-lr-finder-events")
+        self._events = background.SerialWorker(
+            "digitwidgets-lr-finder-events", nice=background.REACTIONS_NICE
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._running = False

@@ -8,6 +8,8 @@ for LeNet-5 on a CPU (see ``bench/bench_recognition.py``).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,14 +52,49 @@ def read(model, preprocessed: Preprocessed) -> Recognition:
     """``model``'s reading of a digit already preprocessed (None: no model yet).
 
     A new model reads the same input again this way: the reading keeps ``preprocessed``.
+    The last few readings are remembered: the pad and the prediction view both read the
+    drawing again when a new model arrives, and the second gets the first's reading.
     """
     if model is None:
         return Recognition(None, None, preprocessed, NO_MODEL)
     if preprocessed.empty:
         return Recognition(None, None, preprocessed, preprocessed.message)
+    remembered = _readings.get(model, preprocessed)
+    if remembered is not None:
+        return remembered
     output = inference.probabilities(model)(preprocessed.image[None])
     probabilities = _as_probabilities(output[0])
-    return Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
+    reading = Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
+    _readings.put(model, preprocessed, reading)
+    return reading
+
+
+class _Readings:
+    """The last few ``(model, preprocessed) -> Recognition``, both held weakly."""
+
+    def __init__(self, size: int = 4):
+        self._size = size
+        self._entries: list[tuple[weakref.ref, weakref.ref, Recognition]] = []
+        self._lock = threading.Lock()
+
+    def get(self, model, preprocessed) -> Recognition | None:
+        with self._lock:
+            for model_ref, input_ref, reading in self._entries:
+                if model_ref() is model and input_ref() is preprocessed:
+                    return reading
+        return None
+
+    def put(self, model, preprocessed, reading: Recognition) -> None:
+        try:
+            entry = (weakref.ref(model), weakref.ref(preprocessed), reading)
+        except TypeError:  # something that cannot be held weakly is not remembered
+            return
+        with self._lock:
+            alive = [e for e in self._entries if e[0]() is not None and e[1]() is not None]
+            self._entries = [*alive, entry][-self._size :]
+
+
+_readings = _Readings()
 
 
 def preprocess(image_or_drawing: np.ndarray | Drawing) -> Preprocessed:

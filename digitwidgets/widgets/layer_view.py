@@ -10,11 +10,15 @@ import numpy as np
 import traitlets
 from ipycanvas import Canvas
 
+from digitwidgets.background import react
 from digitwidgets.reading.inside.layers import ArchitectureError, LayerInfo, layer_probe
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
 from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, number_ticks, percent_ticks, show_ticks
-from digitwidgets.widgets.support import WAITING, png_bytes  # one message for a blank pad
+from digitwidgets.widgets.support import WAITING, native_png  # one message for a blank pad
 
+# Maps and filters are sent at their own size (a 10x10 map is a 10x10 PNG) and enlarged by
+# the browser with hard edges (image-rendering: pixelated): a tenth of the bytes and of the
+# encoding, at every epoch's model, of drawing them at the size shown.
 _MAP_SIZE = 84  # screen pixels per small map: 28x28 at 3, 14x14 at 6, ...
 _FILTER_PIXEL = 8  # screen pixels per kernel weight
 _MAX_MAPS = 16
@@ -199,9 +203,10 @@ class LayerView(widgets.VBox):
         style = widgets.HTML(_STYLE, layout=widgets.Layout(display="none"))
         self.children = [style, self._message, self._strip, self._detail]
         self.add_class("dw-layers")
+        self._shown_model = None
         self.value = value
         self.model = model
-        self._on_model_change(None)
+        self._show_model()
 
     @staticmethod
     def _bar_scales() -> dict:
@@ -237,12 +242,22 @@ class LayerView(widgets.VBox):
             )
         return name
 
-    @traitlets.observe("model")
-    def _on_model_change(self, _change) -> None:
-        if not hasattr(self, "_detail"):
-            return
+    @traitlets.observe("model", "value")
+    def _on_input_change(self, _change) -> None:
+        # A new model reaches the view twice (itself, then the digit's new reading): one
+        # computation at the end of the change (``background.one_pass``), with both.
+        if hasattr(self, "_detail"):
+            react(self, self._update)
+
+    def _update(self) -> None:
+        if self.model is not self._shown_model:
+            self._show_model()
+        elif self._probe is not None:
+            self._refresh()
+
+    def _show_model(self) -> None:
         self._probe = None
-        model = self.model
+        model = self._shown_model = self.model
         if model is None:
             self._set_strip(())
             self._show_nothing(NO_MODEL)
@@ -256,11 +271,6 @@ class LayerView(widgets.VBox):
         self._probe = probe
         self._set_strip(probe.layers)
         self._refresh()
-
-    @traitlets.observe("value")
-    def _on_value_change(self, _change) -> None:
-        if hasattr(self, "_detail") and self._probe is not None:
-            self._refresh()
 
     @traitlets.observe("layer")
     def _on_layer_change(self, change) -> None:
@@ -376,7 +386,7 @@ class LayerView(widgets.VBox):
         if outputs is None:
             self._clear_maps()
         elif info.kind == "input":
-            self._input.value = png_bytes(outputs[..., 0], 140)
+            self._input.value = native_png(outputs[..., 0])
             title += ". Black 0, white 1 (ink)."
         elif maps:
             low, high = color_scale(outputs)
@@ -387,9 +397,7 @@ class LayerView(widgets.VBox):
             for channel, (image, cell) in enumerate(zip(self._maps, self._cells, strict=True)):
                 shown = channel < outputs.shape[-1]
                 cell.layout.display = "flex" if shown else "none"
-                image.value = (
-                    png_bytes(scaled(outputs[..., channel], low, high), _MAP_SIZE) if shown else b""
-                )
+                image.value = native_png(scaled(outputs[..., channel], low, high)) if shown else b""
         else:
             self._show_bars(np.asarray(outputs, dtype=float), info.kind == "output")
             if info.kind == "output":
@@ -442,7 +450,7 @@ class LayerView(widgets.VBox):
             if index < count:
                 row = _kernel_row(kernels[index], limit)
                 pixel = _FILTER_PIXEL if inputs > 1 else 2 * _FILTER_PIXEL
-                image.value = png_bytes(row, max(row.shape) * pixel)
+                image.value = native_png(row)
                 image.layout.width = f"{row.shape[1] * pixel}px"
                 image.layout.height = f"{row.shape[0] * pixel}px"
                 image.layout.margin = "2px"

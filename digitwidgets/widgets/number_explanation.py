@@ -9,6 +9,7 @@ import numpy as np
 import traitlets
 from ipycanvas import Canvas
 
+from digitwidgets.background import react
 from digitwidgets.reading.inside.explain import (
     ConvolutionExplanation,
     DenseExplanation,
@@ -206,7 +207,7 @@ class NumberExplanation(widgets.VBox):
         self.add_class("dw-explain")
         self.value = value
         self.model = model
-        self._update(None)
+        self._update()
 
     def follow(self, layer_view) -> None:
         """Explain the pixel clicked in ``layer_view``'s maps, for its model and digit; a
@@ -217,9 +218,13 @@ class NumberExplanation(widgets.VBox):
         traitlets.dlink((layer_view, "layer"), (self, "target"), lambda name: (name,))
 
     @traitlets.observe("model", "value", "target")
-    def _update(self, _change) -> None:
-        if not hasattr(self, "_text"):
-            return
+    def _on_input_change(self, _change) -> None:
+        # Once per change: a new model also brings a new reading of the digit and, through
+        # the layers view, a new target (``background.one_pass``).
+        if hasattr(self, "_text"):
+            react(self, self._update)
+
+    def _update(self) -> None:
         explained, outputs, text = None, None, ""
         target = self.target
         image = None if self.value is None else self.value.image

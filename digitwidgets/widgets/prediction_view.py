@@ -102,6 +102,7 @@ class PredictionView(widgets.VBox):
         # The winner is marked in the data (1, the others 0) through a colour scale: a list
         # of per-bar ``colors`` is applied by bqplot to the first bar only.
         winner_scale = bqplot.ColorScale(colors=[_BAR_COLOR, _WINNER_COLOR], min=0.0, max=1.0)
+        self._steps_shown = None  # the input whose preprocessing steps are on show
         self._bars = bqplot.Bars(
             x=np.arange(10),
             y=np.zeros(10),
@@ -190,7 +191,12 @@ class PredictionView(widgets.VBox):
             if shown is None or shown.preprocessed is None:
                 return
             reading = read(change["new"], shown.preprocessed)
-            if self.value is shown:
+            if self.value is not shown:
+                return
+            if reading is shown:
+                # Already this model's reading (remembered by ``read``): show its saliency.
+                self._show(shown)
+            else:
                 self.value = reading
 
     def _show(self, recognition: Recognition | None) -> None:
@@ -218,6 +224,13 @@ class PredictionView(widgets.VBox):
             self._bars.color = winner
 
         preprocessed = recognition.preprocessed if recognition is not None else None
+        if preprocessed is None or preprocessed is not self._steps_shown:
+            # A new model reading the same input (every epoch): the steps stay as they are.
+            self._show_steps(preprocessed)
+        self._show_saliency(recognition)
+
+    def _show_steps(self, preprocessed) -> None:
+        self._steps_shown = preprocessed
         cropped = square(getattr(preprocessed, "cropped", None))
         scaled = square(getattr(preprocessed, "scaled", None))
         self._cropped.value = png_bytes(cropped, _STEP_SIZE)
@@ -227,7 +240,6 @@ class PredictionView(widgets.VBox):
         # of blank under the waiting message on a phone.
         self._steps.layout.display = "flex" if self._input.value else "none"
         self._show_photo_steps(getattr(preprocessed, "photo", None))
-        self._show_saliency(recognition)
 
     def _show_photo_steps(self, steps) -> None:
         """The photo path's steps (a ``PhotoSteps``), even when it found no digit; else none."""

@@ -37,6 +37,14 @@ def png_bytes(image: np.ndarray | None, size: int) -> bytes:
     return buffer.getvalue()
 
 
+def native_png(image: np.ndarray | None) -> bytes:
+    """A float [0, 1] (or uint8) image as PNG at its own size, one pixel per value: for an
+    image the browser enlarges with hard edges (CSS ``image-rendering: pixelated``)."""
+    if image is None or np.asarray(image).size == 0:
+        return b""
+    return png_bytes(image, max(np.asarray(image).shape[:2]))
+
+
 def take_settings(component, settings) -> bool:
     """Give ``component.hyperparameters`` its settings: ``settings`` itself, or, when it is a
     ``HyperparameterControls`` (anything with a ``value`` trait), a dlink from its ``value``.

@@ -499,3 +499,35 @@ def test_the_one_throttle_lets_one_event_through_per_interval():
         True,
     ]
     assert all(Throttle(0).due(10.0) for _ in range(3))  # 0: every event
+
+
+def test_one_pass_runs_each_views_reaction_once_with_the_newest_call():
+    from digitwidgets.background import one_pass, react
+
+    ran = []
+    react("now", lambda: ran.append("outside a pass: at once"))
+    assert ran == ["outside a pass: at once"]
+    with one_pass():
+        react("layers", lambda: ran.append("layers, old"))
+        react("explanation", lambda: ran.append("explanation"))
+        with one_pass():  # nested: the same pass
+            react("layers", lambda: ran.append("layers, new"))
+        react("failing", lambda: 1 / 0)  # logged; the others still run
+        react("chained", lambda: react("later", lambda: ran.append("asked during the pass")))
+        assert ran == ["outside a pass: at once"]
+    assert ran[1:] == ["layers, new", "explanation", "asked during the pass"]
+
+
+def test_the_event_worker_runs_below_the_training_threads_priority():
+    import os
+
+    from digitwidgets.background import REACTIONS_NICE, SerialWorker
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("threads lower their own priority on Linux only")
+    seen = []
+    worker = SerialWorker("test-nice", nice=REACTIONS_NICE)
+    worker.submit(lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    assert worker.drain(30)
+    worker.close()
+    assert seen == [min(19, os.getpriority(os.PRIO_PROCESS, 0) + REACTIONS_NICE)]

@@ -170,3 +170,13 @@ def test_recognizers_share_the_models_traced_function(untrained_model, digit_ima
     second = recognizer.recognize(digit_images[3])
     assert inference.probabilities(untrained_model) is traced
     np.testing.assert_array_equal(first.probabilities, second.probabilities)
+
+
+def test_the_same_input_read_by_the_same_model_is_read_once(untrained_model, digit_images):
+    """The pad and the prediction view both read a drawing again for each epoch's model."""
+    from digitwidgets.reading.recognition import preprocess, read
+
+    preprocessed = preprocess(digit_images[3])
+    first = read(untrained_model, preprocessed)
+    assert read(untrained_model, preprocessed) is first
+    assert read(untrained_model, preprocess(digit_images[3])) is not first  # another input

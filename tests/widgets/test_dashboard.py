@@ -157,12 +157,47 @@ def test_a_new_model_reads_again_what_each_view_shows(sample, fake_trainer, untr
     expected = read(untrained_model, drawn.preprocessed).probabilities
     np.testing.assert_allclose(shown.probabilities, expected, rtol=1e-5)
     # Whatever is on show (here the upload, set as any code may) is read again.
-    dashboard.prediction.value = dashboard.upload.value
+    before = dashboard.prediction.value = dashboard.upload.value
     dashboard.current.set(pretrained, source="loaded", description="the pretrained one")
-    assert dashboard.prediction.value is not dashboard.upload.value
+    assert dashboard.prediction.value is not before
     assert dashboard.prediction.value.preprocessed is uploaded.preprocessed
+    np.testing.assert_allclose(
+        dashboard.prediction.value.probabilities, uploaded.probabilities, rtol=1e-5
+    )
     dashboard.pad.clear()  # a new input of the pad takes over
     assert dashboard.prediction.value is None
+
+
+def test_each_view_of_a_new_model_computes_once(sample, fake_trainer, untrained_model, monkeypatch):
+    """An epoch's model reaches the layers view and the explanation twice (the model, then
+    the digit's new reading): each computes once, with both, and the digit is read once."""
+    from digitwidgets.reading import inference
+    from digitwidgets.widgets.layer_view import LayerView
+    from digitwidgets.widgets.number_explanation import NumberExplanation
+
+    dashboard = Dashboard(data=sample, trainer=fake_trainer)
+    dashboard.wait_until_ready()
+    dashboard.pad._on_mouse_down(140, 40)
+    dashboard.pad._on_mouse_up(140, 240)
+    dashboard.open_layers()
+    dashboard.layers.pick(1, 5, 5)
+    computed = []
+    for view in (LayerView, NumberExplanation):
+        original = view._update
+        monkeypatch.setattr(
+            view, "_update", lambda self, original=original: computed.append(self) or original(self)
+        )
+    readings = []
+    probabilities = inference.probabilities
+    monkeypatch.setattr(
+        inference, "probabilities", lambda model: readings.append(model) or probabilities(model)
+    )
+    fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=untrained_model))
+    assert computed == [dashboard.layers, dashboard.explanation]
+    assert readings == [untrained_model]  # the pad's reading, shared by the prediction view
+    assert dashboard.layers.model is untrained_model
+    assert dashboard.layers.value is dashboard.prediction.value
+    assert dashboard.explanation.explanation is not None
 
 
 def test_an_upload_clears_the_pad_and_shows_the_picture(sample, fake_trainer):

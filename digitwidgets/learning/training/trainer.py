@@ -62,7 +62,9 @@ class Trainer(background.Announcer[TrainingEvent]):
         self.batch_interval = batch_interval
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._events = background.SerialWorker("digitwidgets-events")
+        self._events = background.SerialWorker(
+            "digitwidgets-events", nice=background.REACTIONS_NICE
+        )
         self._running = False
         self._stop = threading.Event()
         self._interrupted = False
