@@ -23,7 +23,7 @@ from digitwidgets.widgets.number_explanation import NumberExplanation
 from digitwidgets.widgets.prediction_view import PredictionView
 from digitwidgets.widgets.run_comparison import RunComparison
 from digitwidgets.widgets.settings_link import SettingsLink
-from digitwidgets.widgets.support import send_state_again, show_new_inputs
+from digitwidgets.widgets.support import InView, send_state_again, show_new_inputs
 from digitwidgets.widgets.sweep_panel import SweepPanel
 from digitwidgets.widgets.training_chart import TrainingChart
 from digitwidgets.widgets.training_panel import TrainingPanel
@@ -334,18 +334,24 @@ class Dashboard(widgets.VBox):
         for index, title in enumerate(titles):
             tabs.set_title(index, title)
         tabs.add_class("dw-tabs")
-        # A preheated kernel builds the table before the page opens: read the runs folder
-        # again when the visitor looks, so runs saved since (by another page) are listed.
+        # Only the open tab draws (the others keep their data and draw once opened); the
+        # comparison reads the runs folder again each time it is opened, so runs saved since
+        # (by another page) are listed.
         tabs.observe(self._on_tab_selected, "selected_index")
+        self._on_tab_selected({"owner": tabs, "new": tabs.selected_index})
         return tabs
 
     def _on_tab_selected(self, change) -> None:
         if change["new"] is None:
             return
-        shown = change["owner"].children[change["new"]]
-        if shown is self.runs:
-            self.runs.refresh()
-        elif shown is self.digit_map and not self.digit_map.shown_model:
+        tabs = change["owner"]
+        shown = tabs.children[change["new"]]
+        for view in tabs.children:
+            if isinstance(view, InView) and view is not shown:
+                view.in_view = False
+        if isinstance(shown, InView):
+            shown.in_view = True
+        if shown is self.digit_map and not self.digit_map.shown_model:
             self.digit_map.recompute()
 
     def _on_sweep_end(self, sweep) -> None:

@@ -11,6 +11,7 @@ import traitlets
 
 from digitwidgets.learning.export import ExportError, history_csv, model_bytes, reproduction_script
 from digitwidgets.learning.runs import RunRecord
+from digitwidgets.widgets.support import InView
 
 _NO_RUN = "Train a model or load a saved run to download it."
 # A link looks like one wherever the panel is shown (Voila's page draws links as plain text).
@@ -42,7 +43,7 @@ def _size(count: int) -> str:
     return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{max(1, round(count / 1024))} KB"
 
 
-class ExportPanel(widgets.VBox):
+class ExportPanel(InView, widgets.VBox):
     """Links to download one run: the ``.keras`` model, the history CSV, a Python script.
 
     The files are made in memory when ``run`` changes and sent to the browser inside the
@@ -86,8 +87,12 @@ class ExportPanel(widgets.VBox):
             self.run = None
 
     @traitlets.observe("run")
-    def _on_run_change(self, change) -> None:
-        record: RunRecord | None = change["new"]
+    def _on_run_change(self, _change) -> None:
+        # The links carry the model (about 250 kB sent to the page): made once they are seen.
+        self.when_in_view("links", self._show_run)
+
+    def _show_run(self) -> None:
+        record: RunRecord | None = self.run
         links = ["", "", ""]
         if record is None:
             status = _NO_RUN

@@ -20,7 +20,7 @@ from digitwidgets.widgets.charts import (
     show_ticks,
     whole_ticks,
 )
-from digitwidgets.widgets.support import format_duration
+from digitwidgets.widgets.support import InView, format_duration
 
 _COLUMNS = (
     ("", "28px"),
@@ -107,7 +107,7 @@ def _best_of(records: list[RunRecord]) -> RunRecord | None:
     return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
 
-class RunComparison(widgets.VBox):
+class RunComparison(InView, widgets.VBox):
     """The saved runs of a ``RunStore``: compare their validation curves, load or delete one.
 
     Tick runs to overlay their per-epoch validation accuracy; each curve is labelled by
@@ -431,7 +431,14 @@ class RunComparison(widgets.VBox):
         if event.kind is EventKind.START and self.status.startswith("Loaded run"):
             # A new run's models take the pad's place: the loaded run is no longer in use.
             self.set_trait("status", "")
-        if event.ended:
+        if event.ended and self.in_view:
+            self.refresh()
+
+    @traitlets.observe("in_view")
+    def _refresh_when_back(self, change) -> None:
+        # Back in view: the runs folder is read again (runs saved meanwhile, by this page or
+        # by another visitor's).
+        if change["new"]:
             self.refresh()
 
 

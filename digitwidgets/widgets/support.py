@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import io
+import threading
+from collections.abc import Callable
 
 import numpy as np
 import traitlets
@@ -43,6 +45,47 @@ def native_png(image: np.ndarray | None) -> bytes:
     if image is None or np.asarray(image).size == 0:
         return b""
     return png_bytes(image, max(np.asarray(image).shape[:2]))
+
+
+class InView(traitlets.HasTraits):
+    """A view that draws only while the visitor can see it (mixed into a component).
+
+    ``in_view`` is True unless whoever lays the view out says otherwise (the Dashboard, from
+    its tabs). ``when_in_view(key, draw)`` draws now when in view; out of view it keeps the
+    newest ``draw`` per key and runs them once the view is back: a hidden tab costs nothing
+    at each epoch and shows the latest when opened.
+    """
+
+    in_view = traitlets.Bool(
+        True,
+        help="Whether the visitor can see this view; out of view it keeps its data and "
+        "draws once back in view.",
+    )
+
+    def when_in_view(self, key: str, draw: Callable[[], object]) -> None:
+        """Run ``draw()`` now if the view is in view, else when it comes back (newest only)."""
+        with _in_view_lock:
+            if not self.in_view:
+                self._waiting_draws()[key] = draw
+                return
+        draw()
+
+    def _waiting_draws(self) -> dict:
+        if "_draws_waiting" not in self.__dict__:
+            self._draws_waiting = {}
+        return self._draws_waiting
+
+    @traitlets.observe("in_view")
+    def _on_in_view(self, change) -> None:
+        if not change["new"]:
+            return
+        with _in_view_lock:
+            draws, self._draws_waiting = self._waiting_draws(), {}
+        for draw in draws.values():
+            draw()
+
+
+_in_view_lock = threading.RLock()
 
 
 def take_settings(component, settings) -> bool:

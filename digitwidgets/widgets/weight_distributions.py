@@ -18,6 +18,7 @@ from digitwidgets.widgets.charts import (
     show_ticks,
     whole_ticks,
 )
+from digitwidgets.widgets.support import InView
 
 _MAX_LAYERS = 8
 _TEXT = "font-size: 13px; line-height: 1.4; color: #333;"
@@ -94,7 +95,7 @@ class _LayerFigure:
         show_ticks(self.y_axis, number_ticks(low, high, most=4))
 
 
-class WeightDistributions(widgets.VBox):
+class WeightDistributions(InView, widgets.VBox):
     """How each trainable layer's weights and gradients move, epoch by epoch, and whether
     each optimizer step is a healthy size.
 
@@ -171,7 +172,7 @@ class WeightDistributions(widgets.VBox):
         self.children = [self._title, self._charts]
         self.add_class("dw-distributions")
         self.value = value
-        self._draw(None)
+        self._draw()
 
     def follow(self, trainer) -> None:
         """Show each run of ``trainer`` live: every epoch's distributions, as it ends."""
@@ -191,9 +192,12 @@ class WeightDistributions(widgets.VBox):
                 self.value = event.distributions
 
     @traitlets.observe("value", "shown")
-    def _draw(self, _change) -> None:
-        if not hasattr(self, "_charts"):
-            return
+    def _on_value_change(self, _change) -> None:
+        # Each epoch of a run: drawn if the Weights tab is open, else once it is opened.
+        if hasattr(self, "_charts"):
+            self.when_in_view("draw", self._draw)
+
+    def _draw(self) -> None:
         distributions = self.value
         if distributions is None or distributions.epochs == 0:
             self._title.value = f"<div style='{_TEXT}'>{html.escape(NO_EPOCHS)}</div>"

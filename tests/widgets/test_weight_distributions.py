@@ -72,3 +72,20 @@ def test_it_follows_a_run_through_its_events_and_a_new_run_clears_it():
     assert view.value.epochs == 2
     view.handle_event(TrainingEvent(EventKind.START, "run-2"))
     assert view.value is None and view._charts.layout.display == "none"
+
+
+def test_out_of_view_it_draws_nothing_until_shown_then_the_latest():
+    """A closed Weights tab costs nothing at each epoch and shows the newest when opened."""
+    view = WeightDistributions()
+    drawn = []
+    original = view._draw
+    view._draw = lambda: drawn.append(view.value) or original()
+    view.in_view = False
+    first, latest = _distributions(1), _distributions(2)
+    view.value = first
+    view.value = latest
+    assert drawn == []
+    view.in_view = True
+    assert drawn == [latest]
+    view.value = first
+    assert drawn == [latest, first]
