@@ -33,6 +33,8 @@ WORKING_SIDE = 640
 # (a marker on a digit filling the frame), measured on a copy this many pixels on that side.
 _LIGHT_REACH = 0.12
 _LIGHT_COPY_SIDE = 120
+# A digit blurred to a smudge is filled in at this reach (a share of the shorter side).
+_SMUDGE_REACH = 0.35
 # Sauvola's window as a fraction of the shorter side, and its k.
 _WINDOW = 0.15
 _SAUVOLA_K = 0.2
@@ -47,8 +49,11 @@ _SURE_INK_CONTRAST = 0.45
 _SPECK_AREA = 0.0002
 # A ruled or squared line: proposed with at least this many votes (a share of the shorter
 # side), no thicker than this share of it, inked along this share of its length at least.
+# A line thicker than the thin share is dark enough to be inked along nearly all of it
+# (two parallel strokes of a 4 are thick and inked along two thirds of the frame).
 _LINE_VOTES = 0.35
-_THICKEST_LINE = 0.025
+_THICKEST_LINE = 0.04
+_THIN_LINE = 0.025
 _MOST_LINES = 40
 # A line's pixels are those this far beyond its half width (two measured worse: the digit's
 # strokes lose more where they cross).
@@ -60,6 +65,8 @@ _LINE_ANGLES = np.radians(
 # Lines within this many degrees of each other are one family (perspective bends a little);
 # a family member must be inked along this share of its length, a line alone along this one.
 _PARALLEL_DEGREES = 3.0
+# A proposed line may lie this many pixels off the line's centre at the frame's edge.
+_DRIFT = 6
 _FAMILY_COVERAGE = 0.65
 _LONE_LINE_COVERAGE = 0.92
 
@@ -116,7 +123,7 @@ def find_ink(grey: np.ndarray) -> PageInk:
     short_side = min(photo.shape)
     local = _sauvola_threshold(flattened, _WINDOW * short_side)
     ink = ((flattened < local) & (strength > _MIN_INK_CONTRAST)) | (strength > _SURE_INK_CONTRAST)
-    lines = _straight_lines(ink, strength > _FAINT_CONTRAST)
+    lines = _straight_lines(ink, strength)
     ink &= ~lines
     # A pencil's grain breaks a stroke into dots a pixel apart: join them before counting.
     joined = morphology.closing(ink, morphology.disk(1, decomposition="sequence")) | ink
@@ -130,6 +137,16 @@ def find_ink(grey: np.ndarray) -> PageInk:
         labels=labels,
         paper_level=float(np.median(light)),
     )
+
+
+def smudge_strength(photo: np.ndarray) -> np.ndarray:
+    """How dark each pixel is against paper lit as far as a whole digit's width around it.
+
+    A digit blurred out of focus is a smudge wider than the light's usual reach fills: the
+    page flattened for ink divides it out. Filled this far, it stands out again.
+    """
+    light = _light_on_page(photo, _SMUDGE_REACH)
+    return np.clip(1.0 - photo / np.maximum(light, 1e-3), 0.0, 1.0)
 
 
 def _sauvola_threshold(flattened: np.ndarray, window: float) -> np.ndarray:
@@ -148,12 +165,12 @@ def _resized(values: np.ndarray, size: tuple[int, int], resample=Image.Resamplin
     return np.asarray(picture.resize(size, resample), dtype=np.float32)
 
 
-def _light_on_page(photo: np.ndarray) -> np.ndarray:
+def _light_on_page(photo: np.ndarray, reach: float = _LIGHT_REACH) -> np.ndarray:
     """The paper's brightness under the light, at every pixel: the photo with its ink filled.
 
-    A grey closing (the brightest, then the darkest, within a disk wider than any stroke)
-    on a small copy replaces each stroke by the paper around it; it keeps a shadow's sharp
-    edge where a blur would smear it.
+    A grey closing (the brightest, then the darkest, within a disk wider than any stroke:
+    ``reach`` of the shorter side) on a small copy replaces each stroke by the paper around
+    it; it keeps a shadow's sharp edge where a blur would smear it.
     """
     from skimage import filters, morphology
 
@@ -164,7 +181,7 @@ def _light_on_page(photo: np.ndarray) -> np.ndarray:
         Image.fromarray(photo, mode="F").resize(small_size, Image.Resampling.BOX),
         dtype=np.float32,
     )
-    radius = max(1, round(_LIGHT_REACH * min(small.shape)))
+    radius = max(1, round(reach * min(small.shape)))
     closed = morphology.closing(small, morphology.disk(radius, decomposition="sequence"))
     closed = filters.gaussian(closed, sigma=1.0, preserve_range=True)
     light = Image.fromarray(closed.astype(np.float32), mode="F").resize(
@@ -173,18 +190,20 @@ def _light_on_page(photo: np.ndarray) -> np.ndarray:
     return np.asarray(light, dtype=np.float32)
 
 
-def _straight_lines(ink: np.ndarray, faint: np.ndarray) -> np.ndarray:
+def _straight_lines(ink: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """The pixels of ruled or squared lines: straight, thin, across most of the frame.
 
     A Hough transform proposes near-horizontal and near-vertical lines (a page is turned by
-    at most about 20 degrees in a photo) where even faint ink is (``faint``: printed lines
-    are light and break up under the threshold); each is kept when it is thin and inked
-    along most of its length across the frame, which a digit's stroke, even a long 1's, is
-    not. Where a stroke crosses a line, the crossing is the stroke's: a closing of what
-    remains bridges it.
+    at most about 20 degrees in a photo) where even faint ink is (printed lines are light
+    and break up under the threshold); each is laid onto the line's own centre along its
+    length (the transform's angle steps are coarse: a line a degree off drifts by its own
+    width across the frame), then kept when it is thin and inked along most of its length
+    across the frame, which a digit's stroke, even a long 1's, is not. Where a stroke
+    crosses a line, the crossing is the stroke's: a closing of what remains bridges it.
     """
     from skimage import morphology, transform
 
+    faint = strength > _FAINT_CONTRAST
     height, width = ink.shape
     short_side = min(height, width)
     # Proposed on a half-size copy (a pixel set where two of its four are), refined after.
@@ -204,11 +223,16 @@ def _straight_lines(ink: np.ndarray, faint: np.ndarray) -> np.ndarray:
     # A coarse pixel's centre is at 2i + 0.5 at full size.
     found_distances = 2 * found_distances + 0.5 * (np.cos(found_thetas) + np.sin(found_thetas))
     widest = max(2.0, _THICKEST_LINE * short_side)
+    thin = max(2.0, _THIN_LINE * short_side)
     found = []
     for theta, distance in zip(found_thetas, found_distances, strict=True):
+        theta, distance = _on_centre(strength, theta, distance, widest)
         profile = _line_profile(ink, faint, theta, distance, widest)
-        if profile is not None:
-            found.append(profile)
+        if profile is None:
+            continue
+        *line, band = profile
+        if band <= thin or line[3] >= _LONE_LINE_COVERAGE:
+            found.append(tuple(line))
     ruling = _ruling(found)
     lines = np.zeros_like(ink)
     if not ruling:
@@ -263,17 +287,48 @@ def _same_line(line: tuple[float, ...], other: tuple[float, ...]) -> bool:
     return abs(line[1] - sign * other[1]) <= line[2] + other[2] + 2
 
 
-def _line_profile(
-    ink: np.ndarray, faint: np.ndarray, theta: float, distance: float, widest: float
-) -> tuple[float, float, float, float] | None:
-    """A proposed line as (angle, centre, width, share of its length inked), or None if thick.
+def _on_centre(
+    strength: np.ndarray, theta: float, distance: float, widest: float
+) -> tuple[float, float]:
+    """A proposed line moved onto the darkest track near it: (angle, distance) refitted.
 
-    Both maps are sampled along the line at each offset across it: the offsets where the
-    faint ink runs along at least half as much of the line as at the best one make its
-    width (None when wider than ``widest``: a stroke, an edge, a shadow's rim); the ink's
-    own offsets there give the width to remove.
+    At each step along the line the darkest offset across it (within a line's width and
+    the transform's drift) is its centre there; a straight line fitted to those centres,
+    then again to those within two pixels of the last fit, is the line. Steps darker than
+    the line mostly is are left out: a stroke along or across it would pull it away.
+    Unchanged when too little of it is found.
     """
-    height, width = ink.shape
+    span = int(np.ceil(widest)) + _DRIFT
+    sampled = _sampled((strength,), theta, distance, span)
+    if sampled is None:
+        return theta, distance
+    (values,), steps, offsets = sampled
+    darkest = values.max(axis=0)
+    usual = float(np.median(darkest))
+    # Where the line is, it stands out of the paper (elsewhere the offset is noise), no
+    # darker than a line is (a stroke along or across it is darker).
+    clear = (darkest >= 0.5 * usual + _FAINT_CONTRAST / 2) & (darkest <= 1.5 * usual + 0.05)
+    centres = offsets[values.argmax(axis=0)].astype(np.float64)
+    chosen = clear
+    for _ in range(3):
+        if chosen.sum() < _LINE_VOTES * len(steps):
+            return theta, distance
+        slope, shift = np.polyfit(steps[chosen], centres[chosen], 1)
+        chosen = clear & (np.abs(centres - (shift + slope * steps)) <= 2.0)
+    # The fitted track is (distance + shift) * normal + step * (along + slope * normal).
+    turn = float(np.arctan(slope))
+    return float(theta - turn), float((distance + shift) * np.cos(turn))
+
+
+def _sampled(
+    maps: tuple[np.ndarray, ...], theta: float, distance: float, span: int
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray] | None:
+    """Each map along a line at each offset across it, -span to span: (offsets x steps).
+
+    Returns the samples (0 off the frame), the steps along the line and the offsets, or
+    None when the line misses the frame.
+    """
+    height, width = maps[0].shape
     normal = np.array([np.cos(theta), np.sin(theta)])
     along = np.array([-np.sin(theta), np.cos(theta)])
     reach = int(np.hypot(height, width))
@@ -285,26 +340,40 @@ def _line_profile(
     )  # fmt: skip
     if not on_frame.any():
         return None
-    base = base[on_frame]
-    span = int(np.ceil(widest)) + 3
+    base, steps = base[on_frame], steps[on_frame]
     offsets = np.arange(-span, span + 1)
-    points = base[None, :, :] + offsets[:, None, None] * normal[None, None, :]
-    xs, ys = np.rint(points[..., 0]).astype(int), np.rint(points[..., 1]).astype(int)
+    xs = np.rint(base[None, :, 0] + offsets[:, None] * normal[0]).astype(np.intp)
+    ys = np.rint(base[None, :, 1] + offsets[:, None] * normal[1]).astype(np.intp)
     inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-    faint_along = np.zeros(inside.shape, dtype=bool)
-    faint_along[inside] = faint[ys[inside], xs[inside]]
-    per_offset = faint_along.sum(axis=1) / len(base)
+    where = np.where(inside, ys * width + xs, 0)
+    return [np.where(inside, values.ravel()[where], 0) for values in maps], steps, offsets
+
+
+def _line_profile(
+    ink: np.ndarray, faint: np.ndarray, theta: float, distance: float, widest: float
+) -> tuple[float, float, float, float, float] | None:
+    """A proposed line as (angle, centre, width, share of its length inked, band), or None.
+
+    Both maps are sampled along the line at each offset across it: the offsets where the
+    faint ink runs along at least half as much of the line as at the best one make its
+    band (None when wider than ``widest``: a stroke, an edge, a shadow's rim); the ink's
+    own offsets there give the width to remove.
+    """
+    span = int(np.ceil(widest)) + 3
+    sampled = _sampled((faint, ink), theta, distance, span)
+    if sampled is None:
+        return None
+    (faint_along, ink_along), steps, offsets = sampled
+    per_offset = faint_along.sum(axis=1) / len(steps)
     thick = per_offset >= per_offset.max() / 2
     if thick.sum() > widest:
         return None
-    ink_along = np.zeros(inside.shape, dtype=bool)
-    ink_along[inside] = ink[ys[inside], xs[inside]]
     inked = ink_along[thick].sum(axis=1)
     line_width = float(max(1, (inked >= inked.max() / 2).sum())) if inked.max() > 0 else 1.0
     centre = float(np.average(offsets[thick], weights=per_offset[thick]))
     # The whole length of a line is inked at some offset, where a stroke or a gap is not.
     coverage = float(faint_along[thick].any(axis=0).mean())
-    return float(theta), distance + centre, line_width, coverage
+    return float(theta), distance + centre, line_width, coverage, float(thick.sum())
 
 
 def _without_specks(labels: np.ndarray, smallest: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .framing import Preprocessed, frame_ink
 from .outcome import Outcome
-from .photo import PageInk, find_ink
+from .photo import PageInk, find_ink, smudge_strength
 from .photo_digits import DigitInk, digit_inks
 from .photo_steps import PhotoSteps
 
@@ -39,9 +39,16 @@ _SOFTEST_SHARP_EDGE = 4.0
 # Contrast and slope are taken at this percentile of the digit's box: its strokes and their
 # edges, not one noisy pixel.
 _STEEP_SHARE = 97
-# A smudge darker than this (smoothed) is writing, however blurred; paper's grain is lighter.
+# A digit's box darker than this is writing: its edges are measured.
 _SMUDGE_CONTRAST = 0.03
-_SMUDGE_SMOOTHING = 4.0
+# With no digit found, a smudge this dark (smoothed) and at least this tall (a share of the
+# shorter side) is a digit blurred out of focus; paper's grain and slow texture are lighter,
+# a speck or a crease smaller.
+_BLURRED_SMUDGE_CONTRAST = 0.08
+_BLURRED_SMUDGE_HEIGHT = 0.15
+_BLURRED_SMUDGE_WIDEST = 0.6
+_BLURRED_SMUDGE_FILL = 0.3
+_SMUDGE_SMOOTHING = 2.0
 
 
 def preprocess_photo(grey: np.ndarray) -> Preprocessed | None:
@@ -146,33 +153,57 @@ def _blurred(page: PageInk, digits: list[DigitInk]) -> bool:
     """True when the writing's edges are spread wider than a sharp photo's.
 
     The width of an edge is the ink's contrast over its steepest slope: a pixel or two in a
-    sharp photo, a few times the blur in a blurred one. Without a digit found (blur can
-    smear thin strokes below the threshold) the darkest smudge away from the frame's edge
-    is measured, if it is darker than the paper's grain.
+    sharp photo, a few times the blur in a blurred one. Without a digit found, blur has
+    smeared the strokes below the threshold when a smudge is left as large as a digit and
+    darker than paper's grain and texture (``_smudge``).
     """
     from skimage import filters
 
-    if digits:
-        top, left, bottom, right = max(digits, key=lambda digit: digit.mass).box
-        region = page.strength[top:bottom, left:right]
-        height = bottom - top
-    else:
-        smooth = filters.gaussian(page.strength, sigma=_SMUDGE_SMOOTHING)
-        rows, cols = smooth.shape
-        margin_rows, margin_cols = rows // 10, cols // 10
-        inner = smooth[margin_rows : rows - margin_rows, margin_cols : cols - margin_cols]
-        if inner.size == 0 or inner.max() < _SMUDGE_CONTRAST:
-            return False
-        row, col = np.unravel_index(int(np.argmax(inner)), inner.shape)
-        row, col = row + margin_rows, col + margin_cols
-        height = min(rows, cols) // 4
-        region = smooth[max(row - height, 0) : row + height, max(col - height, 0) : col + height]
+    if not digits:
+        return _smudge(page) is not None
+    top, left, bottom, right = max(digits, key=lambda digit: digit.mass).box
+    region = page.strength[top:bottom, left:right]
+    height = bottom - top
     contrast = float(np.percentile(region, _STEEP_SHARE)) if region.size else 0.0
     if contrast < _SMUDGE_CONTRAST:
         return False
     slope = float(np.percentile(filters.sobel(region), _STEEP_SHARE)) * 4  # Sobel: 4 differences
     edge = contrast / max(slope, 1e-6)
     return edge > max(_SOFTEST_SHARP_EDGE, _BLURRIEST_EDGE * height)
+
+
+def _smudge(page: PageInk) -> tuple[slice, slice] | None:
+    """Where a digit blurred out of focus lies: the heaviest smudge wholly inside the frame.
+
+    The page is flattened again with the light filled as far as a digit's width (a smudge
+    that wide is divided out with the light otherwise) and smoothed; a smudge is as tall
+    as a small digit, no wider than a large one, filling a fair share of its box, darker
+    than paper's grain and texture and away from the frame's edge (a table, a shadow or a
+    gradient reaches it). None when there is none.
+    """
+    from scipy import ndimage
+    from skimage import filters
+
+    smooth = filters.gaussian(smudge_strength(page.photo), sigma=_SMUDGE_SMOOTHING)
+    labels, _ = ndimage.label(smooth >= _BLURRED_SMUDGE_CONTRAST)
+    rows, cols = smooth.shape
+    best, heaviest = None, 0.0
+    for number, where in enumerate(ndimage.find_objects(labels), start=1):
+        top, bottom = where[0].start, where[0].stop
+        left, right = where[1].start, where[1].stop
+        if top == 0 or left == 0 or bottom == rows or right == cols:
+            continue
+        if bottom - top < _BLURRED_SMUDGE_HEIGHT * min(rows, cols):
+            continue
+        if right - left > _BLURRED_SMUDGE_WIDEST * cols:
+            continue  # wider than a digit: the lit or shaded part of the page
+        inside = labels[where] == number
+        if inside.mean() < _BLURRED_SMUDGE_FILL:
+            continue  # thin across its box: ruling or a crease, not a smudge
+        weight = float(smooth[where][inside].sum())
+        if weight > heaviest:
+            best, heaviest = where, weight
+    return best
 
 
 def _steps(page: PageInk, digits: list[DigitInk], kept: np.ndarray | None) -> PhotoSteps:

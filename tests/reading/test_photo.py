@@ -72,6 +72,19 @@ def test_a_photo_far_out_of_focus_is_never_read_as_a_digit(seed):
     assert result.outcome in (Outcome.TOO_BLURRED, Outcome.NOTHING)
 
 
+@pytest.mark.parametrize(
+    ("digit", "variation", "seed", "blur"),
+    [(7, "flat", 1, 20), (0, "flat", 2, 30), (8, "ruled", 1, 20), (9, "marker_colour", 2, 30)],
+)
+def test_a_digit_blurred_to_a_smudge_is_too_blurred_not_missing(digit, variation, seed, blur):
+    # Blurred this much, no stroke passes the ink threshold: the smudge is what is left.
+    result = preprocess_digit(photo([digit], variation, seed=seed, blur=blur))
+    assert result.outcome is Outcome.TOO_BLURRED and result.message == TOO_BLURRED
+    assert result.photo.digit_count == 0
+    blank = preprocess_digit(photo([], variation, seed=seed, blur=blur))
+    assert blank.outcome is Outcome.NOTHING
+
+
 def test_the_steps_of_a_photo_are_kept_for_the_page(model):
     recognition = Recognizer(model).recognize(photo([7], "ruled", seed=3))
     assert recognition.digit == 7
