@@ -11,17 +11,20 @@ from digitwidgets.reading.images import ImageError, decode_image
 from digitwidgets.reading.outcome import Outcome
 from digitwidgets.reading.recognition import Recognition, Recognizer, preprocess, read
 from digitwidgets.reading.several import Number, read_digits
+from digitwidgets.widgets.camera_input import CameraInput
 from digitwidgets.widgets.support import message_html
 
 HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP)."
 
 
 class ImageUpload(widgets.VBox):
-    """Upload an image of a digit; ``value`` is its recognition.
+    """Upload an image of a digit, or take a photo of one; ``value`` is its recognition.
 
-    A file that cannot be read is explained in the message line and ``value`` keeps
-    the previous recognition. When ``model`` changes (link it to the owner of the current
-    model), the last readable upload is read again.
+    Two buttons give a picture: the upload (any image file) and "Take a photo" (a phone's
+    camera, ``CameraInput``); either is read the same way. A file that cannot be read is
+    explained in the message line and ``value`` keeps the previous recognition. When
+    ``model`` changes (link it to the owner of the current model), the last readable
+    upload is read again.
     """
 
     value = traitlets.Instance(
@@ -56,12 +59,21 @@ class ImageUpload(widgets.VBox):
         )
         self._upload.add_class("dw-upload")
         self._upload.observe(self._on_upload, "value")
+        self._camera = CameraInput()
+        self._camera.add_class("dw-camera")
+        self._camera.on_photo(self.recognize_file)
+        # Side by side; on a narrow phone the camera button goes under the upload.
+        sources = widgets.HBox(
+            [self._upload, self._camera],
+            layout=widgets.Layout(flex_flow="row wrap", max_width="100%", grid_gap="4px"),
+        )
+        sources.add_class("dw-upload-sources")
         # HTML rather than Label: a long message wraps instead of being cut off.
         self._message = widgets.HTML(layout=widgets.Layout(width="280px", max_width="100%"))
         self._message.add_class("dw-upload-message")
         self._message.add_class("dw-live")  # a live region: a screen reader announces it
         traitlets.dlink((self, "message"), (self._message, "value"), message_html)
-        self.children = [self._upload, self._message]
+        self.children = [sources, self._message]
         self.add_class("dw-image-upload")
         if recognizer is not None:
             traitlets.dlink((recognizer, "model"), (self, "model"))

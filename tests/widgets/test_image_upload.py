@@ -32,7 +32,7 @@ def _png(image) -> bytes:
 
 
 def _upload(widget, content, name="digit.png"):
-    upload = widget.children[0]
+    upload = widget.children[0].children[0]
     upload.value = (
         {
             "name": name,
@@ -104,6 +104,36 @@ def test_a_file_name_with_markup_is_escaped():
 
 def test_css_classes():
     widget = ImageUpload()
-    assert "dw-upload" in widget.children[0]._dom_classes
-    assert widget.children[0].accept == "image/*"
+    upload, camera = widget.children[0].children
+    assert "dw-upload" in upload._dom_classes and upload.accept == "image/*"
+    assert "dw-camera" in camera._dom_classes
     assert "dw-upload-message" in widget.children[1]._dom_classes
+
+
+def _take_photo(widget, content, name="image.jpg"):
+    # As the browser sends it: a custom message with the photo's bytes as its buffer.
+    camera = widget.children[0].children[1]
+    camera._handle_custom_msg({"event": "photo", "name": name}, [memoryview(content)])
+
+
+def test_a_photo_taken_is_read_as_an_upload_is(recognizer, digit_images):
+    widget, uploaded = ImageUpload(recognizer), ImageUpload(recognizer)
+    _take_photo(widget, _png(digit_images[4]), name="IMG_0001.jpg")
+    _upload(uploaded, _png(digit_images[4]))
+    assert widget.value.ok and widget.value.digit == uploaded.value.digit
+    assert (widget.value.probabilities == uploaded.value.probabilities).all()
+    assert widget.message == f"IMG_0001.jpg: looks like a {widget.value.digit}."
+    before = widget.value
+    _take_photo(widget, b"not a photo", name="IMG_0002.jpg")
+    assert widget.value is before and widget.message.startswith("IMG_0002.jpg: This file is not")
+
+
+def test_the_camera_button_asks_for_the_rear_camera_and_ignores_other_messages():
+    widget = ImageUpload()
+    camera = widget.children[0].children[1]
+    assert camera.capture == "environment" and camera.accept == "image/*"
+    assert camera.description == "Take a photo"
+    assert "wrap" in widget.children[0].layout.flex_flow
+    camera._handle_custom_msg({"event": "other"}, [memoryview(b"x")])
+    camera._handle_custom_msg({"event": "photo", "name": "a.jpg"}, [])
+    assert widget.value is None and widget.message == HINT
