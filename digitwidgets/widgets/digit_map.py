@@ -87,6 +87,7 @@ class DigitMap(widgets.VBox):
         self._task = background.BackgroundTask("digitwidgets-digit-map")
         self._image_callbacks = widgets.CallbackDispatcher()
         self._map_model = None
+        self._placed = None  # (input, model, projection) of the digit last placed
         self._features = None
         self._probabilities = None
         self._projections: dict[str, DigitProjection] = {}
@@ -420,6 +421,7 @@ class DigitMap(widgets.VBox):
         with self._lock:
             model, features = self._map_model, self._features
         if image is None or projection is None or model is None:
+            self._placed = None
             self.set_trait("you", None)
             self.set_trait("neighbours", ())
             with self._you_mark.hold_sync():
@@ -436,6 +438,14 @@ class DigitMap(widgets.VBox):
             self._neighbours_title.value = ""
             self._show_neighbours(())
             return
+        placed = (recognition.preprocessed, model, projection)
+        if self._placed is not None and all(
+            a is b for a, b in zip(placed, self._placed, strict=True)
+        ):
+            # The same input read again by a newer model (every epoch): the map, made with
+            # the map's own model, puts it where it already is.
+            return
+        self._placed = placed
         feature, probabilities = layer_probe(model).penultimate(np.asarray(image)[None])
         position = projection.place(feature[0])
         nearest = tuple(int(i) for i in nearest_digits(features, feature[0]))

@@ -531,3 +531,18 @@ def test_the_event_worker_runs_below_the_training_threads_priority():
     assert worker.drain(30)
     worker.close()
     assert seen == [min(19, os.getpriority(os.PRIO_PROCESS, 0) + REACTIONS_NICE)]
+
+
+def test_memory_is_released_only_after_a_run_that_grew_the_process():
+    """A full collection costs a small run 5% of its processor time: only growth pays it."""
+    from digitwidgets.learning.training.memory import (
+        WORTH_RELEASING,
+        release_memory_if_grown,
+        resident_bytes,
+    )
+
+    now = resident_bytes()
+    assert now > 0
+    assert not release_memory_if_grown(now)
+    assert release_memory_if_grown(now - 2 * WORTH_RELEASING)
+    assert release_memory_if_grown(0)  # cannot tell: released

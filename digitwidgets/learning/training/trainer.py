@@ -28,7 +28,7 @@ from ..hyperparameters import Hyperparameters
 from ..runs import RunStore
 from .data import training_arrays, validation_size
 from .events import EventKind, TrainingEvent
-from .memory import release_memory
+from .memory import release_memory_if_grown, resident_bytes
 
 if TYPE_CHECKING:
     from .progress import ModelSnapshot
@@ -72,6 +72,7 @@ class Trainer(background.Announcer[TrainingEvent]):
         self._held = False
         self._waiting_at_hold = False
         self._keras_model = None
+        self._resident_at_start = 0
         self._model = None
         self._hp: Hyperparameters | None = None
         self._requested_learning_rate: float | None = None
@@ -239,6 +240,7 @@ class Trainer(background.Announcer[TrainingEvent]):
 
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         clock = time.monotonic()
+        self._resident_at_start = resident_bytes()
         n_train = training_size(hp, len(x_train), n_validation)
         batches = math.ceil(n_train / hp.batch_size)
         progress = RunProgress(
@@ -339,7 +341,8 @@ class Trainer(background.Announcer[TrainingEvent]):
             log.warning("Run %s was not saved: %s", run_id, exc)
             save_error = str(exc)
         model = None
-        release_memory()
+        # Only a run that grew the process much: a full collection costs a small run 5%.
+        release_memory_if_grown(self._resident_at_start)
         self._running = False
         self._send(
             progress.event(
