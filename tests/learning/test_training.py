@@ -546,3 +546,20 @@ def test_memory_is_released_only_after_a_run_that_grew_the_process():
     assert not release_memory_if_grown(now)
     assert release_memory_if_grown(now - 2 * WORTH_RELEASING)
     assert release_memory_if_grown(0)  # cannot tell: released
+
+
+def test_an_inference_copy_of_an_augmented_model_reads_as_the_model_does(sample_arrays):
+    """The copy's training-only layers are identities; its readings are the model's own."""
+    from digitwidgets.learning.model import build_lenet5
+    from digitwidgets.learning.training import inference_copy
+
+    model = build_lenet5(Hyperparameters(augmentation=True, seed=3))
+    copy = inference_copy(model)
+    again = inference_copy(model)  # the recipe is kept per model and must stay whole
+    trained_only = [layer.name for layer in model.layers if "Training" in type(layer).__name__]
+    assert trained_only
+    for each in (copy, again):
+        kinds = {layer.name: type(layer).__name__ for layer in each.layers}
+        assert all(kinds[name] == "Identity" for name in trained_only)
+        images = sample_arrays["x_test"][:8].astype(np.float32) / 255.0
+        np.testing.assert_allclose(each(images), model(images, training=False), atol=1e-6)

@@ -74,17 +74,43 @@ _recipes_lock = threading.Lock()
 
 
 def _recipe(model) -> tuple[type, dict]:
-    """The class and config of ``model``'s inference copy, kept while ``model`` lives."""
+    """The class and config of ``model``'s inference copy, kept while ``model`` lives: its
+    config with each training-only layer's entry made an ``Identity`` of the same name."""
     with _recipes_lock:
         recipe = _recipes.get(model)
     if recipe is None:
-        shape = keras.models.clone_model(model, clone_function=_inference_layer)
-        # keras.Model.from_config builds a functional model from its config; Sequential's own.
-        kind = keras.Sequential if isinstance(shape, keras.Sequential) else keras.Model
-        recipe = (kind, shape.get_config())
+        kind = keras.Sequential if isinstance(model, keras.Sequential) else keras.Model
+        training_only = {
+            layer.name
+            for layer in model.layers
+            if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS)
+        }
+        config = model.get_config()
+        if training_only and kind is keras.Model:
+            config["layers"] = [
+                _identity(entry) if entry.get("name") in training_only else entry
+                for entry in config["layers"]
+            ]
+        elif training_only:  # Keras's own way, for a model described otherwise
+            copy = keras.models.clone_model(model, clone_function=_inference_layer)
+            config = copy.get_config()
+        recipe = (kind, config)
         with _recipes_lock:
             _recipes[model] = recipe
     return recipe
+
+
+def _identity(entry: dict) -> dict:
+    """A functional config's layer entry as an ``Identity`` with the same name and inputs."""
+    name = entry["name"]
+    return {
+        "module": "keras.layers",
+        "class_name": "Identity",
+        "config": {"name": name, "trainable": True, "dtype": entry["config"].get("dtype")},
+        "registered_name": None,
+        "name": name,
+        "inbound_nodes": entry["inbound_nodes"],
+    }
 
 
 def _inference_layer(layer):
