@@ -86,6 +86,18 @@ def _voila_floor_rows(figures: dict) -> list[tuple]:
     return rows
 
 
+WAYS = {
+    "in_process": "In one process, every view built, {epochs} epoch(s) of the embedded sample",
+    "browser": "Through the browser, layers view and map on screen, {epochs} epoch(s)",
+}
+WAYS_SHORT = {"in_process": "in process", "browser": "by page"}
+
+
+def _overhead_ways(figures: dict):
+    """(way, its figures) for each way the overhead was measured."""
+    return list(figures["ways"].items())
+
+
 def _verdict(passed) -> str:
     if passed is None:
         return "—"
@@ -96,33 +108,45 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
     """(measure, target, measured, verdict) rows for one benchmark's figures."""
     if name == "training_overhead":
         out = []
-        for size, row in figures["batch_sizes"].items():
-            out.append(
-                (
-                    f"Dashboard training time / plain `fit`, batch {size}: median of paired rounds",
-                    f"≤ {figures['target_ratio']}",
-                    f"{row['ratio']:.3f} (rounds {_numbers(row['ratio_per_round'])})",
-                    _verdict(row["passed"]),
+        for way, figures_of_way in _overhead_ways(figures):
+            where = WAYS[way].format(epochs=figures_of_way["epochs"])
+            for size, row in figures_of_way["batch_sizes"].items():
+                out.append(
+                    (
+                        f"{where}, batch {size}: wall time / plain `fit` (median of paired rounds)",
+                        f"≤ {figures['target_ratio']}",
+                        f"{row['ratio']:.3f} (rounds {_numbers(row['ratio_per_round'])})",
+                        _verdict(row["ratio"] <= figures["target_ratio"]),
+                    )
                 )
-            )
-            out.append(
-                (
-                    f"CPU seconds, batch {size}: kernel / plain process (kernel + page / plain)",
-                    "",
-                    f"{row['kernel_cpu_median_s']:.2f} / {row['plain_cpu_median_s']:.2f} = "
-                    f"{row['kernel_cpu_ratio']:.3f} ({row['kernel_and_page_cpu_ratio']:.3f}: "
-                    f"page {row['browser_cpu_median_s']:.2f} s)",
-                    "",
+                cpu_target = figures.get("target_cpu_ratio")
+                page = (
+                    f"; the page's Chromium {row['browser_cpu_median_s']:.2f} s"
+                    if "browser_cpu_median_s" in row
+                    else ""
                 )
-            )
-            out.append(
-                (
-                    f"Digits per second, batch {size}: dashboard / plain",
-                    "",
-                    f"{row['dashboard_samples_per_s']:.0f} / {row['plain_samples_per_s']:.0f}",
-                    "",
+                out.append(
+                    (
+                        f"{where}, batch {size}: processor time / plain `fit`; the reactions' "
+                        "share per epoch",
+                        f"≤ {cpu_target}" if cpu_target else "",
+                        f"{row['kernel_cpu_median_s']:.2f} s / {row['plain_cpu_median_s']:.2f} s"
+                        f" = {row['cpu_ratio']:.3f} (rounds {_numbers(row['cpu_ratio_per_round'])})"
+                        f"; {row['reactions_cpu_ms_per_epoch']} ms per epoch{page}",
+                        _verdict(row["cpu_ratio"] <= cpu_target) if cpu_target else "",
+                    )
                 )
-            )
+        reactions = figures.get("ways", {}).get("in_process", {}).get("reactions")
+        if reactions:
+            for label, ms in reactions["ms_per_epoch"].items():
+                out.append(
+                    (
+                        f"Where it goes, batch {reactions['batch_size']}: {label}",
+                        "",
+                        f"{ms:.1f} ms per epoch",
+                        "",
+                    )
+                )
         return out
     if name == "recognition":
         return [
@@ -529,20 +553,18 @@ def _readme_row(name: str, figures: dict) -> tuple[str, str, str, str] | None:
             _verdict(figures["passed"]),
         )
     if name == "training_overhead":
-        sizes = figures["batch_sizes"]
-        passed = {size: row["passed"] for size, row in sizes.items()}
-        verdict = _verdict(_all_passed(passed.values()))
-        if len(set(passed.values())) > 1:  # one batch size meets the target, another not
-            verdict = ", ".join(
-                f"{_verdict(flag)} at {size}" for size, flag in passed.items() if flag is not None
-            )
+        rows_ = [
+            (way, size, row)
+            for way, figures_of_way in _overhead_ways(figures)
+            for size, row in figures_of_way["batch_sizes"].items()
+        ]
+        passed = [row["passed"] for _, _, row in rows_]
         return (
-            "Training through the dashboard / plain `model.fit`, batch "
-            + " and ".join(sizes)
-            + " (median of paired rounds)",
-            f"≤ {figures['target_ratio']}",
-            ", ".join(f"{row['ratio']:.3f}" for row in sizes.values()),
-            verdict,
+            "Training with every view open / plain `model.fit`: wall and processor time, "
+            + ", ".join(f"{WAYS_SHORT[way]} batch {size}" for way, size, _ in rows_),
+            f"≤ {figures['target_ratio']}, ≤ {figures.get('target_cpu_ratio', '—')}",
+            ", ".join(f"{row['ratio']:.3f} and {row['cpu_ratio']:.3f}" for _, _, row in rows_),
+            _verdict(_all_passed(passed)),
         )
     if name == "time_to_interactive":
         warm, target = figures["preheated"], figures["target_preheated_s"]
@@ -774,8 +796,10 @@ def plot(collected: dict, path: Path) -> None:
 
     overhead = figures.get("training_overhead")
     if overhead:
-        sizes = list(overhead["batch_sizes"])
-        rows_ = list(overhead["batch_sizes"].values())
+        ways = dict(_overhead_ways(overhead))
+        shown = ways.get("browser") or next(iter(ways.values()))
+        sizes = list(shown["batch_sizes"])
+        rows_ = list(shown["batch_sizes"].values())
         positions = range(len(sizes))
         panels[4].bar(
             [p - 0.2 for p in positions],
