@@ -226,10 +226,19 @@ def _straight_lines(ink: np.ndarray, strength: np.ndarray) -> np.ndarray:
     thin = max(2.0, _THIN_LINE * short_side)
     found = []
     for theta, distance in zip(found_thetas, found_distances, strict=True):
-        theta, distance = _on_centre(strength, theta, distance, widest)
-        profile = _line_profile(ink, faint, theta, distance, widest)
-        if profile is None:
+        # The narrower of the line as proposed and as laid on its centre: a line beside
+        # something darker (a table's edge) may be pulled onto it.
+        profiles = [
+            profile
+            for profile in (
+                _line_profile(ink, faint, *_on_centre(strength, theta, distance, widest), widest),
+                _line_profile(ink, faint, theta, distance, widest),
+            )
+            if profile is not None
+        ]
+        if not profiles:
             continue
+        profile = min(profiles, key=lambda profile: profile[4])
         *line, band = profile
         if band <= thin or line[3] >= _LONE_LINE_COVERAGE:
             found.append(tuple(line))
@@ -365,7 +374,7 @@ def _line_profile(
         return None
     (faint_along, ink_along), steps, offsets = sampled
     per_offset = faint_along.sum(axis=1) / len(steps)
-    thick = per_offset >= per_offset.max() / 2
+    thick = _run_around_peak(per_offset >= per_offset.max() / 2, int(np.argmax(per_offset)))
     if thick.sum() > widest:
         return None
     inked = ink_along[thick].sum(axis=1)
@@ -374,6 +383,18 @@ def _line_profile(
     # The whole length of a line is inked at some offset, where a stroke or a gap is not.
     coverage = float(faint_along[thick].any(axis=0).mean())
     return float(theta), distance + centre, line_width, coverage, float(thick.sum())
+
+
+def _run_around_peak(above: np.ndarray, peak: int) -> np.ndarray:
+    """The unbroken run of ``above`` that holds ``peak``: a line's own band, not ink beside it."""
+    run = np.zeros_like(above)
+    first = last = peak
+    while first > 0 and above[first - 1]:
+        first -= 1
+    while last < len(above) - 1 and above[last + 1]:
+        last += 1
+    run[first : last + 1] = True
+    return run
 
 
 def _without_specks(labels: np.ndarray, smallest: float) -> np.ndarray:
