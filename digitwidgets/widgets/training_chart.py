@@ -126,6 +126,7 @@ class _MetricFigure:
             scale=y_scale, label=label, side="left", label_offset=LEFT_TITLE_OFFSET
         )
         self._ticks: dict[str, Ticks] = {}
+        self._sent: dict = {}  # mark -> the arrays it was last sent
         self._show_ticks({"epoch": [], "value": []})
         self.figure = bqplot.Figure(
             marks=[self.batch, self.train, self.validation, self.changes, self.change_labels],
@@ -159,15 +160,22 @@ class _MetricFigure:
             (self.train, "epoch", metric),
             (self.validation, "epoch", f"val_{metric}"),
         ):
-            x = np.asarray(history[x_key], dtype=float)
+            x = np.asarray(history[x_key], dtype=float)[: len(history[y_key])]
             y = np.asarray(history[y_key], dtype=float)
-            with mark.hold_sync():
-                mark.x = x[: len(y)]
-                mark.y = y
-            shown["epoch"].extend(x[: len(y)].tolist())
+            # A batch event changes the batch curve only: the epoch curves are sent again
+            # only when they change (every message costs the kernel and the page).
+            if self._sent.get(mark) is None or not _same(self._sent[mark], (x, y)):
+                self._sent[mark] = (x, y)
+                with mark.hold_sync():
+                    mark.x = x
+                    mark.y = y
+            shown["epoch"].extend(x.tolist())
             shown["value"].extend(y.tolist())
         self._show_ticks(shown)
         at = np.asarray(history["change_epoch"], dtype=float)
+        if self._sent.get(self.changes) is not None and _same(self._sent[self.changes], (at,)):
+            return
+        self._sent[self.changes] = (at,)
         with self.changes.hold_sync():
             # One row (a two-point vertical line) per change.
             self.changes.x = np.column_stack([at, at]).reshape(-1, 2)
@@ -178,6 +186,14 @@ class _MetricFigure:
             self.change_labels.text = [
                 f"rate {rate:g}" for rate in history["change_learning_rate"][: len(at)]
             ]
+
+
+def _same(sent: tuple, now: tuple) -> bool:
+    """Whether arrays ``now`` hold what ``sent`` did (NaN equal to NaN)."""
+    return all(
+        a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(sent, now, strict=True)
+    )
 
 
 NO_EPOCHS = "No epoch finished yet: the figures of each epoch appear here as text too."

@@ -209,3 +209,18 @@ def test_a_run_thinned_to_a_few_events_still_draws_every_batch():
     assert [event.kind for event in sent] == ["batch", "epoch"]
     np.testing.assert_allclose(chart.history["batch_epoch"], [b / 12 for b in range(1, 13)])
     np.testing.assert_allclose(chart.history["batch_accuracy"], [0.05 * b for b in range(1, 13)])
+
+
+def test_a_batch_event_sends_the_batch_curve_only():
+    """The epoch curves and the rate marks go to the page only when they change."""
+    chart = TrainingChart()
+    events = list(_events())
+    for event in events[:5]:  # start, three batches, the first epoch
+        chart.handle_event(event)
+    loss_marks = _marks(chart)["Loss"]
+    sent = {index: mark.x for index, mark in enumerate(loss_marks)}
+    chart.handle_event(events[5])  # a batch of the second epoch
+    assert loss_marks[0].x is not sent[0] and len(loss_marks[0].x) == 4
+    assert all(loss_marks[index].x is sent[index] for index in range(1, len(loss_marks)))
+    chart.handle_event(events[-1])  # its end: the epoch curves move
+    assert loss_marks[1].x is not sent[1] and len(loss_marks[1].x) == 2
