@@ -42,6 +42,10 @@ _WIDEST_GAP = 2.0
 # under this share of the heaviest's.
 _SMALL_PIECE = 0.3
 _FAINTER_PEN = 0.65
+# A piece at least this share of the largest one's area sets the pen's darkness; ink under
+# this share of it, whatever its size, is a shadow's (its median darkness).
+_SIZABLE = 0.1
+_SHADOW_DARKNESS = 0.7
 # Ink whose edge is wider than this many pixels is a shadow's (its penumbra), not a pen's.
 _SOFTEST_INK_EDGE = 3.5
 
@@ -94,7 +98,7 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
         (soft_pieces if soft else pieces).append(piece)
     # In a sharp photo soft ink is a shadow's; when all of it is soft the photo is blurred,
     # which ``photo_reading`` tells from the digits' edges.
-    pieces = pieces or soft_pieces
+    pieces = _same_pen(page, pieces or soft_pieces)
     groups = _side_by_side(pieces, _NEAR_LINES * height)
     if len(groups) > 1:
         # A long thin straight piece beside other writing is a line the ruling missed (a
@@ -123,6 +127,22 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
         key=lambda group: group.box[1] + group.box[3],
     )
     return _written_together(candidates, _main_index(page, candidates))
+
+
+def _same_pen(page: PageInk, pieces: list[tuple[int, tuple, int]]) -> list[tuple[int, tuple, int]]:
+    """The pieces as dark as the darkest sizable one's pen: a shadow's spikes are lighter.
+
+    A shadow's wedge that the light's closing could not fill is as large as a digit and
+    sharp on one side, but it darkens the paper by half of what a pen's ink does.
+    """
+    if len(pieces) < 2:
+        return pieces
+    darkness = {
+        number: float(np.median(page.strength[page.labels == number])) for number, _, _ in pieces
+    }
+    largest = max(area for _, _, area in pieces)
+    pen = max(darkness[number] for number, _, area in pieces if area >= _SIZABLE * largest)
+    return [piece for piece in pieces if darkness[piece[0]] >= _SHADOW_DARKNESS * pen]
 
 
 def _one_pen(page: PageInk, pieces: list[tuple[int, tuple, int]]) -> list[tuple[int, tuple, int]]:

@@ -85,6 +85,13 @@ def test_a_digit_blurred_to_a_smudge_is_too_blurred_not_missing(digit, variation
     assert blank.outcome is Outcome.NOTHING
 
 
+def test_a_shadows_wedge_beside_the_digit_is_not_its_ink(model):
+    # Measured case: the wedge is as large as the 9 and half as dark as its ink.
+    result = preprocess_digit(photo([9], "shadow_jpeg", seed=3))
+    assert result.outcome is Outcome.DIGIT and result.photo.digit_count == 1
+    assert Recognizer(model).recognize(photo([9], "shadow_jpeg", seed=3)).digit == 9
+
+
 def test_the_steps_of_a_photo_are_kept_for_the_page(model):
     recognition = Recognizer(model).recognize(photo([7], "ruled", seed=3))
     assert recognition.digit == 7
