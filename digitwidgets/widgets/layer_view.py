@@ -31,9 +31,13 @@ _STYLE = """<style>
   width: 100%; height: 100%; opacity: 0; margin: 0; cursor: zoom-in; }
 .dw-layers .dw-feature-map img, .dw-layers img.dw-feature-map, .dw-layers .dw-filter,
 .dw-layers img.dw-layers-input { image-rendering: pixelated; border: 1px solid #ccc; }
+.dw-layers img.dw-enlarged-map { image-rendering: pixelated; border: 0; display: block; }
 .dw-layers .dw-layer-selected { outline: 2px solid #08519c; }
 .dw-layers .dw-feature-cell .dw-map-pick { position: absolute; left: 0; top: 0; z-index: 1;
   cursor: crosshair; }
+.dw-layers .dw-enlarged-box { position: relative; align-self: flex-start; }
+.dw-layers .dw-enlarged-box .dw-enlarged-pick { position: absolute; left: 0; top: 0;
+  z-index: 1; cursor: crosshair; }
 </style>"""
 
 
@@ -50,27 +54,18 @@ def scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip((np.asarray(values, dtype=np.float32) - low) / (high - low), 0.0, 1.0)
 
 
-def enlarged_html(values: np.ndarray, low: float, high: float, caption: str) -> str:
-    """One map as a table of grey cells, about 280 px across; hovering a cell shows its value."""
+def enlarged_side(values: np.ndarray) -> int:
+    """Screen pixels per value of an enlarged map: about 280 px across, at least 4."""
+    return max(4, 280 // max(values.shape[:2]))
+
+
+def enlarged_caption(values: np.ndarray, low: float, high: float, caption: str) -> str:
+    """What an enlarged map is and how to read it."""
     rows, columns = values.shape
-    side = max(4, 280 // max(rows, columns))
-    levels = np.round(scaled(values, low, high) * 255).astype(int)
-    cells = "".join(
-        "<tr>"
-        + "".join(
-            f'<td title="row {r}, column {c}: {values[r, c]:.3f}" style="background:'
-            f"rgb({levels[r, c]},{levels[r, c]},{levels[r, c]});width:{side}px;"
-            f'height:{side}px;padding:0"></td>'
-            for c in range(columns)
-        )
-        + "</tr>"
-        for r in range(rows)
-    )
     return (
-        f"<div style='{_TEXT}'><b>{html.escape(caption)}</b> ({rows}×{columns}; hover a pixel "
-        f"for its value; black = {low:.3g}, white = {high:.3g})</div>"
-        '<table class="dw-enlarged-cells" style="border-collapse:collapse;border-spacing:0;'
-        f'cursor:crosshair">{cells}</table>'
+        f"<div style='{_TEXT}'><b>{html.escape(caption)}</b> ({rows}×{columns}; point at a "
+        f"pixel for its value, click it to see where the value comes from; black = "
+        f"{low:.3g}, white = {high:.3g})</div>"
     )
 
 
@@ -88,7 +83,8 @@ class LayerView(widgets.VBox):
     """The layers of a model as a strip to navigate, and the chosen layer for the current digit.
 
     Convolution and pooling layers show one greyscale map per channel on a shared, stated
-    scale; clicking a map enlarges it with each pixel's value on hover. Dense layers show
+    scale; clicking a map enlarges it, where pointing at a pixel shows its value and clicking
+    it sets ``picked`` (a ``NumberExplanation`` following the view explains it). Dense layers show
     their activations as bars. A convolution also shows its learned kernels. Every map
     follows ``value`` (the current digit) and ``model`` (each epoch's, a loaded run's ...)
     as soon as they change, from whichever thread changes them.
@@ -177,10 +173,25 @@ class LayerView(widgets.VBox):
         )
         self._bar_figure.add_class("dw-layer-bars")
 
-        # An HTML table rather than a bqplot heat map: each cell's title is its value, which
-        # the browser shows on hover, and it draws at once even where it was hidden before.
+        # The map at its own size, enlarged by the browser, under a transparent canvas that
+        # says which pixel the pointer is on (its value) or was clicked (``picked``).
         self._zoom_values: np.ndarray | None = None
-        self._zoom_figure = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 12px"))
+        self._zoom_caption = widgets.HTML("")
+        self._zoom_cells = widgets.Image(value=b"", format="png")
+        self._zoom_cells.add_class("dw-enlarged-map")
+        # Over the cells, a transparent canvas: pointing shows a value, clicking explains it.
+        self._zoom_pick = Canvas(width=_MAP_SIZE, height=_MAP_SIZE)
+        self._zoom_pick.add_class("dw-enlarged-pick")
+        self._zoom_pick.on_mouse_down(self._on_enlarged_click)
+        self._zoom_pick.on_mouse_move(self._on_enlarged_point)
+        self._zoom_value = widgets.HTML("")
+        self._zoom_value.add_class("dw-enlarged-value")
+        cells = widgets.Box([self._zoom_cells, self._zoom_pick])
+        cells.add_class("dw-enlarged-box")
+        self._zoom_figure = widgets.VBox(
+            [self._zoom_caption, cells, self._zoom_value],
+            layout=widgets.Layout(margin="0 0 0 12px", display="none"),
+        )
         self._zoom_figure.add_class("dw-feature-map-enlarged")
 
         self._filters_title = widgets.HTML("")
@@ -228,7 +239,7 @@ class LayerView(widgets.VBox):
         self.picked = (self.layer, channel, row, column)
 
     def enlarged_values(self) -> np.ndarray | None:
-        """The values of the enlarged map (its cells' hover text gives them), or None."""
+        """The values of the enlarged map (pointing at a pixel shows one), or None."""
         return self._zoom_values
 
     # -- reactions ----------------------------------------------------------------------
@@ -472,10 +483,51 @@ class LayerView(widgets.VBox):
         )
         if not usable:
             self._zoom_values = None
-            self._zoom_figure.value = ""
+            self._zoom_figure.layout.display = "none"
+            self._zoom_caption.value = self._zoom_value.value = ""
+            self._zoom_cells.value = b""
             return
         values = np.asarray(outputs[..., channel], dtype=np.float32)
         self._zoom_values = values
-        self._zoom_figure.value = enlarged_html(
-            values, *color_scale(outputs), f"{info.name}, map {channel + 1}"
+        low, high = color_scale(outputs)
+        side = enlarged_side(values)
+        self._zoom_caption.value = enlarged_caption(
+            values, low, high, f"{info.name}, map {channel + 1}"
         )
+        self._zoom_cells.value = native_png(scaled(values, low, high))
+        width, height = values.shape[1] * side, values.shape[0] * side
+        self._zoom_cells.layout.width, self._zoom_cells.layout.height = f"{width}px", f"{height}px"
+        if (self._zoom_pick.width, self._zoom_pick.height) != (width, height):
+            self._zoom_pick.width, self._zoom_pick.height = width, height
+            self._zoom_pick.layout.width, self._zoom_pick.layout.height = (
+                f"{width}px",
+                f"{height}px",
+            )
+        self._zoom_figure.layout.display = "flex"
+
+    def _enlarged_pixel(self, x: float, y: float) -> tuple[int, int] | None:
+        """(row, column) of the enlarged map under canvas point (x, y), or None."""
+        values = self._zoom_values
+        if values is None:
+            return None
+        side = enlarged_side(values)
+        row, column = int(y // side), int(x // side)
+        if 0 <= row < values.shape[0] and 0 <= column < values.shape[1]:
+            return row, column
+        return None
+
+    def _on_enlarged_point(self, x: float, y: float) -> None:
+        pixel = self._enlarged_pixel(x, y)
+        if pixel is None:
+            self._zoom_value.value = ""
+            return
+        row, column = pixel
+        value = float(self._zoom_values[row, column])
+        self._zoom_value.value = (
+            f"<div style='{_TEXT}'>row {row + 1}, column {column + 1}: <b>{value:.3f}</b></div>"
+        )
+
+    def _on_enlarged_click(self, x: float, y: float) -> None:
+        pixel = self._enlarged_pixel(x, y)
+        if pixel is not None and self.enlarged is not None:
+            self.pick(self.enlarged, *pixel)

@@ -120,14 +120,23 @@ def test_the_strip_navigates_and_a_map_enlarges(page, artifacts):
     page.wait_for_function(
         "() => document.querySelector('.dw-feature-map-enlarged').textContent.includes('map 3')",
     )
-    # c3's maps are 10x10; each cell says its value on hover (its title).
-    titles = page.evaluate(
-        "() => Array.from(document.querySelectorAll('.dw-feature-map-enlarged td'))"
-        ".map(cell => cell.title)"
+    # c3's maps are 10x10, enlarged to 280 px: pointing at a pixel says its value.
+    pick = page.locator(".dw-enlarged-pick")
+    box = pick.bounding_box()
+    assert round(box["width"]) == round(box["height"]) == 280
+    pick.hover(position={"x": 5 * 28 + 14, "y": 4 * 28 + 14})
+    page.wait_for_function(
+        "() => document.querySelector('.dw-enlarged-value').textContent"
+        ".startsWith('row 5, column 6: ')"
     )
-    assert len(titles) == 100 and titles[0].startswith("row 0, column 0: ")
-    page.locator(".dw-feature-map-enlarged td").nth(45).hover()
     page.screenshot(path=str(artifacts / "inside-c3-enlarged.png"), full_page=True)
+    # Clicking it explains it: c3 adds up 6 input maps' 25 products each.
+    pick.click(position={"x": 5 * 28 + 14, "y": 4 * 28 + 14})
+    page.wait_for_function(
+        "() => document.querySelector('.dw-explain').textContent.includes('row 5, column 6')"
+    )
+    page.wait_for_function("() => document.querySelectorAll('.dw-explain-term').length >= 25")
+    page.screenshot(path=str(artifacts / "inside-c3-explained.png"), full_page=True)
     page.locator("button.dw-layer", has_text="f5").click()
     page.wait_for_function("() => document.querySelectorAll('.dw-layer-bars rect').length >= 120")
 

@@ -169,3 +169,20 @@ def test_probabilities_read_in_percent_and_a_wide_layer_labels_every_tenth_unit(
     assert len(labels) == len(set(labels)) <= 6
     assert values.scale.min <= min(0.0, float(view._bars.y.min()))
     assert values.scale.max >= float(view._bars.y.max())
+
+
+def test_the_enlarged_map_says_a_pixels_value_and_a_click_picks_it(pretrained, digits):
+    """Pointing at the enlarged map shows the value under the pointer; clicking picks it."""
+    view = LayerView(pretrained, digits[2])
+    view.select("c1")
+    view.enlarge(3)
+    values = view.enlarged_values()
+    side = 280 // 28
+    value_line = find_widget(view, "dw-enlarged-value")
+    view._on_enlarged_point(6 * side + 2, 9 * side + 2)  # over row 10, column 7 (1-based)
+    assert value_line.value.count("row 10, column 7: ") == 1
+    assert f"{values[9, 6]:.3f}" in value_line.value
+    view._on_enlarged_click(6 * side + 2, 9 * side + 2)
+    assert view.picked == ("c1", 3, 9, 6)
+    view._on_enlarged_click(-5, 400)  # off the map: nothing picked
+    assert view.picked == ("c1", 3, 9, 6)
