@@ -6,7 +6,9 @@ warm-up run, then a run of ``--epochs`` epochs sampled by py-spy (PyPI ``py-spy`
 samples every Python thread of a running process, on Linux as root or with ptrace allowed).
 Prints the samples of each thread and, for the event worker, of each reaction (the
 outermost digitwidgets frame under the worker's loop). Python frames only: TensorFlow's own
-pool threads are not Python threads and are not sampled.
+pool threads are not Python threads, and only the thread holding Python's lock is sampled
+(``--gil``), so the training thread's TensorFlow work is mostly not seen: this shows where
+Python's time goes; ``bench_training_overhead.py`` clocks each reaction's processor time.
 
     .venv/bin/python bench/profile_reactions.py [--epochs 4] [--batch-size 128] [--rate 200]
 """
@@ -45,11 +47,13 @@ def summarise(raw: Path, rate: int) -> str:
         ours = []
         for frame in frames[1:]:
             match = FRAME.match(frame)
-            if match and "/digitwidgets/" in match["path"]:
+            path = match["path"] if match else ""
+            if path.startswith("digitwidgets/") or "/digitwidgets/digitwidgets/" in path:
                 ours.append(f"{match['function']} ({Path(match['path']).name})")
         # Below the worker's loop, the delivery and the announcement: the reaction itself.
         inner = [f for f in ours if not f.startswith(("SerialWorker.", "Trainer._deliver"))]
-        inner = [f for f in inner if not f.startswith(("Announcer.", "CurrentModel."))]
+        skipped = ("Announcer.", "CurrentModel.", "one_pass", "react ")
+        inner = [f for f in inner if not f.startswith(skipped)]
         reactions[inner[0] if inner else "(waiting, or between reactions)"] += int(count)
     lines = ["Samples per thread (seconds of a thread's time at the sampling rate):"]
     lines += [f"  {count / rate:6.2f} s  {name}" for name, count in threads.most_common()]
