@@ -31,7 +31,8 @@ _STYLE = """<style>
   width: 100%; height: 100%; opacity: 0; margin: 0; cursor: zoom-in; }
 .dw-layers .dw-feature-map img, .dw-layers img.dw-feature-map, .dw-layers .dw-filter,
 .dw-layers img.dw-layers-input { image-rendering: pixelated; border: 1px solid #ccc; }
-.dw-layers img.dw-enlarged-map { image-rendering: pixelated; border: 0; display: block; }
+.dw-layers img.dw-enlarged-map { image-rendering: pixelated; border: 0; display: block;
+  max-width: none; }
 .dw-layers .dw-layer-selected { outline: 2px solid #08519c; }
 .dw-layers .dw-feature-cell .dw-map-pick { position: absolute; left: 0; top: 0; z-index: 1;
   cursor: crosshair; }
@@ -190,7 +191,7 @@ class LayerView(widgets.VBox):
         cells.add_class("dw-enlarged-box")
         self._zoom_figure = widgets.VBox(
             [self._zoom_caption, cells, self._zoom_value],
-            layout=widgets.Layout(margin="0 0 0 12px", display="none"),
+            layout=widgets.Layout(margin="0 0 0 12px", display="none", flex="0 0 auto"),
         )
         self._zoom_figure.add_class("dw-feature-map-enlarged")
 
@@ -205,7 +206,10 @@ class LayerView(widgets.VBox):
             [
                 self._title,
                 self._input,
-                widgets.HBox([self._grid, self._zoom_figure]),
+                # The enlarged map beside the maps, or under them on a phone: whole, never squeezed.
+                widgets.HBox(
+                    [self._grid, self._zoom_figure], layout=widgets.Layout(flex_flow="row wrap")
+                ),
                 self._bar_figure,
                 self._filters_title,
                 self._filter_box,
@@ -496,13 +500,12 @@ class LayerView(widgets.VBox):
         )
         self._zoom_cells.value = native_png(scaled(values, low, high))
         width, height = values.shape[1] * side, values.shape[0] * side
-        self._zoom_cells.layout.width, self._zoom_cells.layout.height = f"{width}px", f"{height}px"
+        for layout in (self._zoom_cells.layout, self._zoom_pick.layout):
+            layout.width = layout.min_width = f"{width}px"
+            layout.height = layout.min_height = f"{height}px"
+        self._zoom_figure.layout.width = f"{width}px"  # the caption wraps to the map's width
         if (self._zoom_pick.width, self._zoom_pick.height) != (width, height):
             self._zoom_pick.width, self._zoom_pick.height = width, height
-            self._zoom_pick.layout.width, self._zoom_pick.layout.height = (
-                f"{width}px",
-                f"{height}px",
-            )
         self._zoom_figure.layout.display = "flex"
 
     def _enlarged_pixel(self, x: float, y: float) -> tuple[int, int] | None:
