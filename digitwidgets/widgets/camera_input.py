@@ -20,6 +20,9 @@ function render({ model, el }) {
   const input = document.createElement("input");
   input.type = "file";
   input.className = "dw-camera-input";
+  const icon = document.createElement("i");
+  icon.className = "fa fa-camera";  // Font Awesome, as the upload's icon
+  icon.setAttribute("aria-hidden", "true");
   const text = document.createElement("span");
   const show = () => {
     input.accept = model.get("accept");
@@ -35,7 +38,7 @@ function render({ model, el }) {
     model.send({ event: "photo", name: file.name }, undefined, [content]);
     input.value = "";  // the same photo taken again is read again
   });
-  label.append(input, text);
+  label.append(input, icon, text);
   el.append(label);
   return () => model.off(null, show);
 }
@@ -49,7 +52,9 @@ _CSS = """
   align-items: center;
   box-sizing: border-box;
   height: var(--jp-widgets-inline-height, 28px);
+  margin: var(--jp-widgets-margin, 2px);
   padding: 0 12px;
+  gap: 6px;
   border: 0;
   background: var(--jp-layout-color2, #eeeeee);
   color: var(--jp-ui-font-color1, rgba(0, 0, 0, 0.8));

@@ -14,7 +14,7 @@ from digitwidgets.reading.several import Number, read_digits
 from digitwidgets.widgets.camera_input import CameraInput
 from digitwidgets.widgets.support import message_html
 
-HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP)."
+HINT = "Or upload a picture of one digit (PNG, JPEG, GIF or BMP), or photograph one on paper."
 
 
 class ImageUpload(widgets.VBox):

@@ -43,10 +43,11 @@ def test_the_camera_button_is_reached_with_the_keyboard_after_the_upload(phone):
     assert "dw-camera-input" in focused
 
 
-def test_both_buttons_fit_a_phone_screen(phone):
+def test_both_buttons_fit_a_phone_screen(phone, artifacts):
     for selector in (".dw-upload", ".dw-camera .dw-camera-button"):
         box = phone.locator(selector).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+    phone.locator(".dw-image-upload").screenshot(path=str(artifacts / "camera-phone.png"))
 
 
 def test_a_photo_taken_is_read_on_the_page(browser, dashboard_server, tmp_path, artifacts):
