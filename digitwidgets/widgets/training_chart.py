@@ -26,7 +26,8 @@ _VALIDATION_COLOR = "#ff7f0e"
 _BATCH_COLOR = "#9ecae1"
 _CHANGE_COLOR = "#6a3d9a"
 # The batch points a chart keeps per run: past it, every other one goes (evenly sampled).
-MAX_BATCH_POINTS = 1000
+# More than one per pixel of a 385 px figure; the curve is sent again at every batch event.
+MAX_BATCH_POINTS = 500
 _HISTORY_KEYS = (
     "batch_epoch",
     "batch_loss",
@@ -160,8 +161,9 @@ class _MetricFigure:
             (self.train, "epoch", metric),
             (self.validation, "epoch", f"val_{metric}"),
         ):
-            x = np.asarray(history[x_key], dtype=float)[: len(history[y_key])]
-            y = np.asarray(history[y_key], dtype=float)
+            # float32: half the bytes of every message, far finer than a pixel.
+            x = np.asarray(history[x_key], dtype=np.float32)[: len(history[y_key])]
+            y = np.asarray(history[y_key], dtype=np.float32)
             # A batch event changes the batch curve only: the epoch curves are sent again
             # only when they change (every message costs the kernel and the page).
             if self._sent.get(mark) is None or not _same(self._sent[mark], (x, y)):
