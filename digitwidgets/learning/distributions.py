@@ -148,9 +148,16 @@ def quantiles(values: np.ndarray) -> tuple[float, ...]:
     """The ``QUANTILES`` of ``values`` (flattened) as floats: the extremes exact, the others
     from at most ``QUANTILE_SAMPLE`` evenly spaced values."""
     flat = np.asarray(values).ravel()
-    sample = flat[:: max(1, len(flat) // QUANTILE_SAMPLE)]
-    inner = np.quantile(sample, QUANTILES[1:-1])
+    sample = np.sort(flat[:: max(1, len(flat) // QUANTILE_SAMPLE)].astype(np.float64))
+    # np.quantile's linear method, on the sorted sample: a tenth of its cost per call.
+    position = _INNER * (len(sample) - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, len(sample) - 1)
+    inner = sample[low] + (sample[high] - sample[low]) * (position - low)
     return (float(flat.min()), *(float(v) for v in inner), float(flat.max()))
+
+
+_INNER = np.asarray(QUANTILES[1:-1])
 
 
 def update_ratio(before: list[np.ndarray], after: list[np.ndarray]) -> float | None:
@@ -208,10 +215,14 @@ class DistributionRecorder:
     def _gradients(self, model, layers) -> list[list[np.ndarray]]:
         import tensorflow as tf
 
-        if self._gradient is None:
-            self._gradient = _gradient_function(model)
         trainable = [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
         non_trainable = [tf.convert_to_tensor(v.value) for v in model.non_trainable_variables]
+        if self._gradient is None:
+            # The concrete function for this run's shapes: called directly, it skips the
+            # traced function's matching of its arguments (a millisecond an epoch).
+            self._gradient = _gradient_function(model).get_concrete_function(
+                trainable, non_trainable, self._images, self._labels
+            )
         values = self._gradient(trainable, non_trainable, self._images, self._labels)
         by_variable = {
             id(v): g.numpy() for v, g in zip(model.trainable_variables, values, strict=True)

@@ -115,3 +115,13 @@ def test_a_real_run_records_them_live_and_keeps_them(sample_arrays, tmp_path):
     assert all(r is not None and 1e-5 < r < 1 for r in ratios)
     saved = store.get(final.run_id)
     assert saved.distributions == final.distributions
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 2048, 48_120])
+def test_quantiles_are_numpys_linear_ones_on_the_sample_and_the_exact_extremes(size):
+    from digitwidgets.learning.distributions import QUANTILE_SAMPLE, QUANTILES, quantiles
+
+    values = np.random.default_rng(size).normal(size=size).astype(np.float32)
+    sample = values[:: max(1, size // QUANTILE_SAMPLE)]
+    expected = (values.min(), *np.quantile(sample, QUANTILES[1:-1]), values.max())
+    np.testing.assert_allclose(quantiles(values), expected, rtol=1e-6, atol=1e-7)
