@@ -468,7 +468,8 @@ def markdown(collected: dict) -> str:
         ),
         "",
         f"- Date: {collected['date']} "
-        f"(the whole run took {collected['total_seconds'] / 60:.1f} min)",
+        f"(that run took {collected['total_seconds'] / 60:.1f} min; each section says when "
+        "its benchmark ran)",
         f"- Machine: {machine['cpu']}, {machine['cpu_count']} CPU cores, "
         f"{machine['memory_gb']} GB memory, {machine['platform']}, Python {machine['python']}; "
         f"load average at the start {machine['load_average']} (the cores are shared with "
@@ -484,7 +485,8 @@ def markdown(collected: dict) -> str:
         lines += [f"## {TITLES.get(name, name)}", ""]
         command = " ".join(["`.venv/bin/python", run["script"], *run["arguments"]]) + "`"
         lines += [
-            f"Reproduce: {command} (exit code {run['exit_code']}, {run['seconds']:.0f} s).",
+            f"Reproduce: {command} (run {run.get('date', collected['date'])[:10]}, exit code "
+            f"{run['exit_code']}, {run['seconds']:.0f} s).",
             "",
         ]
         figures = run["figures"]
@@ -677,6 +679,16 @@ README_ORDER = (
 )
 
 
+def _run_dates(collected: dict) -> str:
+    """ "the run of D", or "runs of D1 to D2" when benchmarks were run again apart."""
+    dates = sorted(
+        {run.get("date", collected["date"])[:10] for run in collected["benchmarks"].values()}
+    )
+    if len(dates) <= 1:
+        return f"the run of {collected['date'][:10]}"
+    return f"runs of {dates[0]} to {dates[-1]}"
+
+
 def readme_figures(collected: dict) -> str:
     """The README's table of current figures, its two marker lines included."""
     machine = collected["machine"]
@@ -684,7 +696,7 @@ def readme_figures(collected: dict) -> str:
     lines = [
         README_START,
         "",
-        f"From the run of {collected['date'][:10]} on {machine['cpu_count']} shared CPU cores "
+        f"From {_run_dates(collected)} on {machine['cpu_count']} shared CPU cores "
         f"without a GPU ({machine['memory_gb']} GB memory);",
         "every figure, its samples and how to reproduce it: "
         "[docs/benchmarks.md](docs/benchmarks.md).",

@@ -116,10 +116,15 @@ def main(argv: list[str] | None = None) -> int:
 
     began = datetime.now(timezone.utc)
     runs = {name: run_benchmark(name, args.quick, results) for name in args.only or BENCHMARKS}
+    for run in runs.values():
+        run["date"] = began.isoformat(timespec="seconds")
     previous = output / "benchmarks.json"
     if args.only and previous.exists():
-        # Only some were run again: the others keep their last figures on the page.
-        runs = {**json.loads(previous.read_text())["benchmarks"], **runs}
+        # Only some were run again: the others keep their last figures, and their date.
+        kept = json.loads(previous.read_text())
+        for run in kept["benchmarks"].values():
+            run.setdefault("date", kept["date"])
+        runs = {**kept["benchmarks"], **runs}
     collected = {
         "date": began.isoformat(timespec="seconds"),
         "quick": args.quick,
