@@ -858,9 +858,9 @@ def plot(collected: dict, path: Path) -> None:
         panels[5].legend()
     panels[5].set_title("Time to interactive")
 
-    when = collected["date"][:10]
     fig.suptitle(
-        f"digitwidgets benchmarks, {when}, {collected['machine']['cpu_count']} CPU cores"
+        f"digitwidgets benchmarks, {_run_dates(collected)}, "
+        f"{collected['machine']['cpu_count']} CPU cores"
         + (" (quick: tiny sizes)" if collected["quick"] else "")
     )
     fig.tight_layout()
