@@ -48,6 +48,11 @@ _SIZABLE = 0.1
 _SHADOW_DARKNESS = 0.7
 # Ink whose edge is wider than this many pixels is a shadow's (its penumbra), not a pen's.
 _SOFTEST_INK_EDGE = 3.5
+# Ink with an edge wider than a pen's (a pen's measures about 0.5) that is no darker in the
+# photo than a shadow reaching the frame's edge is that shadow: a wedge of it the light's
+# closing could not fill. The photo is smoothed this much first (its noise and JPEG blocks).
+_SHADOW_EDGE = 1.5
+_SHADE_SMOOTHING = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,10 +77,11 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
     and place), so a stain or a note elsewhere on the page is not one of them.
 
     Pieces touching the frame's edge or spanning it are the page's edge, the table or a
-    shadow's rim, not writing. Pieces that overlap side by side (within a small gap) are one
-    digit; a group counts as a digit when it is nearly as tall and a fair share as heavy as
-    the largest. Soft-edged pieces are a shadow's, not a pen's, and so is a small piece much
-    fainter than its digit's heaviest.
+    shadow's rim, not writing; so is a soft-edged piece no darker than a shadow that reaches
+    the frame's edge (a blank page under a shadow holds nothing else). Pieces that overlap
+    side by side (within a small gap) are one digit; a group counts as a digit when it is
+    nearly as tall and a fair share as heavy as the largest. Soft-edged pieces are a
+    shadow's, not a pen's, and so is a small piece much fainter than its digit's heaviest.
     """
     from scipy import ndimage
     from skimage import filters
@@ -83,6 +89,7 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
     height, width = page.labels.shape
     areas = np.bincount(page.labels.ravel())
     slopes = filters.sobel(page.strength)
+    shade = None  # the smoothed photo, made for the first soft piece
     pieces, soft_pieces = [], []
     for number, where in enumerate(ndimage.find_objects(page.labels), start=1):
         if where is None:
@@ -93,9 +100,14 @@ def digit_inks(page: PageInk) -> list[DigitInk]:
             continue
         if bottom - top > _WIDEST_DIGIT * height or right - left > _WIDEST_DIGIT * width:
             continue  # across the whole frame: the rim of the page or of a shadow, a line
+        edge = _edge_width(page, slopes, number, where)
+        if edge > _SHADOW_EDGE:
+            if shade is None:
+                shade = filters.gaussian(page.photo, sigma=_SHADE_SMOOTHING)
+            if _part_of_a_shadow(shade, page.labels == number):
+                continue
         piece = (number, (top, left, bottom, right), int(areas[number]))
-        soft = _edge_width(page, slopes, number, where) > _SOFTEST_INK_EDGE
-        (soft_pieces if soft else pieces).append(piece)
+        (soft_pieces if edge > _SOFTEST_INK_EDGE else pieces).append(piece)
     # In a sharp photo soft ink is a shadow's; when all of it is soft the photo is blurred,
     # which ``photo_reading`` tells from the digits' edges.
     pieces = _same_pen(page, pieces or soft_pieces)
@@ -266,6 +278,23 @@ def _main_index(page: PageInk, digits: list[DigitInk]) -> int:
         distance = np.linalg.norm((middle - centre) / centre)
         scores.append(digit.mass * np.exp(-(distance**2)))
     return int(np.argmax(scores))
+
+
+def _part_of_a_shadow(shade: np.ndarray, piece: np.ndarray) -> bool:
+    """True when the photo is as dark as the piece all the way from it to the frame's edge.
+
+    Ink is darker than the paper around it, lit or shaded. A shadow's wedge the light's
+    closing could not fill is ink only in the flattened page: in the photo it is part of
+    the shadow, which reaches in from the page's side. ``shade`` is the smoothed photo,
+    ``piece`` the piece's pixels.
+    """
+    from scipy import ndimage
+
+    level = float(np.median(shade[piece]))
+    regions, _ = ndimage.label(shade <= level)
+    border = np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]])
+    reached = np.unique(regions[piece])
+    return bool(np.isin(reached[reached > 0], border).any())
 
 
 def _edge_width(page: PageInk, slopes: np.ndarray, number: int, where: tuple) -> float:
