@@ -89,6 +89,10 @@ class ExportPanel(InView, widgets.VBox):
     @traitlets.observe("run")
     def _on_run_change(self, _change) -> None:
         # The links carry the model (about 250 kB sent to the page): made once they are seen.
+        # Out of view, the last run's links go at once (they may name a deleted run).
+        if not self.in_view:
+            self._model.value = self._history.value = self._script.value = ""
+            self.set_trait("status", _NO_RUN)
         self.when_in_view("links", self._show_run)
 
     def _show_run(self) -> None:

@@ -431,7 +431,7 @@ class RunComparison(InView, widgets.VBox):
         if event.kind is EventKind.START and self.status.startswith("Loaded run"):
             # A new run's models take the pad's place: the loaded run is no longer in use.
             self.set_trait("status", "")
-        if event.ended and self.in_view:
+        if event.ended:  # once a run, in view or not: what the tab shows when opened
             self.refresh()
 
     @traitlets.observe("in_view")
