@@ -15,9 +15,7 @@ the run (``RunRecord.distributions``). No TensorFlow is imported until a recorde
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,9 +216,14 @@ class DistributionRecorder:
         trainable = [tf.convert_to_tensor(v.value) for v in model.trainable_variables]
         non_trainable = [tf.convert_to_tensor(v.value) for v in model.non_trainable_variables]
         if self._gradient is None:
-            # The concrete function for this run's shapes: called directly, it skips the
-            # traced function's matching of its arguments (a millisecond an epoch).
-            self._gradient = _gradient_function(model).get_concrete_function(
+            from ..reading import inference
+
+            # Traced once per architecture, on its clone (each run builds a new model: a trace
+            # per run would cost more than all its epochs' measurements); the concrete
+            # function for this run's shapes, called directly, skips the traced function's
+            # matching of its arguments (a millisecond an epoch).
+            traced = inference.architecture(model).function("loss gradient", _gradient_function)
+            self._gradient = traced.get_concrete_function(
                 trainable, non_trainable, self._images, self._labels
             )
         values = self._gradient(trainable, non_trainable, self._images, self._labels)
@@ -230,44 +233,25 @@ class DistributionRecorder:
         return [[by_variable[id(v)] for v in layer.trainable_weights] for layer in layers]
 
 
-_functions: dict[str, object] = {}
-_MAX_FUNCTIONS = 4
-_functions_lock = threading.Lock()
-
-
-def _gradient_function(model):
-    """The loss's gradient on a batch for ``model``'s architecture, traced once per
-    architecture: each run builds a new model, and a trace per run would cost more than all
-    its epochs' measurements (``bench/bench_distributions.py``)."""
+def _gradient_function(template):
+    """The loss's gradient on a batch for ``template``'s architecture: the variables of the
+    model measured are passed in as values (Keras's stateless call), so every model of the
+    architecture shares the trace."""
     import tensorflow as tf
 
     from ..keras_import import keras
 
-    signature = json.dumps(model.get_config(), sort_keys=True, default=str)
-    with _functions_lock:
-        function = _functions.get(signature)
-        if function is not None:
-            return function
-        # The first model of the architecture is the template; any other's variables are
-        # passed in as values (Keras's stateless call), so the trace is shared.
-        template = model
+    @tf.function(reduce_retracing=True)
+    def gradient(trainable, non_trainable, images, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            predictions, _ = template.stateless_call(
+                trainable, non_trainable, images, training=False
+            )
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, predictions))
+        return tape.gradient(loss, trainable)
 
-        @tf.function(reduce_retracing=True)
-        def gradient(trainable, non_trainable, images, labels):
-            with tf.GradientTape() as tape:
-                tape.watch(trainable)
-                predictions, _ = template.stateless_call(
-                    trainable, non_trainable, images, training=False
-                )
-                loss = tf.reduce_mean(
-                    keras.losses.sparse_categorical_crossentropy(labels, predictions)
-                )
-            return tape.gradient(loss, trainable)
-
-        _functions[signature] = gradient
-        while len(_functions) > _MAX_FUNCTIONS:
-            _functions.pop(next(iter(_functions)))
-        return gradient
+    return gradient
 
 
 def _trainable(model) -> list:
