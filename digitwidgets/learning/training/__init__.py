@@ -3,6 +3,7 @@
 - ``events``: ``EventKind`` and ``TrainingEvent``, what listeners are told.
 - ``trainer``: ``Trainer``, the training thread's life, finishing and saving a run.
 - ``progress``: ``ProgressCallback`` (the thin Keras callback) and ``RunProgress``.
+- ``copies``: the inference copy of a training model that each epoch hands over.
 - ``data``: the checked arrays and the ``tf.data`` pipelines.
 - ``memory``: handing a finished run's memory back to the system.
 """
@@ -24,7 +25,7 @@ _LAZY = {
     "ModelSnapshot": "progress",
     "ProgressCallback": "progress",
     "RunProgress": "progress",
-    "inference_copy": "progress",
+    "inference_copy": "copies",
 }
 
 

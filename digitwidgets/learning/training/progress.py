@@ -12,14 +12,12 @@ from __future__ import annotations
 import math
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from copy import deepcopy
 
 from ...background import Throttle
 from ...keras_import import keras
-from .. import augmentation
 from ..distributions import DistributionRecorder, Distributions
+from .copies import inference_copy
 from .events import EventKind, TrainingEvent
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -34,7 +32,7 @@ class ModelSnapshot:
     """A training model's weights at one moment; ``model()`` makes an inference copy once.
 
     Taking the weights is cheap (NumPy copies of 61,706 numbers) and happens on the training
-    thread; building the copy (``clone_model``) happens on whichever thread asks first,
+    thread; the copy (``copies.inference_copy``) is made on whichever thread asks first,
     normally the event worker. Thread-safe: every caller gets the same copy.
     """
 
@@ -53,70 +51,6 @@ class ModelSnapshot:
                 self._copy = inference_copy(self._template, self._weights)
                 self._template = self._weights = None
             return self._copy
-
-
-def inference_copy(model, weights=None):
-    """A copy of ``model`` with ``weights`` (default: its own), safe to use while it trains.
-
-    Augmentation layers act only in training, so the copy has identities in their place
-    (they hold no weights): the copy, and the run saved from it, load with plain Keras. The
-    copy is built from its recipe, worked out once per training model: about 20 ms, against
-    30 for ``clone_model`` (which also compiles the copy: nothing that reads it needs that).
-    """
-    kind, config = _recipe(model)
-    copy = kind.from_config(deepcopy(config))  # from_config takes the config apart
-    copy.set_weights(weights if weights is not None else model.get_weights())
-    return copy
-
-
-_recipes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_recipes_lock = threading.Lock()
-
-
-def _recipe(model) -> tuple[type, dict]:
-    """The class and config of ``model``'s inference copy, kept while ``model`` lives: its
-    config with each training-only layer's entry made an ``Identity`` of the same name."""
-    with _recipes_lock:
-        recipe = _recipes.get(model)
-    if recipe is None:
-        kind = keras.Sequential if isinstance(model, keras.Sequential) else keras.Model
-        training_only = {
-            layer.name
-            for layer in model.layers
-            if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS)
-        }
-        config = model.get_config()
-        if training_only and kind is keras.Model:
-            config["layers"] = [
-                _identity(entry) if entry.get("name") in training_only else entry
-                for entry in config["layers"]
-            ]
-        elif training_only:  # Keras's own way, for a model described otherwise
-            copy = keras.models.clone_model(model, clone_function=_inference_layer)
-            config = copy.get_config()
-        recipe = (kind, config)
-        with _recipes_lock:
-            _recipes[model] = recipe
-    return recipe
-
-
-def _identity(entry: dict) -> dict:
-    """A functional config's layer entry as an ``Identity`` with the same name and inputs."""
-    name = entry["name"]
-    return {
-        "module": "keras.layers",
-        "class_name": "Identity",
-        "config": {"name": name, "trainable": True, "dtype": entry["config"].get("dtype")},
-        "registered_name": None,
-        "name": name,
-        "inbound_nodes": entry["inbound_nodes"],
-    }
-
-
-def _inference_layer(layer):
-    if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS):
-        return keras.layers.Identity(name=layer.name)
-    return layer.__class__.from_config(layer.get_config())
 
 
 class RunProgress:

@@ -297,7 +297,7 @@ class Trainer(background.Announcer[TrainingEvent]):
         self._finish(run_id, hp, model, progress, error, data_info, started_at, sweep)
 
     def _finish(self, run_id, hp, model, progress, error, data_info, started_at, sweep) -> None:
-        from .progress import inference_copy
+        from .copies import inference_copy
 
         error = progress.divergence or error
         if error:

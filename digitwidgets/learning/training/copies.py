@@ -1,0 +1,140 @@
+"""Inference copies of a training model: the model a page reads while the training goes on.
+
+A training hands a copy over at every epoch's end. Building one from its recipe (the model's
+config, with each training-only layer an identity) costs about 20 ms; Keras spends it
+creating layers and variables. So the copies of one training model are kept in a few slots,
+and a slot whose last copy nobody holds any more is used again. Its layers take the new
+weights (about a millisecond), and it is handed out as a new functional model on those
+layers (under a millisecond). Being a new object, it is never taken for the old copy by
+anything that remembers a model (traced functions, remembered readings, a view's last model).
+
+"Nobody holds it" is CPython's reference count: the handed-out model's count is back at
+what the slot's own hold gives it. A copy that anyone keeps (the current model, a view's
+last shown model, a reaction under way, a finished run's model) is never changed; when
+every slot is held a new one is built, as before.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from copy import deepcopy
+
+from ...keras_import import keras
+from ...reading import inference
+from .. import augmentation
+
+# Slots kept per training model: the copy on show, the one before it and a view's older
+# one are held; beyond that a slot is dropped (its copy lives on, never reused).
+SLOTS = 4
+
+
+def inference_copy(model, weights=None):
+    """A copy of ``model`` with ``weights`` (default: its own), safe to use while it trains.
+
+    Augmentation layers act only in training, so the copy has identities in their place
+    (they hold no weights): the copy, and the run saved from it, load with plain Keras.
+    """
+    return _copies_of(model).copy(weights if weights is not None else model.get_weights())
+
+
+class _Slot:
+    """A copy built from the recipe (``base``, never handed out) and the model last handed
+    out on its layers."""
+
+    def __init__(self, base):
+        self.base = base
+        self.model = None
+        self._held = 0
+
+    def hand_out(self, weights, reuse: bool):
+        """Put ``weights`` in the layers and return a new model on them (or the base)."""
+        self.base.set_weights(weights)
+        if not reuse:
+            self.model = self.base
+            return self.model
+        self.model = keras.Model(
+            inputs=self.base.input, outputs=self.base.output, name=self.base.name
+        )
+        inference.adopt(self.model, self.base)
+        self._held = self._references()
+        return self.model
+
+    def free(self) -> bool:
+        """Whether no one but this slot holds the model handed out last."""
+        return self.model is not None and self._references() <= self._held
+
+    def _references(self) -> int:
+        return sys.getrefcount(self.model)
+
+
+class _Copies:
+    """One training model's recipe and slots."""
+
+    def __init__(self, model):
+        self.kind, self.config = _recipe(model)
+        # A functional model on existing layers describes itself as the recipe does; a
+        # sequential one would not (its copies are built each time).
+        self.reuse = self.kind is keras.Model
+        self._slots: list[_Slot] = []
+        self._lock = threading.Lock()
+
+    def copy(self, weights):
+        with self._lock:
+            slot = next((slot for slot in self._slots if slot.free()), None)
+            if slot is None:
+                slot = _Slot(self.kind.from_config(deepcopy(self.config)))
+                if self.reuse:
+                    self._slots = [*self._slots, slot][-SLOTS:]
+            return slot.hand_out(weights, self.reuse)
+
+
+_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_copies_lock = threading.Lock()
+
+
+def _copies_of(model) -> _Copies:
+    with _copies_lock:
+        copies = _copies.get(model)
+        if copies is None:
+            copies = _copies[model] = _Copies(model)
+        return copies
+
+
+def _recipe(model) -> tuple[type, dict]:
+    """The class and config of ``model``'s inference copy: its config with each
+    training-only layer's entry made an ``Identity`` of the same name."""
+    kind = keras.Sequential if isinstance(model, keras.Sequential) else keras.Model
+    training_only = {
+        layer.name for layer in model.layers if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS)
+    }
+    config = model.get_config()
+    if training_only and kind is keras.Model:
+        config["layers"] = [
+            _identity(entry) if entry.get("name") in training_only else entry
+            for entry in config["layers"]
+        ]
+    elif training_only:  # Keras's own way, for a model described otherwise
+        copy = keras.models.clone_model(model, clone_function=_inference_layer)
+        config = copy.get_config()
+    return kind, config
+
+
+def _identity(entry: dict) -> dict:
+    """A functional config's layer entry as an ``Identity`` with the same name and inputs."""
+    name = entry["name"]
+    return {
+        "module": "keras.layers",
+        "class_name": "Identity",
+        "config": {"name": name, "trainable": True, "dtype": entry["config"].get("dtype")},
+        "registered_name": None,
+        "name": name,
+        "inbound_nodes": entry["inbound_nodes"],
+    }
+
+
+def _inference_layer(layer):
+    if isinstance(layer, augmentation.TRAINING_ONLY_LAYERS):
+        return keras.layers.Identity(name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
