@@ -86,3 +86,17 @@ def test_a_copy_saves_and_loads_with_plain_keras(trained, tmp_path):
     copy.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(loaded(images), copy(images), atol=1e-6)
+
+
+def test_runs_with_the_same_settings_share_the_slots(trained):
+    from digitwidgets.learning.model import build_lenet5
+    from digitwidgets.learning.training import inference_copy
+
+    model, epochs, images = trained
+    dropped = inference_copy(model, epochs[0]).layers[2]
+    next_run = build_lenet5(Hyperparameters(augmentation=True, seed=5))
+    assert inference_copy(next_run).layers[2] is dropped
+    other_settings = build_lenet5(
+        Hyperparameters(augmentation=True, seed=5, architecture="classic")
+    )
+    assert inference_copy(other_settings).layers[2] is not dropped

@@ -2,31 +2,34 @@
 
 A training hands a copy over at every epoch's end. Building one from its recipe (the model's
 config, with each training-only layer an identity) costs about 20 ms; Keras spends it
-creating layers and variables. So the copies of one training model are kept in a few slots,
-and a slot whose last copy nobody holds any more is used again. Its layers take the new
-weights (about a millisecond), and it is handed out as a new functional model on those
-layers (under a millisecond). Being a new object, it is never taken for the old copy by
-anything that remembers a model (traced functions, remembered readings, a view's last model).
+creating layers and variables. So the copies are kept in a few slots per recipe (runs with
+the same settings share them), and a slot whose last copy nobody holds any more is used
+again. Its layers take the new weights (about a millisecond), and it is handed out as a new
+functional model on those layers (under a millisecond). Being a new object, it is never
+taken for the old copy by anything that remembers a model (traced functions, remembered
+readings, a view's last model).
 
-"Nobody holds it" is CPython's reference count: the handed-out model's count is back at
-what the slot's own hold gives it. A copy that anyone keeps (the current model, a view's
-last shown model, a reaction under way, a finished run's model) is never changed; when
-every slot is held a new one is built, as before.
+"Nobody holds it" is CPython's reference count: the handed-out model's count is back at what
+the slot's own hold gives it. A copy that anyone keeps (the current model, a view's last
+shown model, a reaction under way, a finished run's model) is never changed; when every
+slot is held a new one is built.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import weakref
+from collections import OrderedDict
 from copy import deepcopy
 
 from ...keras_import import keras
 from ...reading import inference
 from .. import augmentation
 
-# Slots kept per training model: the copy on show, the one before it and a view's older
-# one are held; beyond that a slot is dropped (its copy lives on, never reused).
+# Slots kept per recipe: the copy on show, the one before it and a view's older one are
+# held; beyond that a slot is dropped (its copy lives on, never reused).
 SLOTS = 4
 
 
@@ -70,13 +73,13 @@ class _Slot:
 
 
 class _Copies:
-    """One training model's recipe and slots."""
+    """The slots of one recipe."""
 
-    def __init__(self, model):
-        self.kind, self.config = _recipe(model)
+    def __init__(self, kind: type, config: dict):
+        self.kind, self.config = kind, config
         # A functional model on existing layers describes itself as the recipe does; a
         # sequential one would not (its copies are built each time).
-        self.reuse = self.kind is keras.Model
+        self.reuse = kind is keras.Model
         self._slots: list[_Slot] = []
         self._lock = threading.Lock()
 
@@ -90,16 +93,31 @@ class _Copies:
             return slot.hand_out(weights, self.reuse)
 
 
-_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_copies_lock = threading.Lock()
+# Each training model's slots, found through its recipe: a run's copies use the slots that
+# the runs before it with the same settings left free (a run of a few epochs would otherwise
+# build most of its copies anew). The last few recipes are kept.
+_of_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_of_recipe: OrderedDict[str, _Copies] = OrderedDict()
+RECIPES = 4
+_lock = threading.Lock()
 
 
 def _copies_of(model) -> _Copies:
-    with _copies_lock:
-        copies = _copies.get(model)
-        if copies is None:
-            copies = _copies[model] = _Copies(model)
+    with _lock:
+        copies = _of_model.get(model)
+    if copies is not None:
         return copies
+    kind, config = _recipe(model)
+    key = json.dumps({"kind": kind.__name__, "config": config}, sort_keys=True, default=str)
+    with _lock:
+        copies = _of_recipe.get(key)
+        if copies is None:
+            copies = _of_recipe[key] = _Copies(kind, config)
+            while len(_of_recipe) > RECIPES:
+                _of_recipe.popitem(last=False)
+        _of_recipe.move_to_end(key)
+        _of_model[model] = copies
+    return copies
 
 
 def _recipe(model) -> tuple[type, dict]:
