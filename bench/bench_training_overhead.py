@@ -393,13 +393,58 @@ def measure_in_process(*, epochs: int, batch_sizes, repeats: int, n_train) -> di
                     figures["dashboard_s"].append(run.duration)
                     clock.on = False
                 print(f"in process, batch {size}, round {repeat + 1}: {figures}", file=sys.stderr)
+        alone = reactions_alone(dashboard, data)
         trainer.shutdown()
     clock.remove()
     runs_timed = repeats * epochs
     breakdown = {
         label: round(seconds / runs_timed * 1000, 1) for label, seconds in clock.seconds.items()
     }
-    return samples, {"batch_size": batch_sizes[-1], "ms_per_epoch": breakdown}
+    return samples, {
+        "batch_size": batch_sizes[-1],
+        "ms_per_epoch": breakdown,
+        "alone_ms_per_epoch": alone,
+    }
+
+
+def reactions_alone(dashboard, data, epochs: int = 40) -> float:
+    """The process's processor time per epoch for the page's reactions with no training
+    beside them: ``epochs`` epoch ends of one run handed to the Trainer's event worker as
+    the training thread hands them (a weights snapshot each), one at a time. Steadier than
+    the ratios, which move with the training's own noise."""
+    from digitwidgets.learning.hyperparameters import Hyperparameters
+    from digitwidgets.learning.model import build_lenet5
+    from digitwidgets.learning.training.events import EventKind, TrainingEvent
+    from digitwidgets.learning.training.progress import ModelSnapshot
+
+    trainer = dashboard.trainer
+    model = build_lenet5(Hyperparameters())
+    logs = {"loss": 0.3, "accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.9}
+    batches = 60
+
+    def epoch_end(epoch: int) -> None:
+        event = TrainingEvent(
+            EventKind.EPOCH,
+            "alone",
+            epoch=epoch,
+            epochs=epochs,
+            batch=batches,
+            batches=batches,
+            step=batches * (epoch + 1),
+            logs=logs,
+        )
+        trainer._events.submit(trainer._deliver, event, ModelSnapshot(model))
+        trainer._events.drain(60)
+
+    trainer._events.submit(
+        trainer._deliver, TrainingEvent(EventKind.START, "alone", epochs=epochs, batches=batches)
+    )
+    for epoch in range(3):  # first traces and slots
+        epoch_end(epoch)
+    began = time.process_time()
+    for epoch in range(epochs):
+        epoch_end(epoch)
+    return round((time.process_time() - began) / epochs * 1000, 1)
 
 
 def summarise(samples: dict, epochs: int) -> dict:

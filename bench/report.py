@@ -137,6 +137,16 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                     )
                 )
         reactions = figures.get("ways", {}).get("in_process", {}).get("reactions")
+        if reactions and reactions.get("alone_ms_per_epoch") is not None:
+            out.append(
+                (
+                    "An epoch's reactions with no training beside them, every view open: "
+                    "processor time (the process's, all threads)",
+                    "",
+                    f"{reactions['alone_ms_per_epoch']:.1f} ms per epoch",
+                    "",
+                )
+            )
         if reactions:
             for label, ms in reactions["ms_per_epoch"].items():
                 out.append(
