@@ -422,27 +422,28 @@ def reactions_alone(dashboard, data, epochs: int = 40) -> float:
     logs = {"loss": 0.3, "accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.9}
     batches = 60
 
+    warm_up = 3  # first traces and slots
+    run_epochs = warm_up + epochs
+
     def epoch_end(epoch: int) -> None:
         event = TrainingEvent(
             EventKind.EPOCH,
             "alone",
             epoch=epoch,
-            epochs=epochs,
+            epochs=run_epochs,
             batch=batches,
             batches=batches,
             step=batches * (epoch + 1),
             logs=logs,
         )
-        trainer._events.submit(trainer._deliver, event, ModelSnapshot(model))
+        trainer._send(event, ModelSnapshot(model))
         trainer._events.drain(60)
 
-    trainer._events.submit(
-        trainer._deliver, TrainingEvent(EventKind.START, "alone", epochs=epochs, batches=batches)
-    )
-    for epoch in range(3):  # first traces and slots
+    trainer._send(TrainingEvent(EventKind.START, "alone", epochs=run_epochs, batches=batches))
+    for epoch in range(warm_up):
         epoch_end(epoch)
     began = time.process_time()
-    for epoch in range(epochs):
+    for epoch in range(warm_up, run_epochs):
         epoch_end(epoch)
     return round((time.process_time() - began) / epochs * 1000, 1)
 

@@ -212,7 +212,12 @@ def architecture_signature(model) -> str | None:
         config = model.get_config()
     except Exception:  # noqa: BLE001 - a model Keras cannot describe gets traces of its own
         return None
-    return json.dumps({"class": kind.__name__, "config": config}, sort_keys=True, default=str)
+    return config_signature(kind.__name__, config)
+
+
+def config_signature(kind: str, config: dict) -> str:
+    """A model class's name and config as one text: equal for models described alike."""
+    return json.dumps({"class": kind, "config": config}, sort_keys=True, default=str)
 
 
 _GRAPH_MODELS = ("Functional", "Sequential")

@@ -17,7 +17,6 @@ slot is held a new one is built.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import weakref
@@ -51,12 +50,9 @@ class _Slot:
         self.model = None
         self._held = 0
 
-    def hand_out(self, weights, reuse: bool):
-        """Put ``weights`` in the layers and return a new model on them (or the base)."""
+    def hand_out(self, weights):
+        """Put ``weights`` in the layers and return a new model on them."""
         self.base.set_weights(weights)
-        if not reuse:
-            self.model = self.base
-            return self.model
         self.model = keras.Model(
             inputs=self.base.input, outputs=self.base.output, name=self.base.name
         )
@@ -77,20 +73,25 @@ class _Copies:
 
     def __init__(self, kind: type, config: dict):
         self.kind, self.config = kind, config
-        # A functional model on existing layers describes itself as the recipe does; a
-        # sequential one would not (its copies are built each time).
-        self.reuse = kind is keras.Model
         self._slots: list[_Slot] = []
         self._lock = threading.Lock()
 
     def copy(self, weights):
+        if self.kind is not keras.Model:
+            # A functional model on existing layers describes itself as a functional recipe
+            # does; a sequential one would not: its copies are built each time.
+            copy = self._build()
+            copy.set_weights(weights)
+            return copy
         with self._lock:
             slot = next((slot for slot in self._slots if slot.free()), None)
             if slot is None:
-                slot = _Slot(self.kind.from_config(deepcopy(self.config)))
-                if self.reuse:
-                    self._slots = [*self._slots, slot][-SLOTS:]
-            return slot.hand_out(weights, self.reuse)
+                slot = _Slot(self._build())
+                self._slots = [*self._slots, slot][-SLOTS:]
+            return slot.hand_out(weights)
+
+    def _build(self):
+        return self.kind.from_config(deepcopy(self.config))  # from_config takes it apart
 
 
 # Each training model's slots, found through its recipe: a run's copies use the slots that
@@ -108,7 +109,7 @@ def _copies_of(model) -> _Copies:
     if copies is not None:
         return copies
     kind, config = _recipe(model)
-    key = json.dumps({"kind": kind.__name__, "config": config}, sort_keys=True, default=str)
+    key = inference.config_signature(kind.__name__, config)
     with _lock:
         copies = _of_recipe.get(key)
         if copies is None:
