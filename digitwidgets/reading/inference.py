@@ -128,7 +128,7 @@ class Architecture:
 
     ``function(name, build)`` builds ``build(clone)`` once; ``holding(model)`` is the lock
     under which the clone holds ``model``'s weights (copied in only when the previous caller
-    held another model's: about a millisecond for LeNet-5). Every model of one architecture
+    held another model's: 0.6 ms for LeNet-5, ``assign_weights``). Every model of one architecture
     (each epoch's copy of one run, runs with the same settings) shares the traces.
     """
 
@@ -159,9 +159,32 @@ class Architecture:
             raise RuntimeError("The model of this function no longer exists.")
         with self._lock:
             if self.described and self._holder() is not model:
-                self.clone.set_weights(model.get_weights())
+                assign_weights(self.clone, model.weights)
                 self._holder = weakref.ref(model)
             yield self.clone
+
+
+def assign_weights(model, values) -> None:
+    """Put ``values`` into ``model``'s variables, in ``model.weights`` order: arrays, or the
+    ``weights`` of a model of the same architecture (copied variable to variable).
+
+    Straight into TensorFlow's variables. Keras's ``set_weights`` converts and checks each
+    value first, and a model's ``get_weights`` makes a NumPy copy of each: for LeNet-5's ten
+    variables, 1.5 ms from one model to another that way against 0.6 ms this way.
+    ``ValueError`` if the count or a shape differs (nothing is assigned then).
+    """
+    variables = model.weights
+    values = list(values)
+    if len(values) != len(variables) or any(
+        tuple(value.shape) != tuple(variable.shape)
+        for value, variable in zip(values, variables, strict=True)
+    ):
+        raise ValueError(
+            f"{model.name} holds {len(variables)} weights of shapes "
+            f"{[tuple(v.shape) for v in variables]}, not {[tuple(v.shape) for v in values]}."
+        )
+    for variable, value in zip(variables, values, strict=True):
+        variable.value.assign(getattr(value, "value", value))
 
 
 _architectures: OrderedDict[str, Architecture] = OrderedDict()

@@ -198,3 +198,28 @@ def test_a_model_keras_cannot_describe_is_used_directly_and_still_freed():
     del model
     gc.collect()
     assert dropped() is None
+
+
+def test_assign_weights_copies_arrays_or_another_models_variables():
+    source = build_lenet5(Hyperparameters(seed=1))
+    target = build_lenet5(Hyperparameters(seed=2))
+    inference.assign_weights(target, source.weights)
+    for ours, theirs in zip(target.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # Variable to variable: the target keeps values, not a link to the source.
+    source.weights[0].assign(np.zeros(source.weights[0].shape, dtype=np.float32))
+    assert np.abs(target.get_weights()[0]).sum() > 0
+    arrays = [np.full(w.shape, 0.5, dtype=np.float32) for w in target.get_weights()]
+    inference.assign_weights(target, arrays)
+    assert all(np.all(w == 0.5) for w in target.get_weights())
+
+
+def test_assign_weights_refuses_another_architecture_and_changes_nothing():
+    model = build_lenet5(Hyperparameters())
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="weights of shapes"):
+        inference.assign_weights(model, [np.zeros((3, 3), dtype=np.float32), *before[1:]])
+    with pytest.raises(ValueError, match="weights of shapes"):
+        inference.assign_weights(model, before[:-1])
+    for now, then in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(now, then)

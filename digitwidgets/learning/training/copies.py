@@ -52,7 +52,7 @@ class _Slot:
 
     def hand_out(self, weights):
         """Put ``weights`` in the layers and return a new model on them."""
-        self.base.set_weights(weights)
+        inference.assign_weights(self.base, weights)
         self.model = keras.Model(
             inputs=self.base.input, outputs=self.base.output, name=self.base.name
         )
