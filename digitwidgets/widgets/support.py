@@ -35,7 +35,10 @@ def png_bytes(image: np.ndarray | None, size: int) -> bytes:
     resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
     picture = picture.resize(shape, resample)
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    # zlib's fastest level: 2-4 times faster than the default 6 on these small pictures
+    # (0.11 against 0.40 ms for a digit at 140 px), 0-17% more bytes. A page following a
+    # training encodes dozens at each epoch.
+    picture.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
