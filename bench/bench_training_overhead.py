@@ -55,6 +55,12 @@ def browser_cpu_seconds() -> float:
     return dp.cpu_seconds([child for child in children if "chrom" in child.name().lower()])
 
 
+def n_test_digits(n_train: int) -> int:
+    """How many test digits to write beside ``n_train`` training digits: a quick run (under
+    1,000) maps 300, since the map's t-SNE is most of its set-up; otherwise the sample's 1,500."""
+    return 300 if n_train < 1000 else 1500
+
+
 def plain_fit(data, epochs: int, batch_size: int) -> dict:
     """Train LeNet-5 as the Trainer would, with plain ``model.fit`` and nothing else:
     ``{"seconds", "cpu_s", "n_train"}`` (this process's processor time)."""
@@ -135,7 +141,11 @@ class PlainTrainer:
 
 def measure(browser, scratch: Path, *, epochs: int, batch_sizes, repeats: int, n_train):
     """Alternate dashboard and plain trainings; return every duration per batch size."""
-    data = dp.write_digits(scratch / "digits.npz", n_train) if n_train else dp.SAMPLE
+    data = (
+        dp.write_digits(scratch / "digits.npz", n_train, n_test_digits(n_train))
+        if n_train
+        else dp.SAMPLE
+    )
     home = scratch / "voila"
     server = dp.VoilaServer(dp.NOTEBOOK, home, env={"DIGITWIDGETS_MNIST": str(data)}).start()
     plain = PlainTrainer(data)
@@ -366,10 +376,10 @@ def measure_in_process(*, epochs: int, batch_sizes, repeats: int, n_train) -> di
 
     freeze_imports()
     scratch = Path(tempfile.mkdtemp())
-    # A quick run maps fewer test digits: the map's t-SNE is most of its set-up.
-    n_test = 300 if n_train and n_train < 1000 else 1500
     data = load_mnist(
-        dp.write_digits(scratch / "digits.npz", n_train, n_test) if n_train else dp.SAMPLE
+        dp.write_digits(scratch / "digits.npz", n_train, n_test_digits(n_train))
+        if n_train
+        else dp.SAMPLE
     )
     samples = {
         size: {key: [] for key in ("dashboard_s", "plain_s", "kernel_cpu_s", "plain_cpu_s")}
