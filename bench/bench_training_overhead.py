@@ -26,6 +26,7 @@ most 1.05, at both batch sizes, both ways.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -84,16 +85,21 @@ def plain_fit(data, epochs: int, batch_size: int) -> dict:
 def freeze_imports() -> None:
     """Leave what is imported so far out of Python's garbage collections, as a dashboard
     kernel forked from the server's full template has it (``digitwidgets/server/forking.py``
-    freezes TensorFlow and Keras there). Those are 425,000 objects: a full collection that
-    walks them costs 0.24-0.32 s, 7% of a 4-epoch run, and falls on whichever side of a
-    pair is under way when the two sides' allocations add up to one. In one process only,
+    freezes TensorFlow and Keras there): 350,000 objects. A full collection of a process
+    that also holds a built dashboard and walks them all cost 0.24-0.32 s, 7% of a 4-epoch
+    run, and fell on whichever side of a pair was under way when the two sides' allocations
+    added up to one. In one process only,
     where both sides share it: by page the plain side is a plain process, and the page's
     kernel may be one forked from the light template, which imports TensorFlow itself."""
-    import keras  # noqa: F401
-    import tensorflow  # noqa: F401
+    import importlib
 
-    import digitwidgets.widgets.dashboard  # noqa: F401
+    from digitwidgets.server import forking
 
+    # What the light and the full template import, as they import it (Keras through
+    # digitwidgets.keras_import, without scikit-learn's and matplotlib's corners).
+    for name in (*forking.PRELOAD_LIGHT, *forking.PRELOAD_EARLY, *forking.PRELOAD_FULL):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     gc.collect()
     gc.freeze()
 
