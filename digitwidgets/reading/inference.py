@@ -127,9 +127,9 @@ class Architecture:
     weights it holds.
 
     ``function(name, build)`` builds ``build(clone)`` once; ``holding(model)`` is the lock
-    under which the clone holds ``model``'s weights (copied in only when the previous caller
-    held another model's: 0.6 ms for LeNet-5, ``assign_weights``). Every model of one architecture
-    (each epoch's copy of one run, runs with the same settings) shares the traces.
+    under which the clone holds ``model``'s weights (copied in by ``assign_weights`` only when
+    the previous caller held another model's: 0.6 ms for LeNet-5). Every model of one
+    architecture (each epoch's copy of one run, runs with the same settings) shares the traces.
     """
 
     def __init__(self, model, *, clone: bool = True):

@@ -35,7 +35,8 @@ DIGIT_COLORS = (
 # How much of a point's colour covers what is under it. In the colour itself (rgba), not as
 # a point's opacity: an opacity makes each of the 1,500 points an effect of its own, which
 # the browser's compositor walks at every frame while a training redraws the chart (with
-# the map on show, 15% of the page's processor time during an epoch).
+# the map on show, the renderer's main thread took 1.73-1.93 s of an 11 s epoch at batch 32
+# that way, 1.34-1.63 s this way).
 _POINT_ALPHA = 0.75
 _MISREAD_ALPHA = 0.6
 _THUMBNAIL = 56
