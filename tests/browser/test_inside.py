@@ -120,10 +120,15 @@ def test_the_strip_navigates_and_a_map_enlarges(page, artifacts):
     page.wait_for_function(
         "() => document.querySelector('.dw-feature-map-enlarged').textContent.includes('map 3')",
     )
-    # c3's maps are 10x10, enlarged to 280 px: pointing at a pixel says its value.
+    # c3's maps are 10x10, enlarged to 280 px: pointing at a pixel says its value. The caption,
+    # the canvas's size and the figure's display are separate widgets' messages: wait for all.
+    page.wait_for_function(
+        """() => {
+            const r = document.querySelector('.dw-enlarged-pick').getBoundingClientRect();
+            return Math.round(r.width) === 280 && Math.round(r.height) === 280;
+        }""",
+    )
     pick = page.locator(".dw-enlarged-pick")
-    box = pick.bounding_box()
-    assert round(box["width"]) == round(box["height"]) == 280
     pick.hover(position={"x": 5 * 28 + 14, "y": 4 * 28 + 14})
     page.wait_for_function(
         "() => document.querySelector('.dw-enlarged-value').textContent"
