@@ -29,6 +29,8 @@ class Recognition:
     probabilities: np.ndarray | None
     preprocessed: Preprocessed | None
     message: str = ""
+    # Which pixels spoke for the digit (``saliency.saliency``), when the reading gave it too.
+    saliency: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,9 +64,17 @@ def read(model, preprocessed: Preprocessed) -> Recognition:
     remembered = _readings.get(model, preprocessed)
     if remembered is not None:
         return remembered
-    output = inference.probabilities(model)(preprocessed.image[None])
-    probabilities = _as_probabilities(output[0])
-    reading = Recognition(int(np.argmax(probabilities)), probabilities, preprocessed)
+    from .inside.layers import ArchitectureError, layer_probe
+
+    try:
+        # A LeNet-style model reads the digit, its saliency and every layer's output in one
+        # call (``LayerProbe.look``), which the views showing them find already made.
+        look = layer_probe(model).look(preprocessed.image)
+        output, heat = look.probabilities, look.saliency
+    except ArchitectureError:
+        output, heat = inference.probabilities(model)(preprocessed.image[None])[0], None
+    probabilities = _as_probabilities(output)
+    reading = Recognition(int(np.argmax(probabilities)), probabilities, preprocessed, saliency=heat)
     _readings.put(model, preprocessed, reading)
     return reading
 

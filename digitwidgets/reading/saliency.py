@@ -35,10 +35,31 @@ def saliency(model, image28: np.ndarray) -> np.ndarray:
     if image.size != SIZE * SIZE:
         raise ValueError(f"Expected a 28x28 image, got shape {image.shape}.")
     explain = inference.traced(model, "saliency", _wrap)
-    evidence = explain(image.reshape(1, SIZE, SIZE)).reshape(SIZE, SIZE)
-    evidence = np.clip(evidence, 0.0, None)
+    return normalized(explain(image.reshape(1, SIZE, SIZE)))
+
+
+def normalized(evidence: np.ndarray) -> np.ndarray:
+    """Gradient x input as ``saliency`` shows it: (28, 28) float32, the negative evidence 0
+    and the strongest pixel 1 (all zeros when nothing speaks for the digit)."""
+    evidence = np.clip(np.asarray(evidence, dtype=np.float32).reshape(SIZE, SIZE), 0.0, None)
     peak = evidence.max()
     return (evidence / peak if peak > 0 else evidence).astype(np.float32)
+
+
+def logits_head(model):
+    """A function from the input of ``model``'s last layer to the class logits when that
+    layer is a softmax ``Dense`` (the score to explain), else None (explain its output)."""
+    from ..keras_import import keras
+
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if not (isinstance(last, keras.layers.Dense) and activation == "softmax"):
+        return None
+
+    def logits(values):
+        return keras.ops.matmul(values, last.kernel) + last.bias
+
+    return logits
 
 
 def _wrap(model):
@@ -86,15 +107,9 @@ def _score_parts(model):
     """
     from ..keras_import import keras
 
-    last = model.layers[-1]
-    activation = getattr(getattr(last, "activation", None), "__name__", "")
-    if isinstance(last, keras.layers.Dense) and activation == "softmax":
-        features = keras.Model(model.inputs, last.input)
-
-        def logits(values):
-            return keras.ops.matmul(values, last.kernel) + last.bias
-
-        return features, logits
+    head = logits_head(model)
+    if head is not None:
+        return keras.Model(model.inputs, model.layers[-1].input), head
     return model, lambda values: values
 
 

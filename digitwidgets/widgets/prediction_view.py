@@ -257,6 +257,9 @@ class PredictionView(widgets.VBox):
         if self.model is not None and recognition is not None and recognition.ok:
             from digitwidgets.reading.saliency import overlay, saliency
 
-            heat = overlay(recognition.image, saliency(self.model, recognition.image))
+            evidence = recognition.saliency  # made with the reading, when it could be
+            if evidence is None:
+                evidence = saliency(self.model, recognition.image)
+            heat = overlay(recognition.image, evidence)
         self._saliency.value = png_bytes(heat, _INPUT_SIZE)
         self._why.layout.visibility = "visible" if heat is not None else "hidden"

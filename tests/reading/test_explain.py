@@ -148,3 +148,20 @@ def test_activations_match_keras():
     for name in ("relu", "tanh", "sigmoid", "elu", "selu", "softmax"):
         expected = np.asarray(keras.activations.get(name)(values[None].astype("float32")))[0]
         np.testing.assert_allclose(activate(name, values), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_layers_between_shown_ones_carry_numbers_as_keras_does(digit):
+    from digitwidgets.keras_import import keras
+    from digitwidgets.reading.inside.explain import _carried
+
+    maps = np.random.default_rng(3).normal(size=(1, 6, 5, 3)).astype(np.float32)
+    for layer, values in (
+        (keras.layers.Reshape((28, 28, 1)), digit[None]),
+        (keras.layers.Flatten(), maps),
+        (keras.layers.ZeroPadding2D(((1, 2), (3, 0))), maps),
+        (keras.layers.Dropout(0.5), maps),
+        (keras.layers.RandomRotation(0.2), maps),  # not a mover of numbers: Keras's own call
+    ):
+        np.testing.assert_allclose(
+            _carried(layer, values), layer(values, training=False), err_msg=layer.name
+        )

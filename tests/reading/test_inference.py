@@ -115,6 +115,7 @@ def test_a_dropped_model_is_freed_with_its_functions(digits):
     recognition = Recognizer(model).recognize(images[1])
     saliency(model, recognition.image)
     layer_probe(model).outputs(recognition.image)
+    inference.probabilities(model)(recognition.image[None])
     assert len(inference.cached_names(model)) == 4
     dropped = weakref.ref(model)
     del model

@@ -78,6 +78,35 @@ def test_every_layer_output_equals_keras_for_real_digits(pretrained, test_digits
     assert one["c1"].max() > 0.1
 
 
+def test_one_look_gives_the_outputs_the_saliency_and_the_reading_of_separate_calls(
+    pretrained, test_digits
+):
+    from digitwidgets.reading import inference
+    from digitwidgets.reading.saliency import saliency
+
+    probe = layer_probe(pretrained)
+    digit = test_digits[5]
+    look = probe.look(digit)
+    batch = probe.outputs_batch(digit[None])
+    for name in ["input", *SHOWN]:
+        np.testing.assert_allclose(look.outputs[name], batch[name][0], atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(
+        look.probabilities, inference.probabilities(pretrained)(digit[None])[0], atol=1e-6
+    )
+    # saliency() on its own trace: gradient x input of the top logit, the same numbers.
+    own = saliency(pretrained, digit)
+    assert own.max() == 1.0
+    np.testing.assert_allclose(look.saliency, own, atol=1e-5)
+    # The same digit again (another array, equal values) is answered from the first call,
+    # and nobody can change what the readers share.
+    assert probe.look(digit.copy()) is look
+    assert probe.outputs(digit.copy())["c3"] is look.outputs["c3"]
+    with pytest.raises(ValueError, match="read-only"):
+        look.outputs["c1"][0, 0, 0] = 1.0
+    # Another digit gets its own look.
+    assert probe.look(test_digits[6]) is not look
+
+
 def test_the_classic_form_is_opened_up_too(test_digits):
     model = build_lenet5(Hyperparameters(architecture="classic", activation="tanh", epochs=1))
     probe = LayerProbe(model)

@@ -112,6 +112,15 @@ def test_logits_model_gives_probabilities(digit_images):
     assert result.ok
     assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     assert result.probabilities.min() >= 0
+    assert result.saliency is None  # no layers to open up: the views make their own
+
+
+def test_a_reading_carries_the_saliency_of_its_digit(trained_model, digit_images):
+    from digitwidgets.reading.saliency import saliency
+
+    result = Recognizer(trained_model).recognize(digit_images[7])
+    assert result.digit == 7
+    np.testing.assert_allclose(result.saliency, saliency(trained_model, result.image), atol=1e-5)
 
 
 def test_swapping_models_while_recognizing_never_raises(untrained_model, digit_images):

@@ -170,8 +170,12 @@ def test_a_new_model_reads_again_what_each_view_shows(sample, fake_trainer, untr
 
 def test_each_view_of_a_new_model_computes_once(sample, fake_trainer, untrained_model, monkeypatch):
     """An epoch's model reaches the layers view and the explanation twice (the model, then
-    the digit's new reading): each computes once, with both, and the digit is read once."""
+    the digit's new reading): each computes once, with both, and the digit is looked at once
+    (its reading, saliency and layer outputs in one traced call)."""
+    from digitwidgets.keras_import import keras
     from digitwidgets.reading import inference
+    from digitwidgets.reading import saliency as saliency_module
+    from digitwidgets.reading.inside.layers import layer_probe
     from digitwidgets.widgets.layer_view import LayerView
     from digitwidgets.widgets.number_explanation import NumberExplanation
 
@@ -187,15 +191,19 @@ def test_each_view_of_a_new_model_computes_once(sample, fake_trainer, untrained_
         monkeypatch.setattr(
             view, "_update", lambda self, original=original: computed.append(self) or original(self)
         )
-    readings = []
-    probabilities = inference.probabilities
-    monkeypatch.setattr(
-        inference, "probabilities", lambda model: readings.append(model) or probabilities(model)
-    )
-    fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=untrained_model))
+    # One traced call reads the digit, makes its saliency and every layer's output. The model
+    # is new to this test: a model's looks at a digit are remembered.
+    model = keras.models.clone_model(untrained_model)
+    functions = layer_probe(model)._functions
+    looks, other_calls = [], []
+    look = functions.look
+    monkeypatch.setattr(functions, "look", lambda image: looks.append(image) or look(image))
+    monkeypatch.setattr(inference, "probabilities", lambda *args: other_calls.append(args))
+    monkeypatch.setattr(saliency_module, "saliency", lambda *args: other_calls.append(args))
+    fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=model))
     assert computed == [dashboard.layers, dashboard.explanation]
-    assert readings == [untrained_model]  # the pad's reading, shared by the prediction view
-    assert dashboard.layers.model is untrained_model
+    assert len(looks) == 1 and other_calls == []
+    assert dashboard.layers.model is model
     assert dashboard.layers.value is dashboard.prediction.value
     assert dashboard.explanation.explanation is not None
 

@@ -320,8 +320,26 @@ def _layer_input(model, layer, outputs: dict[str, np.ndarray]) -> np.ndarray:
         between.append(producer)
         tensor = producer.input
     for step in reversed(between):
-        values = np.asarray(step(values.astype(np.float32), training=False))
+        values = _carried(step, values)
     return values[0]
+
+
+def _carried(step, values: np.ndarray) -> np.ndarray:
+    """``step``'s output at inference. The layers that only move numbers (a reshape, a
+    flattening, zero padding, dropout) are done in NumPy: a Keras layer called eagerly costs
+    about a millisecond, and the explanation is made again at every epoch's end."""
+    kind = type(step).__name__
+    channels_last = getattr(step, "data_format", "channels_last") == "channels_last"
+    if kind == "Reshape":
+        return values.reshape(len(values), *step.target_shape)
+    if kind == "Flatten" and channels_last:
+        return values.reshape(len(values), -1)
+    if kind == "Dropout":
+        return values
+    if kind == "ZeroPadding2D" and channels_last:
+        (top, bottom), (left, right) = step.padding
+        return np.pad(values, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    return np.asarray(step(values.astype(np.float32), training=False))
 
 
 def describe_value(value: float) -> str:

@@ -11,14 +11,17 @@ weight copy, not a new trace.
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import inference
 from ..preprocessing import SIZE
+from ..saliency import logits_head, normalized
 
 KINDS = ("input", "convolution", "pooling", "dense", "output")
+_LOOKS_KEPT = 4
 _POOLING = ("MaxPooling2D", "AveragePooling2D")
 
 
@@ -47,6 +50,24 @@ class LayerInfo:
         return len(self.output_shape) == 3
 
 
+@dataclass(frozen=True, eq=False)
+class Look:
+    """One digit as one model sees it, from one traced call (``LayerProbe.look``).
+
+    ``outputs`` holds each shown layer's output as ``LayerProbe.outputs`` gives it, the last
+    being the model's own output; ``saliency`` is what ``saliency.saliency`` gives for the
+    digit. The arrays are read-only: every reader of this model and digit shares them.
+    """
+
+    outputs: dict[str, np.ndarray]
+    saliency: np.ndarray
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The model's output for the digit (its last layer's), (10,)."""
+        return next(reversed(self.outputs.values()))
+
+
 class LayerProbe:
     """All shown layers' outputs for a batch of 28x28 digits, from one traced call.
 
@@ -70,20 +91,49 @@ class LayerProbe:
             )
         self._functions = self._architecture.function("layer probe", _Trace)
         self.layers: tuple[LayerInfo, ...] = self._functions.layers
+        self._looks: OrderedDict[bytes, Look] = OrderedDict()  # the last few digits' looks
+
+    def look(self, image28: np.ndarray) -> Look:
+        """Every shown layer's output for one (28, 28) image in [0, 1], and its saliency.
+
+        One traced call gives both: at each epoch's end the pad's reading, the saliency, the
+        layers view and the explanation all ask about the same drawing, and the first call
+        answers the rest (the last few digits are remembered).
+
+        Raises:
+            ValueError: if the image does not hold 28 x 28 values.
+        """
+        image = np.array(image28, dtype=np.float32)  # a copy: the look keeps it
+        if image.size != SIZE * SIZE:
+            raise ValueError(f"Expected a 28x28 image, got shape {image.shape}.")
+        image = image.reshape(1, SIZE, SIZE)
+        key = image.tobytes()
+        with self._architecture.holding(self._alive()):
+            found = self._looks.get(key)
+            if found is not None:
+                return found
+            values, evidence = self._functions.look(image)
+            outputs = {"input": image[0, ..., None]}
+            for layer, array in zip(self.layers[1:], values, strict=True):
+                outputs[layer.name] = np.asarray(array)[0]
+            found = Look(outputs, normalized(np.asarray(evidence)))
+            for array in (*outputs.values(), found.saliency):
+                array.setflags(write=False)
+            self._looks[key] = found
+            while len(self._looks) > _LOOKS_KEPT:
+                self._looks.popitem(last=False)
+            return found
 
     def outputs(self, image28: np.ndarray) -> dict[str, np.ndarray]:
         """Each shown layer's output for one (28, 28) image in [0, 1]: ``{name: array}``.
 
         The input is under "input" as (28, 28, 1); maps are (H, W, C); dense layers (N,).
+        The arrays are read-only (``look``'s, shared).
 
         Raises:
             ValueError: if the image does not hold 28 x 28 values.
         """
-        image = np.asarray(image28, dtype=np.float32)
-        if image.size != SIZE * SIZE:
-            raise ValueError(f"Expected a 28x28 image, got shape {image.shape}.")
-        batch = self.outputs_batch(image.reshape(1, SIZE, SIZE))
-        return {name: values[0] for name, values in batch.items()}
+        return dict(self.look(image28).outputs)
 
     def outputs_batch(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Each shown layer's outputs for (N, 28, 28) images in [0, 1]: ``{name: (N, ...)}``."""
@@ -156,8 +206,24 @@ class _Trace:
             batch = tf.reshape(images, (-1, *input_shape))
             return features(batch, training=False), clone(batch, training=False)
 
+        # One forward pass gives every output and the score saliency explains (the logits
+        # from the last layer's input, or its output); one backward pass, the saliency.
+        parts = keras.Model(clone.input, [*probe.outputs, clone.layers[-1].input])
+        head = logits_head(clone)
+
+        @tf.function(input_signature=[tf.TensorSpec((1, SIZE, SIZE), tf.float32)])
+        def look(image):
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                *outputs, last_input = parts(tf.reshape(image, (1, *input_shape)), training=False)
+                scores = outputs[-1] if head is None else head(last_input)
+                score = scores[0, tf.argmax(scores, axis=-1)[0]]
+            gradient = tf.reshape(tape.gradient(score, image), (1, SIZE, SIZE))
+            return outputs, gradient * image
+
         self.call = call
         self.penultimate = penultimate
+        self.look = look
 
 
 def layer_probe(model) -> LayerProbe:
