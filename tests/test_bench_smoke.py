@@ -38,6 +38,7 @@ EXPECTED = {
     "bench_recognition.py": [
         "recognize_median_ms",
         "recognize_p95_ms",
+        "upload_median_ms",
         "predict_median_ms",
         "canvas_sizes.280.median_ms",
         "passed",
