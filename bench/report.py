@@ -173,21 +173,19 @@ def rows(name: str, figures: dict) -> list[tuple[str, str, str, str]]:
                 )
         return out
     if name == "recognition":
+        drawing = f"{figures['recognize_median_ms']:.2f} ms, {figures['recognize_p95_ms']:.2f} ms"
+        predict = f"{figures['predict_median_ms']:.1f} ms, {figures['predict_p95_ms']:.1f} ms"
+        first = [
+            (
+                "Recognize a drawing on a 280 px pad (preprocess + model): median, p95",
+                f"median < {figures['target_median_ms']:.0f} ms",
+                drawing,
+                _verdict(figures["passed"]),
+            ),
+            ("Same with `model.predict`: median, p95", "", predict, ""),
+        ]
         return (
-            [
-                (
-                    "Recognize a drawing on a 280 px pad (preprocess + model): median, p95",
-                    f"median < {figures['target_median_ms']:.0f} ms",
-                    f"{figures['recognize_median_ms']:.2f} ms, {figures['recognize_p95_ms']:.2f} ms",
-                    _verdict(figures["passed"]),
-                ),
-                (
-                    "Same with `model.predict`: median, p95",
-                    "",
-                    f"{figures['predict_median_ms']:.1f} ms, {figures['predict_p95_ms']:.1f} ms",
-                    "",
-                ),
-            ]
+            first
             + _upload_rows(figures)
             + [
                 (
