@@ -128,6 +128,9 @@ class TrainingPanel(widgets.VBox):
         # Stop was pressed and the run has not ended yet: its events until the last one say
         # "Stopping", never "Training" again.
         self._stopping = False
+        # The run this panel started, whose steering message was cleared at the click: its
+        # START, delivered later, must not wipe what a person steered in between.
+        self._started_here = ""
         self._event_callbacks = widgets.CallbackDispatcher()
 
         self._train = widgets.Button(description="Train", button_style="primary", icon="play")
@@ -200,7 +203,10 @@ class TrainingPanel(widgets.VBox):
         except (ValueError, TrainingInProgressError) as error:
             self.set_trait("status", f"Could not start: {error}")
             return
+        # The field can be used as soon as running is set, before the run's START arrives.
+        self.set_trait("steer_message", "")
         with self._lock:
+            self._started_here = run_id
             self._stopping = False
             # The run may already be over when start() returns (tiny data, a fast machine).
             if run_id not in self._ended:
@@ -228,7 +234,11 @@ class TrainingPanel(widgets.VBox):
             self._trainer.set_learning_rate(learning_rate)
         except (ValueError, RuntimeError) as error:
             self.set_trait("steer_message", f"{error} The learning rate stays as it was.")
-            self._show_learning_rate(self.learning_rate)
+            # The run's rate; before its START arrives, the one it starts with.
+            in_use = self.learning_rate
+            if in_use is None:
+                in_use = self.hyperparameters.learning_rate
+            self._show_in_field(in_use)
             return
         self.set_trait("steer_message", f"Learning rate {learning_rate:g} from the next batch.")
 
@@ -271,8 +281,10 @@ class TrainingPanel(widgets.VBox):
                 self.set_trait("running", False)
             elif event.run_id not in self._ended:
                 self.set_trait("running", True)
-        if event.kind is EventKind.START:
-            self.set_trait("steer_message", "")
+        with self._lock:
+            started_here = event.run_id == self._started_here
+        if event.kind is EventKind.START and not started_here:
+            self.set_trait("steer_message", "")  # a run started elsewhere (a sweep, code)
         if event.kind.sets_learning_rate and event.learning_rate is not None:
             self._show_learning_rate(event.learning_rate)
         if event.kind is EventKind.LEARNING_RATE:

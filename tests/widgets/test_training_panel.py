@@ -37,6 +37,10 @@ class FakeTrainer:
     def stop(self):
         self.stopped += 1
 
+    def set_learning_rate(self, learning_rate):
+        if not 1e-5 <= learning_rate <= 1:
+            raise ValueError(f"learning_rate must be between 1e-05 and 1, not {learning_rate:g}.")
+
     def emit(self, kind, **fields):
         event = TrainingEvent(kind, f"run-{len(self.started)}", **fields)
         for listener in self.listeners:
@@ -283,3 +287,28 @@ def test_a_real_tiny_training_through_the_trainer(sample_arrays):
     run = trainer.store.get(chart.run_id)
     assert chart.history["val_accuracy"] == pytest.approx(run.history["val_accuracy"])
     assert chart.history["loss"] == pytest.approx(run.history["loss"])
+
+
+def test_a_rate_steered_before_the_run_s_start_arrives_keeps_its_message():
+    """The field is usable once Train is clicked; the run's START, delivered later by the
+    event worker, must not wipe what was said meanwhile."""
+    trainer = FakeTrainer()
+    panel = TrainingPanel(trainer, Hyperparameters(epochs=2, learning_rate=0.001), data=None)
+    steer = find_widget(panel, "dw-steer-lr")
+    panel.train()
+    trainer.emit("start", epochs=2, batches=120, learning_rate=0.001)
+    steer.value = 50.0
+    assert "stays as it was" in panel.steer_message
+    trainer.emit("finish", epoch=1, epochs=2, batch=120, batches=120, learning_rate=0.001)
+    # The next click clears the last run's message at once.
+    panel.train()
+    assert panel.steer_message == "" and not steer.disabled
+    steer.value = 50.0
+    refused = panel.steer_message
+    assert "stays as it was" in refused and steer.value == 0.001
+    trainer.emit("start", epochs=2, batches=120, learning_rate=0.001)
+    assert panel.steer_message == refused
+    # A run started elsewhere (a sweep's next run, code) starts with no message.
+    trainer.started.append("elsewhere")
+    trainer.emit("start", epochs=2, batches=120, learning_rate=0.001)
+    assert panel.steer_message == ""
