@@ -16,6 +16,7 @@ import numpy as np
 import traitlets
 
 from . import inference
+from .inside.layers import ArchitectureError, layer_probe
 from .preprocessing import Drawing, Preprocessed, preprocess_digit, preprocess_drawing
 
 NO_MODEL = "Train a model first, or choose a saved one."
@@ -64,8 +65,6 @@ def read(model, preprocessed: Preprocessed) -> Recognition:
     remembered = _readings.get(model, preprocessed)
     if remembered is not None:
         return remembered
-    from .inside.layers import ArchitectureError, layer_probe
-
     try:
         # A LeNet-style model reads the digit, its saliency and every layer's output in one
         # call (``LayerProbe.look``), which the views showing them find already made.

@@ -281,7 +281,6 @@ class TrainingPanel(widgets.VBox):
                 self.set_trait("running", False)
             elif event.run_id not in self._ended:
                 self.set_trait("running", True)
-        with self._lock:
             started_here = event.run_id == self._started_here
         if event.kind is EventKind.START and not started_here:
             self.set_trait("steer_message", "")  # a run started elsewhere (a sweep, code)
