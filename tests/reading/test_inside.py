@@ -137,12 +137,19 @@ def test_models_of_one_architecture_share_a_trace_and_keep_their_own_outputs(
     assert first is not second
     # One trace: an epoch's new copy costs no retrace.
     assert first._functions is second._functions
-    # Alternate, so that each call must load its own model's weights.
-    for _ in range(2):
-        for model, probe in ((pretrained, first), (other, second)):
+    # Alternate, so that each call must load its own model's weights (a batch) or pass them
+    # (a look: a new digit each time, so that none is answered from memory).
+    for round_ in range(2):
+        for index, (model, probe) in enumerate(((pretrained, first), (other, second))):
             np.testing.assert_allclose(
                 probe.outputs_batch(test_digits[:4])["f5"],
                 keras_output(model, "f5", test_digits[:4]),
+                atol=1e-5,
+            )
+            digit = test_digits[10 + 2 * round_ + index]
+            np.testing.assert_allclose(
+                probe.look(digit).outputs["f5"],
+                keras_output(model, "f5", digit[None])[0],
                 atol=1e-5,
             )
     assert not np.allclose(first.filters()["c1"], second.filters()["c1"])

@@ -197,7 +197,9 @@ def test_each_view_of_a_new_model_computes_once(sample, fake_trainer, untrained_
     functions = layer_probe(model)._functions
     looks, other_calls = [], []
     look = functions.look
-    monkeypatch.setattr(functions, "look", lambda image: looks.append(image) or look(image))
+    monkeypatch.setattr(
+        functions, "look", lambda weights, image: looks.append(image) or look(weights, image)
+    )
     monkeypatch.setattr(inference, "probabilities", lambda *args: other_calls.append(args))
     monkeypatch.setattr(saliency_module, "saliency", lambda *args: other_calls.append(args))
     fake_trainer.emit(TrainingEvent("epoch", "run", epochs=2, batches=3, model=model))
