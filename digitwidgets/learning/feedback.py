@@ -165,6 +165,7 @@ def fine_tune(
     """
     from ..keras_import import keras
     from .augmentation import augment
+    from .model import seeding_keeps_functions
 
     images = _as_images(drawings)
     targets = np.asarray(labels, dtype=np.int64).reshape(-1)
@@ -184,7 +185,8 @@ def fine_tune(
     y = np.concatenate([np.repeat(targets, copies), np.asarray(mnist_y)[chosen].astype(np.int64)])
     order = rng.permutation(len(x))
 
-    keras.utils.set_random_seed(seed)
+    with seeding_keeps_functions():
+        keras.utils.set_random_seed(seed)
     tuned = keras.models.clone_model(model)
     tuned.set_weights(model.get_weights())
     tuned.compile(

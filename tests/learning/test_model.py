@@ -75,6 +75,28 @@ def test_same_seed_same_initial_weights():
     assert not np.array_equal(first[0], other[0])
 
 
+def test_the_apps_seeding_trains_as_keras_own_seeding_does(sample_arrays):
+    """``build_lenet5`` seeds TensorFlow without emptying its function cache; the shuffle,
+    the augmentation and the dropout of a run draw what ``keras.utils.set_random_seed``
+    makes them draw, after a model built with another seed."""
+    from digitwidgets.learning.model import lenet5
+    from digitwidgets.learning.training.data import datasets
+
+    hp = Hyperparameters(batch_size=64, dropout=0.3, augmentation=True, seed=5)
+    x, y = sample_arrays["x_train"][:640], sample_arrays["y_train"][:640]
+
+    def trained(build) -> list:
+        lenet5(**model_settings(hp.replace(seed=9)))  # TensorFlow seeded otherwise first
+        model = build()
+        train, _ = datasets(hp, x, y, 64)
+        model.fit(train, epochs=1, verbose=0)
+        return model.get_weights()
+
+    ours = trained(lambda: build_lenet5(hp))
+    keras_own = trained(lambda: lenet5(**model_settings(hp)))
+    assert all(np.array_equal(a, b) for a, b in zip(ours, keras_own, strict=True))
+
+
 def test_augmentation_is_inactive_when_predicting(digits):
     assert "shift" not in {layer.name for layer in build_lenet5(Hyperparameters()).layers}
     model = build_lenet5(Hyperparameters(augmentation=True))
