@@ -52,31 +52,42 @@ def seeding_keeps_functions() -> Iterator[None]:
     functions, to restart the streams of stateful random kernels. Keras 3 draws its random
     numbers with stateless operations, so nothing of a run needs that; what it costs is
     every long-lived traced function (the pad's look, the weights recorder's gradient, the
-    evaluation) instantiated again at each run's start, 20-30 ms each. Inside, the seed is
-    set as ``tf.random.set_seed`` sets it (the same operation seeds follow: a run is
-    reproduced as before) and the cache is kept. A TensorFlow without the method this
-    replaces for the while seeds as it always does.
+    evaluation) instantiated again at each run's start, 20-30 ms each. Inside (on this
+    thread), the seed is set as ``tf.random.set_seed`` sets it (the same operation seeds
+    follow: a run is reproduced as before) and the cache is kept; elsewhere, and with a
+    TensorFlow without the method this wraps, seeding is TensorFlow's own.
     """
     from tensorflow.python.eager import context as eager
 
     state = eager.context()
-    if not callable(getattr(type(state), "_set_global_seed", None)):
+    original = getattr(type(state), "_set_global_seed", None)
+    if callable(original):
+        _wrap_seeding(state, original)
+    was, _seeding.keep = getattr(_seeding, "keep", False), True
+    try:
         yield
-        return
+    finally:
+        _seeding.keep = was
 
-    def set_global_seed(seed) -> None:
-        state._seed = seed
-        state._rng = random.Random(int(seed))
 
-    with _seeding:
+def _wrap_seeding(state, original) -> None:
+    """Once per process: ``state``'s seeding keeps the cache where ``_seeding.keep`` says."""
+    with _wrapping:
+        if "_set_global_seed" in vars(state):
+            return
+
+        def set_global_seed(seed) -> None:
+            if not getattr(_seeding, "keep", False):
+                original(state, seed)
+                return
+            state._seed = seed
+            state._rng = random.Random(int(seed))
+
         state._set_global_seed = set_global_seed
-        try:
-            yield
-        finally:
-            del state._set_global_seed
 
 
-_seeding = threading.Lock()
+_seeding = threading.local()
+_wrapping = threading.Lock()
 
 
 def model_settings(hp: Hyperparameters) -> dict:
