@@ -431,9 +431,7 @@ class RunComparison(InView, widgets.VBox):
         if event.kind is EventKind.START and self.status.startswith("Loaded run"):
             # A new run's models take the pad's place: the loaded run is no longer in use.
             self.set_trait("status", "")
-        if event.ended and self.in_view:
-            # Out of view, the tab reads the runs folder when it is opened again (below): a
-            # run's end in a hidden tab reads no folder and builds no row.
+        if event.ended:  # once a run, in view or not: what the tab shows when opened
             self.refresh()
 
     @traitlets.observe("in_view")

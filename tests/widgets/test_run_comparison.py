@@ -230,19 +230,6 @@ def test_follow_refreshes_when_a_run_ends(tmp_path, model):
     assert panel.runs == ["run-1"]
 
 
-def test_a_hidden_table_reads_the_runs_when_shown_again(tmp_path, model):
-    store, trainer = RunStore(tmp_path / "hidden"), FakeTrainer()
-    panel = RunComparison(store)
-    panel.follow(trainer)
-    panel.in_view = False
-    _save(store, model, "run-1", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
-    (listener,) = trainer.listeners
-    listener(TrainingEvent("finish", "run-1"))
-    assert panel.runs == []  # a run's end in a hidden tab builds nothing
-    panel.in_view = True
-    assert panel.runs == ["run-1"]
-
-
 def test_one_epoch_runs_stay_separate_lines(tmp_path, model):
     store = RunStore(tmp_path / "short")
     _save(store, model, "run-1", SGD.replace(epochs=1), [0.3], "2026-01-01T10:00:00+00:00")
