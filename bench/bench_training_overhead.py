@@ -147,6 +147,8 @@ class PlainTrainer:
 
 def measure(browser, scratch: Path, *, epochs: int, batch_sizes, repeats: int, n_train):
     """Alternate dashboard and plain trainings; return every duration per batch size."""
+    import psutil
+
     data = (
         dp.write_digits(scratch / "digits.npz", n_train, n_test_digits(n_train))
         if n_train
@@ -183,6 +185,9 @@ def measure(browser, scratch: Path, *, epochs: int, batch_sizes, repeats: int, n
             "() => /Your digit/.test(document.querySelector('.dw-map-point-you').textContent)"
         )
         kernel = dp.kernel_process(server, page.evaluate(dp.KERNEL_ID))
+        # The server starts a spare kernel once this page has taken one (2-4 s of processor
+        # time): it must not fall on the first measurement.
+        dp.wait_until_idle([psutil.Process(server.process.pid)])
         for repeat in range(repeats):
             for size in batch_sizes:
                 figures = samples[size]
