@@ -68,6 +68,14 @@ def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_va
     def scaled(indices):
         return tf.cast(tf.gather(x, indices), tf.float32) / 255.0, tf.gather(y, indices)
 
+    # No autotuning model: its thread sleeps between optimizations for a period that doubles
+    # up to seconds, and an iterator's end (each epoch's, the validation's) sometimes waits
+    # out that sleep: one epoch of 18,000 digits took 6 s instead of 3.5, the end of fit
+    # stalled with both processors idle. Without it, AUTOTUNE means one call per processor
+    # and a prefetch buffer that grows as it is drained (docs/notes/benchmarks.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+
     def batches(start: int, stop: int, shuffle: bool) -> tf.data.Dataset:
         indices = tf.data.Dataset.range(start, stop)
         if shuffle:
@@ -76,14 +84,6 @@ def datasets(hp: Hyperparameters, x_train: np.ndarray, y_train: np.ndarray, n_va
         # map keep a known length, so Keras knows the steps per epoch.
         batched = indices.batch(hp.batch_size).map(scaled, num_parallel_calls=tf.data.AUTOTUNE)
         return batched.prefetch(tf.data.AUTOTUNE).with_options(options)
-
-    # No autotuning model: its thread sleeps between optimizations for a period that doubles
-    # up to seconds, and an iterator's end (each epoch's, the validation's) sometimes waits
-    # out that sleep: one epoch of 18,000 digits took 6 s instead of 3.5, the end of fit
-    # stalled with both processors idle. Without it, AUTOTUNE means one call per processor
-    # and a prefetch buffer that grows as it is drained (docs/notes/benchmarks.md).
-    options = tf.data.Options()
-    options.autotune.enabled = False
 
     validation = batches(n_validation_start, len(x_train), shuffle=False) if n_validation else None
     return batches(0, n_train, shuffle=True), validation
