@@ -54,6 +54,10 @@ PLUMBING_NOTICES = (
     "before absl::InitializeLog() is called",
     "oneDNN custom operations are on",
 )
+# asyncio's report of a message the server wrote to a page that had just closed (Tornado's
+# WebSocketClosedError, a traceback of about a dozen lines) is left out too: at most this many
+# lines of it, should its shape ever change.
+CLOSED_PAGE_LINES = 20
 STOP_WAIT_SECONDS = 60
 
 
@@ -248,7 +252,29 @@ def _wait_until_listening(server: subprocess.Popen, port: int) -> bool:
 
 def _relay(stream) -> None:
     """Copy the server's output to this command's stderr, leaving out plumbing notices."""
+    closed_page = 0  # lines left of a closed page's traceback, left out too
+    held = ""
     for line in stream:
-        if not any(notice in line for notice in PLUMBING_NOTICES):
-            sys.stderr.write(line)
-            sys.stderr.flush()
+        if held:
+            # The line after asyncio's first says which exception: a closed page's is left out.
+            if "WebSocketClosedError" in line:
+                closed_page = CLOSED_PAGE_LINES
+            else:
+                _show(held)
+            held = ""
+        if closed_page:
+            closed_page -= 1
+            if line.strip() == "tornado.websocket.WebSocketClosedError":
+                closed_page = 0
+            continue
+        if line.startswith("Task exception was never retrieved"):
+            held = line
+        elif not any(notice in line for notice in PLUMBING_NOTICES):
+            _show(line)
+    if held:
+        _show(held)
+
+
+def _show(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
