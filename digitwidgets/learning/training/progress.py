@@ -18,7 +18,7 @@ from ...background import Throttle
 from ...keras_import import keras
 from ..distributions import DistributionRecorder, Distributions
 from .copies import inference_copy
-from .events import EventKind, TrainingEvent
+from .events import BATCH_INTERVAL, EventKind, TrainingEvent
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # Cross-entropy of one batch above this means logits thousands apart: the weights have blown
@@ -70,7 +70,7 @@ class RunProgress:
         clock: float,
         send: Send,
         *,
-        batch_interval: float = 0.25,
+        batch_interval: float = BATCH_INTERVAL,
         learning_rate: float | None = None,
         distributions: DistributionRecorder | None = None,
     ):

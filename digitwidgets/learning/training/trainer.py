@@ -27,7 +27,7 @@ from ... import background
 from ..hyperparameters import Hyperparameters
 from ..runs import RunStore
 from .data import training_arrays, validation_size
-from .events import EventKind, TrainingEvent
+from .events import BATCH_INTERVAL, EventKind, TrainingEvent
 from .memory import release_memory_if_grown, resident_bytes
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Trainer(background.Announcer[TrainingEvent]):
     At interpreter exit a running training is stopped and saved as "interrupted".
     """
 
-    def __init__(self, store: RunStore | None = None, *, batch_interval: float = 0.25):
+    def __init__(self, store: RunStore | None = None, *, batch_interval: float = BATCH_INTERVAL):
         """Save runs in ``store`` (default ``RunStore()``); ``batch_interval``: see the module."""
         super().__init__()
         self.store = store if store is not None else RunStore()
