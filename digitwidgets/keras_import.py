@@ -10,6 +10,12 @@ the 7 processor-seconds of ``import keras``, paid by every dashboard kernel that
 While Keras is imported for the first time, those libraries are marked as unavailable in
 ``sys.modules``; Keras then leaves those features out, as it does where they are not
 installed. The marks are removed at once, so openTSNE and anyone else import them as usual.
+
+In a kernel forked from a template (``digitwidgets.server.forking``), whose imports the
+template froze out of Python's garbage collections, the objects Keras and TensorFlow bring
+are frozen too (``gc.freeze``). A full template has them frozen already; a light one's kernel
+imports Keras itself, and each full collection then walked them all: 0.2-0.3 s holding the
+interpreter, such as the Trainer's after a large run (``learning/training/memory.py``).
 Every module of the package that needs Keras imports it from here::
 
     from .keras_import import keras
@@ -17,6 +23,7 @@ Every module of the package that needs Keras imports it from here::
 
 from __future__ import annotations
 
+import gc
 import sys
 
 # What Keras imports only for its scikit-learn wrappers and its plotting helpers.
@@ -42,6 +49,12 @@ def _import_keras():
         for name in marked:
             if sys.modules.get(name, False) is None:
                 del sys.modules[name]
+    if gc.get_freeze_count():
+        # A process that froze its imports (a forked kernel). Importing leaves nothing in
+        # cycles to free (a full collection right after finds nothing), so nothing that
+        # should be freed is kept. What the kernel built before (the page) is frozen with
+        # it: any part of that page replaced later is not freed if it holds cycles (once).
+        gc.freeze()
     return keras
 
 

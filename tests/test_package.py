@@ -88,8 +88,20 @@ def test_loading_the_model_skips_keras_extras_and_leaves_them_importable():
 
 def test_keras_imported_after_scikit_learn_keeps_it():
     code = (
-        "import sys, sklearn; from digitwidgets.keras_import import keras; "
-        "print(sys.modules['sklearn'] is sklearn)"
+        "import gc, sys, sklearn; from digitwidgets.keras_import import keras; "
+        "print(sys.modules['sklearn'] is sklearn, gc.get_freeze_count())"
     )
     result = run_python(code)
-    assert result.stdout.strip() == "True", result.stderr[-2000:]
+    # A process that froze nothing (not a forked kernel) has nothing frozen by the import.
+    assert result.stdout.split() == ["True", "0"], result.stderr[-2000:]
+
+
+def test_a_kernel_that_froze_its_imports_freezes_keras_too():
+    # A light kernel (server/forking.py): its template froze what it had imported, and the
+    # kernel imports Keras itself; full collections then leave Keras's objects out.
+    code = (
+        "import gc; gc.freeze(); from digitwidgets.keras_import import keras; "
+        "print(any(o is keras.Model for o in gc.get_objects()), gc.get_freeze_count() > 0)"
+    )
+    result = run_python(code)
+    assert result.stdout.split() == ["False", "True"], result.stderr[-2000:]
