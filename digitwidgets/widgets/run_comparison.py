@@ -136,6 +136,8 @@ class RunComparison(InView, widgets.VBox):
 
         self._table = widgets.VBox()
         self._table.add_class("dw-runs-table")
+        # Built once: a rebuild (each run's end) makes only the rows that changed.
+        self._header = self._header_row()
         self._status = widgets.Label("")
         self._status.add_class("dw-runs-status")
         traitlets.dlink((self, "status"), (self._status, "value"))
@@ -213,7 +215,7 @@ class RunComparison(InView, widgets.VBox):
         # same widgets instead of closed ones.
         previous_rows, self._rows = self._rows, {}
         self._checkboxes = {}
-        rows = [self._header()]
+        rows = [self._header]
         for record in records:
             if record.sweep and record.sweep["index"] == min(
                 r.sweep["index"] for r in records if r.sweep and r.sweep["id"] == record.sweep["id"]
@@ -325,7 +327,7 @@ class RunComparison(InView, widgets.VBox):
                 "status", f"No validation accuracy to draw for run {', '.join(missing)}."
             )
 
-    def _header(self) -> widgets.HBox:
+    def _header_row(self) -> widgets.HBox:
         cells = [
             widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width=width))
             for name, width in _COLUMNS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 
@@ -208,6 +209,25 @@ def test_a_tick_or_a_click_sent_while_the_table_is_rebuilt_is_kept(tmp_path, mod
     panel.refresh()
     assert panel.runs == ["run-2"] and panel.selected == []
     assert box_seen_by_the_page.comm is None, "a deleted run's box is closed"
+
+
+def test_a_new_run_adds_only_its_own_row_s_widgets(tmp_path, model):
+    # Every widget made is a message to the page and a model it keeps: a run's end (the
+    # table rebuilt) makes the new run's row and nothing else, the header included.
+    from ipywidgets.widgets.widget import _instances
+
+    store = RunStore(tmp_path / "rows")
+    _save(store, model, "run-1", SGD, [0.8, 0.9, 0.91], "2026-01-01T10:00:00+00:00")
+    panel = RunComparison(store)
+    header = panel._table.children[0]
+    _save(store, model, "run-2", ADAM, [0.9, 0.95], "2026-01-01T11:00:00+00:00")
+    before = set(_instances)
+    panel.refresh()
+    made = [_instances[key] for key in set(_instances) - before]
+    row = _row(panel, "run-2")
+    in_row = {id(w) for w in [row, *row.children]}
+    assert [w for w in made if isinstance(w, widgets.DOMWidget) and id(w) not in in_row] == []
+    assert panel._table.children[0] is header and header.comm is not None
 
 
 class FakeTrainer:
