@@ -14,8 +14,9 @@ installed. The marks are removed at once, so openTSNE and anyone else import the
 In a kernel forked from a template (``digitwidgets.server.forking``), whose imports the
 template froze out of Python's garbage collections, the objects Keras and TensorFlow bring
 are frozen too (``gc.freeze``). A full template has them frozen already; a light one's kernel
-imports Keras itself, and each full collection then walked them all: 0.2-0.3 s holding the
+imports Keras itself, and each full collection would walk them all: 0.2-0.3 s holding the
 interpreter, such as the Trainer's after a large run (``learning/training/memory.py``).
+
 Every module of the package that needs Keras imports it from here::
 
     from .keras_import import keras
