@@ -174,11 +174,37 @@ def page(browser, server, artifacts):
     page.context.close()
 
 
+# Waits in this file poll on a timer, not on animation frames: a headless Chromium now and
+# then stops drawing frames for a page, and a wait on frames would then hang (once, in CI, until
+# pytest-timeout ended the test 600 s later).
+POLL_MS = 100
+FRAME_TIMEOUT_MS = 15_000
+TWO_FRAMES_JS = """() => {
+  window.dwFramesDrawn = false;
+  requestAnimationFrame(() => requestAnimationFrame(() => { window.dwFramesDrawn = true; }));
+}"""
+
+
 def settle(page) -> None:
-    """Wait until the page has laid itself out again (two frames after a resize)."""
-    page.evaluate(
-        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
-    )
+    """Wait until the page has laid itself out again (two frames after a resize).
+
+    A page that draws no frame is brought to the front (which makes Chromium draw it again)
+    and waited for once more; one that still draws none fails the test, saying so.
+    """
+    for attempt in range(2):
+        page.evaluate(TWO_FRAMES_JS)
+        try:
+            page.wait_for_function(
+                "() => window.dwFramesDrawn", polling=POLL_MS, timeout=FRAME_TIMEOUT_MS
+            )
+            return
+        except PlaywrightTimeoutError:
+            if attempt:
+                raise AssertionError(
+                    f"the page drew no frame in {FRAME_TIMEOUT_MS / 1000:.0f} s, twice, "
+                    "the second time after it was brought to the front"
+                ) from None
+            page.bring_to_front()
 
 
 # bqplot lays a figure out again only while it is on screen (an IntersectionObserver), 300 ms
@@ -205,7 +231,7 @@ def laid_out_again(page) -> None:
         )
         # The rules below say what stays cut where it does not fit in time.
         with contextlib.suppress(PlaywrightTimeoutError):
-            page.wait_for_function(FITS_JS, arg=index, timeout=5_000)
+            page.wait_for_function(FITS_JS, arg=index, polling=POLL_MS, timeout=5_000)
     page.evaluate("() => window.scrollTo(0, 0)")
 
 
@@ -223,6 +249,7 @@ def broken_rules(page, action: str, artifacts) -> list[str]:
                 return !svg || svg.getBoundingClientRect().width <=
                     figure.getBoundingClientRect().width + 1;
             })""",
+            polling=POLL_MS,
             timeout=10_000,
         )
         laid_out_again(page)
@@ -241,6 +268,7 @@ def wait_for(page, selector: str, pattern: str, timeout: int = RUN_TIMEOUT_MS) -
         "([selector, pattern]) => new RegExp(pattern).test("
         "(document.querySelector(selector) || {}).textContent || '')",
         arg=[selector, pattern],
+        polling=POLL_MS,
         timeout=timeout,
     )
 
