@@ -378,10 +378,11 @@ def curve_labels(records: list[RunRecord]) -> list[str]:
             labels.append(", ".join(parts))
         else:
             labels.append(hp.describe_changes())
-    # Runs with the same settings would share a label: tell them apart by when they ran.
-    for index, label in enumerate(labels):
-        if labels.count(label) > 1:
-            labels[index] = (
-                f"{label} ({local_time(records[index].started_at)}, {records[index].run_id[-6:]})"
-            )
-    return labels
+    # Runs with the same settings would share a label: tell each of them apart by when it ran.
+    shared = {label for label in labels if labels.count(label) > 1}
+    return [
+        f"{label} ({local_time(record.started_at)}, {record.run_id[-6:]})"
+        if label in shared
+        else label
+        for label, record in zip(labels, records, strict=True)
+    ]
