@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import bqplot
 import ipywidgets as widgets
@@ -22,17 +22,22 @@ from digitwidgets.widgets.charts import (
 )
 from digitwidgets.widgets.support import InView, format_duration
 
-_COLUMNS = (
-    ("", "28px"),
-    ("When", "130px"),
-    ("Settings", "190px"),
-    ("Data", "120px"),
-    ("Train", "60px"),
-    ("Val.", "60px"),
-    ("Time", "55px"),
-    ("Status", "80px"),
-    ("", "170px"),
+# The columns of text between a row's tick box and its buttons, with their widths in px.
+_TEXT_COLUMNS = (
+    ("When", 130),
+    ("Settings", 190),
+    ("Data", 120),
+    ("Train", 60),
+    ("Val.", 60),
+    ("Time", 55),
+    ("Status", 80),
 )
+_CELL_GAP = 4
+_TEXT_WIDTH = f"{sum(width for _, width in _TEXT_COLUMNS) + _CELL_GAP * (len(_TEXT_COLUMNS) - 1)}px"
+_TICK_WIDTH, _BUTTONS_WIDTH, _BUTTON_WIDTH = "28px", "170px", "80px"
+# Runs listed per page of the table: a runs folder shared by a class holds hundreds, and
+# each row is a handful of widgets on every page that shows the tab.
+PAGE_SIZE = 20
 # One colour per ticked run, in the table's order; the legend under the chart uses the same.
 _COLORS = (
     "#1f77b4",
@@ -117,7 +122,8 @@ class RunComparison(InView, widgets.VBox):
     ``on_delete(run_id)``. Call ``refresh()`` (or ``follow(trainer)``) when runs change.
     """
 
-    runs = traitlets.List(read_only=True, help="The run ids in the table, newest first.")
+    runs = traitlets.List(read_only=True, help="The saved run ids, newest first (every page).")
+    page = traitlets.Int(0, help="Which page of the table is shown, 0 for the newest runs.")
     selected = traitlets.List(help="The ticked run ids, whose curves the chart overlays.")
     compared = traitlets.List(read_only=True, help="The curve labels the chart shows, in order.")
     status = traitlets.Unicode("", read_only=True, help="What happened last, as a sentence.")
@@ -138,6 +144,24 @@ class RunComparison(InView, widgets.VBox):
         self._table.add_class("dw-runs-table")
         # Built once: a rebuild (each run's end) makes only the rows that changed.
         self._header = self._header_row()
+        self._newer = widgets.Button(
+            description="Newer", icon="chevron-left", tooltip=f"The {PAGE_SIZE} newer runs"
+        )
+        self._newer.add_class("dw-runs-newer")
+        self._newer.on_click(lambda _: self._turn(-1))
+        self._older = widgets.Button(
+            description="Older", icon="chevron-right", tooltip=f"The {PAGE_SIZE} older runs"
+        )
+        self._older.add_class("dw-runs-older")
+        self._older.on_click(lambda _: self._turn(1))
+        self._page_text = widgets.Label("")
+        self._page_text.add_class("dw-runs-page")
+        # The text first: on a phone the two buttons wrap to a line of their own, together.
+        self._pager = widgets.HBox(
+            [self._page_text, self._newer, self._older],
+            layout=widgets.Layout(display="none", align_items="center", flex_flow="row wrap"),
+        )
+        self._pager.add_class("dw-runs-pager")
         self._status = widgets.Label("")
         self._status.add_class("dw-runs-status")
         traitlets.dlink((self, "status"), (self._status, "value"))
@@ -161,6 +185,7 @@ class RunComparison(InView, widgets.VBox):
         title.layout.max_width = chart.layout.max_width
         self.children = [
             self._table,
+            self._pager,
             self._confirmation,
             self._status,
             title,
@@ -209,6 +234,19 @@ class RunComparison(InView, widgets.VBox):
             self.set_trait("status", f"Cannot read the saved runs: {exc}")
         records = _grouped(records)
         self._records = {record.run_id: record for record in records}
+        self.set_trait("runs", [record.run_id for record in records])
+        if self.page > self._last_page():
+            self.page = self._last_page()  # observed: shows that page, calling this again
+            return
+        self._show_page(records)
+        if self._pending_delete not in self._records:
+            self.cancel_delete()
+        self.selected = [run_id for run_id in self.selected if run_id in self._records]
+        self._update_chart()
+
+    def _show_page(self, records: list[RunRecord]) -> None:
+        """Rows for the runs of the page shown, a sweep's row before its first run there."""
+        shown = records[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
         old_rows = self._table.children
         # A run's row outlives the rebuild while its record is unchanged: a tick or a click
         # that arrives while the table is being replaced (a run's last news) lands on the
@@ -216,9 +254,9 @@ class RunComparison(InView, widgets.VBox):
         previous_rows, self._rows = self._rows, {}
         self._checkboxes = {}
         rows = [self._header]
-        for record in records:
+        for record in shown:
             if record.sweep and record.sweep["index"] == min(
-                r.sweep["index"] for r in records if r.sweep and r.sweep["id"] == record.sweep["id"]
+                r.sweep["index"] for r in shown if r.sweep and r.sweep["id"] == record.sweep["id"]
             ):
                 rows.append(self._sweep_row(record.sweep, records))
             rows.append(self._row_for(record, previous_rows))
@@ -232,11 +270,31 @@ class RunComparison(InView, widgets.VBox):
             for child in row.children if isinstance(row, widgets.Box) else ():
                 child.close()
             row.close()
-        self.set_trait("runs", [record.run_id for record in records])
-        if self._pending_delete not in self._records:
-            self.cancel_delete()
-        self.selected = [run_id for run_id in self.selected if run_id in self._records]
-        self._update_chart()
+        self._show_pager(len(records))
+
+    def _show_pager(self, count: int) -> None:
+        """Where the page shown sits among all the runs; no pager while one page holds all."""
+        first = self.page * PAGE_SIZE
+        self._page_text.value = (
+            f"Runs {first + 1}–{min(count, first + PAGE_SIZE)} of {count}, newest first"
+        )
+        self._newer.disabled = self.page == 0
+        self._older.disabled = first + PAGE_SIZE >= count
+        self._pager.layout.display = "flex" if count > PAGE_SIZE else "none"
+
+    def _last_page(self) -> int:
+        return max(0, math.ceil(len(self.runs) / PAGE_SIZE) - 1)
+
+    def _turn(self, pages: int) -> None:
+        self.page = max(0, self.page + pages)
+
+    @traitlets.validate("page")
+    def _valid_page(self, proposal) -> int:
+        return min(max(0, proposal["value"]), self._last_page())
+
+    @traitlets.observe("page")
+    def _on_page_change(self, change) -> None:
+        self.refresh()
 
     def on_load(self, callback: Callable, remove: bool = False) -> None:
         """Call ``callback(model, record)`` when the user loads a run's model."""
@@ -328,11 +386,16 @@ class RunComparison(InView, widgets.VBox):
             )
 
     def _header_row(self) -> widgets.HBox:
-        cells = [
-            widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width=width))
-            for name, width in _COLUMNS
-        ]
-        return widgets.HBox(cells)
+        # The same three boxes as a run's row (its tick box, its text, its buttons), so that
+        # the columns line up.
+        headings = _cells_html([f"<b>{name}</b>" for name, _ in _TEXT_COLUMNS])
+        return widgets.HBox(
+            [
+                widgets.HTML("", layout=widgets.Layout(width=_TICK_WIDTH)),
+                widgets.HTML(headings, layout=widgets.Layout(width=_TEXT_WIDTH)),
+                widgets.HTML("", layout=widgets.Layout(width=_BUTTONS_WIDTH)),
+            ]
+        )
 
     def compare_sweep(self, sweep_id: str) -> None:
         """Tick every listed run of one sweep (and only those) to overlay their curves."""
@@ -381,7 +444,7 @@ class RunComparison(InView, widgets.VBox):
             value=record.run_id in self.selected,
             indent=False,
             disabled=damaged,
-            layout=widgets.Layout(width=_COLUMNS[0][1]),
+            layout=widgets.Layout(width=_TICK_WIDTH),
         )
         checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
         settings = hp.describe_changes() if hp is not None else "?"
@@ -400,24 +463,22 @@ class RunComparison(InView, widgets.VBox):
             format_duration(record.duration),
             record.status,
         ]
-        cells = [
-            widgets.HTML(
-                f'<span title="{html.escape(record.message or record.run_id)}">'
-                f"{html.escape(text)}</span>",
-                layout=widgets.Layout(width=width),
-            )
-            for text, (_, width) in zip(texts, _COLUMNS[1:-1], strict=True)
-        ]
+        # The texts are one widget: a row's widgets (each with its layout and style) are what
+        # a run's end sends to every page that shows the tab.
+        cells = widgets.HTML(
+            _cells_html(map(html.escape, texts), title=record.message or record.run_id),
+            layout=widgets.Layout(width=_TEXT_WIDTH),
+        )
         load = widgets.Button(description="Load", icon="upload", disabled=damaged)
         load.tooltip = "Use this run's model in the drawing pad and the evaluation"
-        load.layout.width = "80px"
+        load.layout.width = _BUTTON_WIDTH
         load.add_class("dw-load-run")
         load.on_click(lambda _: self.load(record.run_id))
         delete = widgets.Button(description="Delete", icon="trash")
-        delete.layout.width = "80px"
+        delete.layout.width = _BUTTON_WIDTH
         delete.add_class("dw-delete-run")
         delete.on_click(lambda _: self.ask_delete(record.run_id))
-        row = widgets.HBox([checkbox, *cells, load, delete], layout={"align_items": "center"})
+        row = widgets.HBox([checkbox, cells, load, delete], layout={"align_items": "center"})
         row.add_class("dw-run-row")
         if record.sweep:
             row.add_class("dw-sweep-run")
@@ -442,6 +503,19 @@ class RunComparison(InView, widgets.VBox):
         # by another visitor's).
         if change["new"]:
             self.refresh()
+
+
+def _cells_html(cells: Iterable[str], *, title: str | None = None) -> str:
+    """Markup (already escaped) in the text columns, each cell its column's width."""
+    spans = "".join(
+        f"<span style='flex:0 0 {width}px; overflow-wrap:anywhere'>{cell}</span>"
+        for cell, (_, width) in zip(cells, _TEXT_COLUMNS, strict=True)
+    )
+    said = f" title='{html.escape(title, quote=True)}'" if title else ""
+    return (
+        f"<div class='dw-run-cells' style='display:flex; column-gap:{_CELL_GAP}px'{said}>"
+        f"{spans}</div>"
+    )
 
 
 def _legend_html(labels: list[str]) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import ipywidgets as widgets
 import numpy as np
 import pytest
 
 from digitwidgets.learning.hyperparameters import Hyperparameters
 from digitwidgets.learning.model import build_lenet5
-from digitwidgets.learning.runs import RunStore, curve_labels
+from digitwidgets.learning.runs import RunStore, curve_labels, local_time
 from digitwidgets.learning.training import TrainingEvent
 from digitwidgets.widgets.run_comparison import RunComparison
 from tests.support import widgets_with
@@ -117,6 +119,9 @@ def test_runs_with_the_same_settings_are_told_apart(store, model):
     labels = curve_labels(records)
     assert labels[0] != labels[1]
     assert all(label.startswith("sgd, lr 0.1, epochs 3") for label in labels)
+    # Each says when it ran, the last one too: a label without it reads like another setting.
+    for label, record in zip(labels, records, strict=True):
+        assert label.endswith(f"({local_time(record.started_at)}, {record.run_id[-6:]})"), label
 
 
 def test_delete_asks_for_confirmation_first(store):
@@ -325,3 +330,53 @@ def test_a_run_cut_short_is_labelled_with_the_epochs_it_ran(tmp_path, model):
     assert "<span class='dw-compare-label'>epochs 3 of 20, stopped</span>" in legend.value
     epoch, _ = _axes(panel)
     assert list(epoch.tick_values) == [1.0, 2.0, 3.0]
+
+
+def test_a_long_list_of_runs_is_shown_a_page_at_a_time(tmp_path, model):
+    # A class's shared runs folder holds hundreds of runs: the page gets one page's rows.
+    from digitwidgets.widgets.run_comparison import PAGE_SIZE
+
+    store = RunStore(tmp_path / "many")
+    count = 2 * PAGE_SIZE + 3
+    for index in range(count):
+        started = f"2026-01-01T10:{index:02d}:00+00:00"
+        _save(store, model, f"run-{index:02d}", ADAM, [0.9, 0.95], started)
+    panel = RunComparison(store)
+    (pager,) = widgets_with(panel, "dw-runs-pager")
+    (newer,), (older,) = widgets_with(panel, "dw-runs-newer"), widgets_with(panel, "dw-runs-older")
+    (where,) = widgets_with(panel, "dw-runs-page")
+
+    def listed():
+        # Each row's text says its run id when the pointer rests on it (its title).
+        return [re.search(r"title='([^']+)'", _text(row))[1] for row in rows()]
+
+    def rows():
+        return widgets_with(panel, "dw-run-row")
+
+    assert len(panel.runs) == count and listed() == panel.runs[:PAGE_SIZE]
+    assert pager.layout.display == "flex" and newer.disabled and not older.disabled
+    assert where.value == f"Runs 1\u2013{PAGE_SIZE} of {count}, newest first"
+    _row(panel, "run-42").children[0].value = True
+    older.click()
+    older.click()
+    assert panel.page == 2 and older.disabled and not newer.disabled
+    assert listed() == panel.runs[2 * PAGE_SIZE :] and len(rows()) == 3
+    assert where.value == f"Runs {2 * PAGE_SIZE + 1}\u2013{count} of {count}, newest first"
+    # A tick on another page still draws its curve.
+    assert panel.selected == ["run-42"] and panel.compared
+    newer.click()
+    assert panel.page == 1 and listed() == panel.runs[PAGE_SIZE : 2 * PAGE_SIZE]
+    # The last page emptied: the table shows the page before it.
+    panel.page = 2
+    for run_id in panel.runs[2 * PAGE_SIZE :]:
+        store.delete(run_id)
+    panel.refresh()
+    assert panel.page == 1 and listed() == panel.runs[PAGE_SIZE:] and older.disabled
+    panel.page = 99  # out of range: the last page
+    assert panel.page == 1
+
+
+def test_one_page_of_runs_has_no_pager(store):
+    panel = RunComparison(store)
+    (pager,) = widgets_with(panel, "dw-runs-pager")
+    assert pager.layout.display == "none"
