@@ -48,6 +48,8 @@ BENCHMARKS = {
     "photos": ("bench_photos.py", []),
     # The default 20-epoch run with and without the weight recorder, 3 alternating pairs.
     "distributions": ("bench_distributions.py", []),
+    # 20, 300 and 1,000 saved runs: seconds.
+    "runs_table": ("bench_runs_table.py", []),
 }
 TIMEOUT_S = 1800  # the overhead benchmark's 9 pairs each way take about 16 minutes
 

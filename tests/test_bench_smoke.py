@@ -53,6 +53,12 @@ EXPECTED = {
     ],
     "bench_default_training.py": ["test_accuracy", "wall_seconds", "passed"],
     "bench_sweep.py": ["wall_seconds", "runs", "best_learning_rate", "overhead_seconds", "passed"],
+    "bench_runs_table.py": [
+        "by_count.20.build_ms",
+        "by_count.60.build_widget_models",
+        "by_count.60.run_end_widget_models",
+        "passed",
+    ],
     "bench_handwriting.py": ["models.plain", "models.shipped", "epoch_seconds_median"],
     "bench_training_overhead.py": [
         "ways.in_process.batch_sizes.32.ratio",
