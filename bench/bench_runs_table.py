@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -131,9 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         "passed": passed,
         "by_count": by_count,
         "most": counts[-1],
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
     }
     if args.json:
         with open(args.json, "w", encoding="utf-8") as file:
