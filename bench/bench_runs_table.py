@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import ipywidgets as widgets  # noqa: E402
+from ipywidgets.widgets.widget import _instances  # noqa: E402
 
 from digitwidgets.learning.hyperparameters import Hyperparameters  # noqa: E402
 from digitwidgets.learning.model import build_lenet5  # noqa: E402
@@ -73,10 +73,10 @@ def copy_run(first: Path, index: int) -> None:
 
 def models_made(action) -> tuple[float, int, object]:
     """Seconds ``action()`` took, the widget models it made, and what it returned."""
-    before = set(widgets.Widget.widgets)
+    before = set(_instances)
     began = time.perf_counter()
     result = action()
-    return time.perf_counter() - began, len(set(widgets.Widget.widgets) - before), result
+    return time.perf_counter() - began, len(set(_instances) - before), result
 
 
 def measure(count: int, folder: Path) -> dict:
@@ -132,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "most": counts[-1],
     }
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(figures, file, indent=2)
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
     return 0 if passed else 1
 
 
