@@ -51,7 +51,7 @@ BENCHMARKS = {
     # 20, 300 and 1,000 saved runs: seconds.
     "runs_table": ("bench_runs_table.py", []),
 }
-TIMEOUT_S = 1800  # the overhead benchmark's 9 pairs each way take about 16 minutes
+TIMEOUT_S = 1800  # the overhead benchmark (21 pairs in process, 9 by page) takes about 17 minutes
 
 
 def run_benchmark(name: str, quick: bool, results: Path) -> dict:
