@@ -117,8 +117,9 @@ class RunComparison(InView, widgets.VBox):
 
     Tick runs to overlay their per-epoch validation accuracy; each curve is labelled by
     what differs between the ticked runs. A sweep's runs are listed together under a row
-    naming the sweep and its best run, with a button that overlays them all. "Load" fires
-    ``on_load(model, record)``; "Delete" asks for confirmation first, then fires
+    naming the sweep and its best run, with a button that overlays them all. The table shows
+    ``PAGE_SIZE`` runs at a time, newest first (``page``); a tick holds on every page. "Load"
+    fires ``on_load(model, record)``; "Delete" asks for confirmation first, then fires
     ``on_delete(run_id)``. Call ``refresh()`` (or ``follow(trainer)``) when runs change.
     """
 
@@ -463,8 +464,8 @@ class RunComparison(InView, widgets.VBox):
             format_duration(record.duration),
             record.status,
         ]
-        # The texts are one widget: a row's widgets (each with its layout and style) are what
-        # a run's end sends to every page that shows the tab.
+        # The texts are one widget: each widget of a row comes with its layout and style, all
+        # sent to the page when the table is built and at each run's end.
         cells = widgets.HTML(
             _cells_html(map(html.escape, texts), title=record.message or record.run_id),
             layout=widgets.Layout(width=_TEXT_WIDTH),
