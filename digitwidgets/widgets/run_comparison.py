@@ -441,13 +441,6 @@ class RunComparison(InView, widgets.VBox):
     def _row(self, record: RunRecord) -> widgets.HBox:
         hp = record.hyperparameters
         damaged = record.status == "damaged"
-        checkbox = widgets.Checkbox(
-            value=record.run_id in self.selected,
-            indent=False,
-            disabled=damaged,
-            layout=widgets.Layout(width=_TICK_WIDTH),
-        )
-        checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
         settings = hp.describe_changes() if hp is not None else "?"
         if record.sweep:
             settings = f"{record.sweep['index']}/{record.sweep['count']} · {settings}"
@@ -455,6 +448,18 @@ class RunComparison(InView, widgets.VBox):
             # Its settings name the rate it started with; the rest of its schedule is in the
             # history and the reproduction script.
             settings = f"{settings}, steered"
+        # What a screen reader says for the row's box and buttons, which show no run of their
+        # own: the box's description is there for it alone (dashboard.css hides it).
+        run = f"the run of {local_time(record.started_at)} ({settings})"
+        checkbox = widgets.Checkbox(
+            value=record.run_id in self.selected,
+            description=f"Compare {run}",
+            indent=False,
+            disabled=damaged,
+            layout=widgets.Layout(width=_TICK_WIDTH),
+        )
+        checkbox.add_class("dw-run-tick")
+        checkbox.observe(lambda change: self._on_tick(record.run_id, change["new"]), "value")
         texts = [
             local_time(record.started_at),
             settings,
@@ -471,11 +476,11 @@ class RunComparison(InView, widgets.VBox):
             layout=widgets.Layout(width=_TEXT_WIDTH),
         )
         load = widgets.Button(description="Load", icon="upload", disabled=damaged)
-        load.tooltip = "Use this run's model in the drawing pad and the evaluation"
+        load.tooltip = f"Use the model of {run} in the drawing pad and the evaluation"
         load.layout.width = _BUTTON_WIDTH
         load.add_class("dw-load-run")
         load.on_click(lambda _: self.load(record.run_id))
-        delete = widgets.Button(description="Delete", icon="trash")
+        delete = widgets.Button(description="Delete", icon="trash", tooltip=f"Delete {run}")
         delete.layout.width = _BUTTON_WIDTH
         delete.add_class("dw-delete-run")
         delete.on_click(lambda _: self.ask_delete(record.run_id))

@@ -119,3 +119,15 @@ def epoch_gate(dashboard_server):
     gate = EpochGate(dashboard_server)
     yield gate
     gate.open()
+
+
+def axe_violations(page, within: str | None = None) -> list[str]:
+    """axe-core's violations on the page as it is now (or in the elements ``within`` selects),
+    one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, context=within)
+    return [
+        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes'][:5]]}"
+        for v in results.response["violations"]
+    ]

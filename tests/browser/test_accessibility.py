@@ -11,7 +11,7 @@ import contextlib
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .conftest import draw_stroke, new_context, open_dashboard
+from .conftest import axe_violations, draw_stroke, new_context, open_dashboard
 
 pytestmark = pytest.mark.browser
 
@@ -56,18 +56,6 @@ FITS = f"""width => {{
     const layout = ({OUTSIDE_VIEWPORT})();
     return layout.outside.length === 0 && layout.scroll_width <= width;
 }}"""
-
-
-def axe_violations(page, within: str | None = None) -> list[str]:
-    """axe-core's violations on the page as it is now (or in the elements ``within`` selects),
-    one line each."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page, context=within)
-    return [
-        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes'][:5]]}"
-        for v in results.response["violations"]
-    ]
 
 
 # A control of each tab of step 4, shown once its tab is.

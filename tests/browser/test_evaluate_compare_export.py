@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .conftest import ROOT, VoilaServer, open_dashboard, set_epochs, show_tab
+from .conftest import ROOT, VoilaServer, axe_violations, open_dashboard, set_epochs, show_tab
 
 NOTEBOOK = Path(os.environ.get("EVALUATION_NOTEBOOK", ROOT / "notebooks" / "dashboard.ipynb"))
 RUN_TIMEOUT_MS = 180_000
@@ -183,6 +183,9 @@ def test_second_run_then_overlay_both(page, artifacts):
     assert len(legend) == rows and len(set(legend)) == rows, legend
     assert any(label.startswith("sgd") for label in legend), legend
     assert any(label.startswith("adam") for label in legend)
+    # Each row's box and buttons say which run they are for (the row's text shows it).
+    assert page.get_by_role("checkbox", name="Compare the run of").count() == rows
+    assert axe_violations(page, within=".dw-runs") == []
     page.locator(".dw-runs").screenshot(path=str(artifacts / "run-comparison.png"))
 
 

@@ -380,3 +380,13 @@ def test_one_page_of_runs_has_no_pager(store):
     panel = RunComparison(store)
     (pager,) = widgets_with(panel, "dw-runs-pager")
     assert pager.layout.display == "none"
+
+
+def test_each_row_s_box_and_buttons_name_their_run(store):
+    # A screen reader reads the box and the buttons on their own: each says which run.
+    panel = RunComparison(store)
+    row = _row(panel, "run-sgd")
+    run = f"the run of {local_time(store.get('run-sgd').started_at)} (sgd, lr 0.1, epochs 3)"
+    assert row.children[0].description == f"Compare {run}"
+    assert run in widgets_with(row, "dw-load-run")[0].tooltip
+    assert widgets_with(row, "dw-delete-run")[0].tooltip == f"Delete {run}"
