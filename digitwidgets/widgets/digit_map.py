@@ -25,7 +25,7 @@ from digitwidgets.reading.inside.projection import (
 from digitwidgets.reading.preprocessing import Preprocessed
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
 from digitwidgets.widgets.picked_digit import PickedDigit
-from digitwidgets.widgets.support import png_bytes, short_model_name, test_digits
+from digitwidgets.widgets.support import TitledImage, png_bytes, short_model_name, test_digits
 
 # Matplotlib's tab10, one colour per true digit.
 DIGIT_COLORS = (
@@ -199,7 +199,9 @@ class DigitMap(widgets.VBox):
             default_size=12, stroke="transparent",
             interactions={"hover": "tooltip", "click": "select"},
         )  # fmt: skip
-        self._tooltip_image = widgets.Image(value=b"", format="png", width=_THUMBNAIL)
+        self._tooltip_image = TitledImage(
+            value=b"", format="png", width=_THUMBNAIL, tooltip="The test digit pointed at"
+        )
         self._tooltip_text = widgets.HTML("")
         self._points.tooltip = widgets.VBox([self._tooltip_image, self._tooltip_text])
         self._points.on_hover(self._on_hover)
@@ -226,7 +228,13 @@ class DigitMap(widgets.VBox):
         return figure
 
     def _neighbour_item(self, rank: int):
-        image = widgets.Image(value=b"", format="png", width=_THUMBNAIL, height=_THUMBNAIL)
+        image = TitledImage(
+            value=b"",
+            format="png",
+            width=_THUMBNAIL,
+            height=_THUMBNAIL,
+            tooltip=f"Test digit {rank + 1} of the {NEIGHBOURS} nearest yours",
+        )
         caption = widgets.Button(
             description="", layout=widgets.Layout(width=f"{_THUMBNAIL + 20}px"),
             tooltip="Show this digit in the prediction view",

@@ -14,7 +14,7 @@ import traitlets
 from digitwidgets.background import BackgroundTask
 from digitwidgets.learning.evaluation import Evaluation, evaluate
 from digitwidgets.widgets.picked_digit import PickedDigit
-from digitwidgets.widgets.support import percent, png_bytes, test_digits
+from digitwidgets.widgets.support import TitledImage, percent, png_bytes, test_digits
 
 # Two meanings, two hues on one scale: a mistake cell (off the diagonal) takes a value in
 # 0..1, its count over the largest mistake count (white to red); a diagonal cell takes
@@ -350,9 +350,10 @@ class EvaluationPanel(widgets.VBox):
 
     def _gallery_item(self, evaluation: Evaluation, index: int) -> widgets.VBox:
         true, predicted = int(evaluation.labels[index]), int(evaluation.predictions[index])
-        image = widgets.Image(
+        image = TitledImage(
             value=png_bytes(evaluation.images[index], _THUMBNAIL_SIZE),
             format="png",
+            tooltip=f"Test digit #{index}: a {true}, read as {predicted}",
             layout=widgets.Layout(width=f"{_THUMBNAIL_SIZE}px", height=f"{_THUMBNAIL_SIZE}px"),
         )
         caption = widgets.Button(

@@ -14,7 +14,7 @@ from digitwidgets.background import react
 from digitwidgets.reading.inside.layers import ArchitectureError, LayerInfo, layer_probe
 from digitwidgets.reading.recognition import NO_MODEL, Recognition
 from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, number_ticks, percent_ticks, show_ticks
-from digitwidgets.widgets.support import WAITING, native_png  # one message for a blank pad
+from digitwidgets.widgets.support import WAITING, TitledImage, native_png
 
 # Maps and filters are sent at their own size (a 10x10 map is a 10x10 PNG) and enlarged by
 # the browser with hard edges (image-rendering: pixelated): a tenth of the bytes and of the
@@ -131,12 +131,13 @@ class LayerView(widgets.VBox):
 
         self._title = widgets.HTML("")
         self._title.add_class("dw-layer-title")
-        self._input = widgets.Image(value=b"", format="png")
+        self._input = TitledImage(value=b"", format="png")
         self._input.layout = widgets.Layout(width="140px", height="140px")
         self._input.add_class("dw-layers-input")
+        self._input.tooltip = "The drawing as the network gets it: 28 by 28 pixels"
         self._maps, self._cells = [], []
         for channel in range(_MAX_MAPS):
-            image = widgets.Image(value=b"", format="png")
+            image = TitledImage(value=b"", format="png", tooltip=f"Map {channel + 1}")
             image.layout = widgets.Layout(width=f"{_MAP_SIZE}px", height=f"{_MAP_SIZE}px")
             image.add_class("dw-feature-map")
             button = widgets.Button(description="", tooltip=f"Enlarge map {channel + 1}")
@@ -178,7 +179,9 @@ class LayerView(widgets.VBox):
         # says which pixel the pointer is on (its value) or was clicked (``picked``).
         self._zoom_values: np.ndarray | None = None
         self._zoom_caption = widgets.HTML("")
-        self._zoom_cells = widgets.Image(value=b"", format="png")
+        self._zoom_cells = TitledImage(
+            value=b"", format="png", tooltip="The map enlarged: click a pixel for its sums"
+        )
         self._zoom_cells.add_class("dw-enlarged-map")
         # Over the cells, a transparent canvas: pointing shows a value, clicking explains it.
         self._zoom_pick = Canvas(width=_MAP_SIZE, height=_MAP_SIZE)
@@ -196,7 +199,10 @@ class LayerView(widgets.VBox):
         self._zoom_figure.add_class("dw-feature-map-enlarged")
 
         self._filters_title = widgets.HTML("")
-        self._filters = [widgets.Image(value=b"", format="png") for _ in range(_MAX_MAPS)]
+        self._filters = [
+            TitledImage(value=b"", format="png", tooltip=f"The weights of filter {index + 1}")
+            for index in range(_MAX_MAPS)
+        ]
         for image in self._filters:
             image.add_class("dw-filter")
         self._filter_box = widgets.VBox(self._filters)

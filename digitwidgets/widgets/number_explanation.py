@@ -20,7 +20,7 @@ from digitwidgets.reading.inside.explain import (
 )
 from digitwidgets.reading.inside.layers import ArchitectureError, layer_probe
 from digitwidgets.reading.recognition import Recognition
-from digitwidgets.widgets.support import png_bytes
+from digitwidgets.widgets.support import TitledImage, png_bytes
 
 _MAP_PIXELS = 168  # the explained map's picture, screen pixels across
 _TEXT = "font-size: 13px; line-height: 1.4; color: #333;"
@@ -177,7 +177,9 @@ class NumberExplanation(widgets.VBox):
     def __init__(self, model=None, value: Recognition | None = None, **kwargs):
         """An explanation of ``target`` (none yet) for ``model`` and the digit ``value``."""
         super().__init__(**kwargs)
-        self._map = widgets.Image(value=b"", format="png")
+        self._map = TitledImage(
+            value=b"", format="png", tooltip="The map explained, its pixel marked: click another"
+        )
         self._map.layout = widgets.Layout(width=f"{_MAP_PIXELS}px", height=f"{_MAP_PIXELS}px")
         self._map.add_class("dw-explain-map")
         self._pick = Canvas(width=_MAP_PIXELS, height=_MAP_PIXELS)

@@ -9,7 +9,7 @@ import numpy as np
 import traitlets
 
 from digitwidgets.reading.recognition import Recognition
-from digitwidgets.widgets.support import png_bytes, sure
+from digitwidgets.widgets.support import TitledImage, png_bytes, sure
 
 _SIZE = 84
 _BAR_COLOR = "#c6dbef"
@@ -49,8 +49,11 @@ class PickedDigit(widgets.HBox):
     def __init__(self, **kwargs):
         """Build it empty and hidden."""
         super().__init__(**kwargs)
-        self._image = widgets.Image(
-            value=b"", format="png", layout=widgets.Layout(width=f"{_SIZE}px", height=f"{_SIZE}px")
+        self._image = TitledImage(
+            value=b"",
+            format="png",
+            layout=widgets.Layout(width=f"{_SIZE}px", height=f"{_SIZE}px"),
+            tooltip="The test digit picked",
         )
         self._image.add_class("dw-picked-image")
         self._text = widgets.HTML("")

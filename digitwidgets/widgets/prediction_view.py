@@ -12,7 +12,7 @@ import traitlets
 
 from digitwidgets.reading.recognition import Recognition, read
 from digitwidgets.widgets.charts import LEFT_TITLE_OFFSET, percent_ticks, show_ticks
-from digitwidgets.widgets.support import WAITING, png_bytes, sure
+from digitwidgets.widgets.support import WAITING, TitledImage, png_bytes, sure
 
 _BAR_COLOR = "#c6dbef"
 _WINNER_COLOR = "#08519c"
@@ -52,7 +52,7 @@ def square(image: np.ndarray | None) -> np.ndarray | None:
 
 
 def _image(size: int, css_class: str) -> widgets.Image:
-    image = widgets.Image(
+    image = TitledImage(
         value=b"", format="png", layout=widgets.Layout(width=f"{size}px", height=f"{size}px")
     )
     image.add_class(css_class)
@@ -62,6 +62,7 @@ def _image(size: int, css_class: str) -> widgets.Image:
 def _step(caption: str, image: widgets.Image) -> widgets.VBox:
     """One step of the way to the model: a caption (up to three lines) over its picture."""
     width = f"{int(image.layout.width.removesuffix('px')) + 24}px"
+    image.tooltip = caption  # the picture's text for a screen reader (its title)
     text = widgets.HTML(f"<div style='{_CAPTION_STYLE}'>{html.escape(caption)}</div>")
     text.layout = widgets.Layout(height="54px", width=width)
     step = widgets.VBox([text, image], layout=widgets.Layout(width=width, margin="0 10px 0 0"))

@@ -1,5 +1,6 @@
-"""Helpers the components share: images as PNG, messages and numbers as text or HTML, the
-test digits of a data set, and sending a page the state it may have missed."""
+"""Helpers the components share: images as PNG (and a picture with words for a screen reader),
+messages and numbers as text or HTML, the test digits of a data set, and sending a page the
+state it may have missed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import threading
 from collections.abc import Callable
 
+import ipywidgets as widgets
 import numpy as np
 import traitlets
 from PIL import Image
@@ -48,6 +50,18 @@ def native_png(image: np.ndarray | None) -> bytes:
     if image is None or np.asarray(image).size == 0:
         return b""
     return png_bytes(image, max(np.asarray(image).shape[:2]))
+
+
+class TitledImage(widgets.Image):
+    """An ``ipywidgets.Image`` whose ``tooltip`` is its text for a screen reader (the picture's
+    title, which axe-core's image-alt rule accepts).
+
+    ipywidgets 8's front end reads a widget's ``description`` before it sets a title, and an
+    Image has none: the view fails to render ("Could not create a view"). This one sends an
+    empty one.
+    """
+
+    description = traitlets.Unicode("", help="Always empty: lets the title be set.").tag(sync=True)
 
 
 class InView(traitlets.HasTraits):

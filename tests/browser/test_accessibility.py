@@ -144,7 +144,7 @@ CAPTIONS_OVER_PICTURES = """() => [...document.querySelectorAll('.dw-step')].map
 }).filter(step => step.bottom > step.top + 1)"""
 
 
-def test_the_digit_read_is_announced_and_the_pad_is_named(browser, dashboard_server):
+def test_the_digit_read_is_announced_and_what_it_shows_is_named(browser, dashboard_server):
     page = open_dashboard(browser, dashboard_server.url)
     try:
         pad = page.locator("canvas.dw-pad, .dw-pad canvas").first
@@ -154,6 +154,11 @@ def test_the_digit_read_is_announced_and_the_pad_is_named(browser, dashboard_ser
         status = page.get_by_role("status").filter(has_text="Looks like a")
         status.first.wait_for()
         assert "Looks like a 7" in status.first.inner_text()
+        # What a drawing shows (its steps, saliency, every layer's maps and filters) has words
+        # for a screen reader, and its buttons are as readable as the rest.
+        page.click("button.dw-open-layers")
+        page.wait_for_selector(".dw-layers .dw-feature-map", state="visible")
+        assert axe_violations(page) == []
     finally:
         page.context.close()
 
