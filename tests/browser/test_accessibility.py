@@ -159,6 +159,9 @@ def test_the_digit_read_is_announced_and_what_it_shows_is_named(browser, dashboa
         page.click("button.dw-open-layers")
         page.wait_for_selector(".dw-layers .dw-feature-map", state="visible")
         assert axe_violations(page) == []
+        # Every picture drew (a view that fails to render shows an error box instead).
+        assert page.locator(".jupyter-widgets-error-widget").count() == 0
+        assert page.locator(".dw-dashboard img:not([title])").count() == 0
     finally:
         page.context.close()
 
