@@ -237,16 +237,18 @@ class RunComparison(InView, widgets.VBox):
         self._records = {record.run_id: record for record in records}
         self.set_trait("runs", [record.run_id for record in records])
         if self.page > self._last_page():
-            self.page = self._last_page()  # observed: shows that page, calling this again
-            return
-        self._show_page(records)
+            self.page = self._last_page()  # observed: shows that page
+        else:
+            self._show_page()
         if self._pending_delete not in self._records:
             self.cancel_delete()
         self.selected = [run_id for run_id in self.selected if run_id in self._records]
         self._update_chart()
 
-    def _show_page(self, records: list[RunRecord]) -> None:
-        """Rows for the runs of the page shown, a sweep's row before its first run there."""
+    def _show_page(self) -> None:
+        """Rows for the runs of the page shown, a sweep's row before its first run there (the
+        runs as last read: turning a page reads no file)."""
+        records = list(self._records.values())
         shown = records[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
         old_rows = self._table.children
         # A run's row outlives the rebuild while its record is unchanged: a tick or a click
@@ -295,7 +297,7 @@ class RunComparison(InView, widgets.VBox):
 
     @traitlets.observe("page")
     def _on_page_change(self, change) -> None:
-        self.refresh()
+        self._show_page()
 
     def on_load(self, callback: Callable, remove: bool = False) -> None:
         """Call ``callback(model, record)`` when the user loads a run's model."""

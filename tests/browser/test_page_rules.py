@@ -188,8 +188,9 @@ TWO_FRAMES_JS = """() => {
 def settle(page) -> None:
     """Wait until the page has laid itself out again (two frames after a resize).
 
-    A page that draws no frame is brought to the front (which makes Chromium draw it again)
-    and waited for once more; one that still draws none fails the test, saying so.
+    A page that draws no frame is brought to the front (which other projects found makes
+    Chromium draw it again) and waited for once more; one that still draws none fails the
+    test, saying so.
     """
     for attempt in range(2):
         page.evaluate(TWO_FRAMES_JS)

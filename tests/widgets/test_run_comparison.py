@@ -357,8 +357,13 @@ def test_a_long_list_of_runs_is_shown_a_page_at_a_time(tmp_path, model):
     assert pager.layout.display == "flex" and newer.disabled and not older.disabled
     assert where.value == f"Runs 1\u2013{PAGE_SIZE} of {count}, newest first"
     _row(panel, "run-42").children[0].value = True
+    reads = []
+    listing = store.list
+    store.list = lambda: reads.append(1) or listing()
     older.click()
     older.click()
+    assert reads == [], "turning a page read the runs folder again"
+    store.list = listing
     assert panel.page == 2 and older.disabled and not newer.disabled
     assert listed() == panel.runs[2 * PAGE_SIZE :] and len(rows()) == 3
     assert where.value == f"Runs {2 * PAGE_SIZE + 1}\u2013{count} of {count}, newest first"
